@@ -1,0 +1,438 @@
+package dingtalk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/time/rate"
+)
+
+// DefaultBaseURL is the open API host of DingTalk's recall documents.
+const DefaultBaseURL = "https://api.dingtalk.io"
+
+// Defaults of the client's options.
+const (
+	DefaultTimeout     = 10 * time.Second
+	DefaultQPS         = 20
+	DefaultConcurrency = 10
+	// MaxKeysPerCall is DingTalk's limit of processQueryKeys in one recall call.
+	MaxKeysPerCall = 20
+	// MaxMsgParamBytes is DingTalk's limit on the size of msgParam.
+	MaxMsgParamBytes = 15000
+
+	tokenMargin       = 5 * time.Minute
+	maxErrorBodyBytes = 64 << 10
+	maxBodyBytes      = 1 << 20
+	headerToken       = "x-acs-dingtalk-access-token"
+	redacted          = "[redacted]"
+)
+
+// RetryPolicy says how often and how patiently the client retries a call that
+// failed with a retryable error.
+type RetryPolicy struct {
+	// MaxAttempts counts the first try; 1 turns retries off.
+	MaxAttempts int
+	// BaseDelay is the first backoff; each further one doubles, up to MaxDelay,
+	// and the wait is drawn at random from [delay/2, delay] (jitter).
+	BaseDelay time.Duration
+	// MaxDelay caps one backoff.
+	MaxDelay time.Duration
+	// QPSDelay is the least wait after DingTalk's QPS limit answer (DingTalk
+	// advises about one second).
+	QPSDelay time.Duration
+}
+
+// DefaultRetryPolicy is used unless WithRetryPolicy says otherwise.
+var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 4, BaseDelay: 200 * time.Millisecond, MaxDelay: 3 * time.Second, QPSDelay: time.Second}
+
+// Observer receives what the client does, for metrics. Its methods must be
+// safe for concurrent use and quick.
+type Observer interface {
+	// APICall is told of every HTTP exchange with DingTalk: the API path, the
+	// HTTP status (0 when there was no answer), the error code ("" on
+	// success) and how long it took.
+	APICall(api string, status int, code string, took time.Duration)
+	// Retry is told each time a call is about to be tried again.
+	Retry(api string, code string)
+	// TokenRefresh is told of every access token fetch, with its error.
+	TokenRefresh(err error)
+}
+
+// Client calls DingTalk's open API for one app and robot. It is safe for
+// concurrent use. Build it with NewClient.
+type Client struct {
+	appKey    string
+	appSecret string
+	robotCode string
+	baseURL   string
+	http      *http.Client
+	timeout   time.Duration
+	retry     RetryPolicy
+	qps       rate.Limit
+	burst     int
+	workers   int
+	now       func() time.Time
+	log       logrus.FieldLogger
+	observer  Observer
+
+	limitersMu sync.Mutex
+	limiters   map[string]*rate.Limiter
+
+	tokenLock chan struct{} // one token fetch at a time; a channel so waiting honours ctx
+	tokenMu   sync.Mutex
+	token     string
+	expiry    time.Time
+}
+
+// Option configures a Client.
+type Option func(*Client) error
+
+// WithBaseURL sets the open API's base URL, such as https://api.dingtalk.com
+// for mainland tenants or a test server's URL.
+func WithBaseURL(raw string) Option {
+	return func(c *Client) error {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("base url %q: want an absolute http or https url", raw)
+		}
+		c.baseURL = strings.TrimRight(u.String(), "/")
+		return nil
+	}
+}
+
+// WithRobotCode sets the robotCode used in send and recall calls; the default
+// is the app key.
+func WithRobotCode(code string) Option {
+	return func(c *Client) error {
+		if strings.TrimSpace(code) == "" {
+			return errors.New("robot code is empty")
+		}
+		c.robotCode = code
+		return nil
+	}
+}
+
+// WithHTTPClient sets the HTTP client used for every call.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) error {
+		if hc == nil {
+			return errors.New("http client is nil")
+		}
+		c.http = hc
+		return nil
+	}
+}
+
+// WithTimeout bounds one HTTP exchange (each attempt of a call).
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) error {
+		if d <= 0 {
+			return fmt.Errorf("timeout %v: want a positive duration", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithQPS sets the most calls per second the client makes to each API, and
+// how many it may make at once after a pause (burst). DingTalk's standard
+// edition allows 20 per second per app and API. A burst of 0 picks three
+// quarters of qps, which leaves DingTalk's per-second count some room for
+// network jitter.
+func WithQPS(qps float64, burst int) Option {
+	return func(c *Client) error {
+		if qps <= 0 || burst < 0 {
+			return fmt.Errorf("qps %v burst %d: want qps > 0 and burst >= 0", qps, burst)
+		}
+		c.qps = rate.Limit(qps)
+		c.burst = burst
+		return nil
+	}
+}
+
+// WithConcurrency bounds how many recall batches of one call run at once.
+func WithConcurrency(n int) Option {
+	return func(c *Client) error {
+		if n < 1 {
+			return fmt.Errorf("concurrency %d: want at least 1", n)
+		}
+		c.workers = n
+		return nil
+	}
+}
+
+// WithRetryPolicy replaces DefaultRetryPolicy.
+func WithRetryPolicy(p RetryPolicy) Option {
+	return func(c *Client) error {
+		if p.MaxAttempts < 1 || p.BaseDelay < 0 || p.MaxDelay < p.BaseDelay || p.QPSDelay < 0 {
+			return fmt.Errorf("retry policy %+v: want MaxAttempts >= 1 and 0 <= BaseDelay <= MaxDelay", p)
+		}
+		c.retry = p
+		return nil
+	}
+}
+
+// WithClock sets the clock used for token expiry.
+func WithClock(now func() time.Time) Option {
+	return func(c *Client) error {
+		if now == nil {
+			return errors.New("clock is nil")
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// WithLogger sets where the client logs retries and token refreshes.
+func WithLogger(l logrus.FieldLogger) Option {
+	return func(c *Client) error {
+		if l == nil {
+			return errors.New("logger is nil")
+		}
+		c.log = l
+		return nil
+	}
+}
+
+// WithObserver sets an Observer told of every call, retry and token refresh.
+func WithObserver(o Observer) Option {
+	return func(c *Client) error {
+		c.observer = o
+		return nil
+	}
+}
+
+// NewClient builds a client for the app with this key and secret.
+func NewClient(appKey, appSecret string, opts ...Option) (*Client, error) {
+	if strings.TrimSpace(appKey) == "" || strings.TrimSpace(appSecret) == "" {
+		return nil, errors.New("dingtalk: app key and app secret are required")
+	}
+	c := &Client{
+		appKey:    appKey,
+		appSecret: appSecret,
+		robotCode: appKey,
+		baseURL:   DefaultBaseURL,
+		http:      &http.Client{},
+		timeout:   DefaultTimeout,
+		retry:     DefaultRetryPolicy,
+		qps:       DefaultQPS,
+		workers:   DefaultConcurrency,
+		now:       time.Now,
+		log:       logrus.StandardLogger(),
+		limiters:  make(map[string]*rate.Limiter),
+		tokenLock: make(chan struct{}, 1),
+	}
+	for _, opt := range opts {
+		if err := opt(c); err != nil {
+			return nil, fmt.Errorf("dingtalk: %w", err)
+		}
+	}
+	if c.burst == 0 {
+		c.burst = max(1, int(float64(c.qps)*3/4))
+	}
+	return c, nil
+}
+
+// RobotCode is the robotCode the client sends with every call.
+func (c *Client) RobotCode() string { return c.robotCode }
+
+// limiter returns the QPS limiter of one API path.
+func (c *Client) limiter(api string) *rate.Limiter {
+	c.limitersMu.Lock()
+	defer c.limitersMu.Unlock()
+	l, ok := c.limiters[api]
+	if !ok {
+		l = rate.NewLimiter(c.qps, c.burst)
+		c.limiters[api] = l
+	}
+	return l
+}
+
+// retryMode says which errors a call may retry.
+type retryMode int
+
+const (
+	// retryAll retries every retryable error: for recalls, which are safe to repeat.
+	retryAll retryMode = iota
+	// retryThrottled retries only QPS refusals, which DingTalk answers before doing
+	// anything: for sends, where a retry after a 5xx or a lost answer could post
+	// the same message twice, once without a key to recall it by.
+	retryThrottled
+)
+
+// call makes one API call with a token (except the token call itself), under
+// the API's QPS limit, retrying as mode and the retry policy allow, and
+// refreshing the token once if DingTalk says it went bad.
+func (c *Client) call(ctx context.Context, api string, in, out any, mode retryMode) error {
+	refreshed := false
+	for attempt := 1; ; attempt++ {
+		if err := c.limiter(api).Wait(ctx); err != nil {
+			return fmt.Errorf("dingtalk %s: waiting for rate limit: %w", api, err)
+		}
+		var tok string
+		if api != PathAccessToken {
+			var err error
+			if tok, err = c.accessToken(ctx); err != nil {
+				return err
+			}
+		}
+		err := c.do(ctx, api, tok, in, out)
+		if err == nil {
+			return nil
+		}
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) {
+			return err
+		}
+		if apiErr.Code == CodeInvalidAuthentication && !refreshed {
+			refreshed = true
+			c.dropToken(tok)
+			attempt--
+			c.log.WithFields(logrus.Fields{"api": api, "code": apiErr.Code}).Info("dingtalk access token rejected, fetching a new one")
+			continue
+		}
+		if attempt >= c.retry.MaxAttempts || !apiErr.Retryable() || (mode == retryThrottled && !apiErr.isQPSLimit()) {
+			return err
+		}
+		wait := c.backoff(attempt, apiErr)
+		c.log.WithFields(logrus.Fields{"api": api, "code": apiErr.Code, "attempt": attempt, "wait": wait.String()}).Warn("dingtalk call failed, retrying")
+		if c.observer != nil {
+			c.observer.Retry(api, apiErr.Code)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("dingtalk %s: giving up after %d attempts: %w (last error: %s)", api, attempt, ctx.Err(), apiErr.Reason())
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is the jittered exponential wait before attempt+1.
+func (c *Client) backoff(attempt int, err *APIError) time.Duration {
+	d := c.retry.BaseDelay << (attempt - 1)
+	if d > c.retry.MaxDelay || d <= 0 {
+		d = c.retry.MaxDelay
+	}
+	if d > 0 {
+		d = d/2 + rand.N(d/2+1)
+	}
+	if err.isQPSLimit() && d < c.retry.QPSDelay {
+		d = c.retry.QPSDelay + rand.N(c.retry.QPSDelay/4+1)
+	}
+	return d
+}
+
+// errorBody is DingTalk's error answer.
+type errorBody struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"requestid"`
+}
+
+// do performs one HTTP exchange: POST in as JSON to api, with the token when
+// tok is not empty, and decode a 2xx answer into out.
+func (c *Client) do(ctx context.Context, api, tok string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("dingtalk %s: encoding request: %w", api, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+api, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("dingtalk %s: building request: %w", api, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if tok != "" {
+		req.Header.Set(headerToken, tok)
+	}
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.observe(api, 0, CodeTransport, start)
+		return &APIError{API: api, Code: CodeTransport, Message: c.redact(transportMessage(err)), Err: errors.New(c.redact(err.Error()))}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		apiErr := c.decodeError(api, resp)
+		c.observe(api, resp.StatusCode, apiErr.Code, start)
+		return apiErr
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
+	if err == nil && len(raw) > maxBodyBytes {
+		err = errors.New("answer larger than 1 MiB")
+	}
+	if err == nil && out != nil {
+		err = json.Unmarshal(raw, out)
+	}
+	if err != nil {
+		c.observe(api, resp.StatusCode, CodeBadResponse, start)
+		return &APIError{API: api, Status: resp.StatusCode, Code: CodeBadResponse, Message: c.redact(err.Error())}
+	}
+	c.observe(api, resp.StatusCode, "", start)
+	return nil
+}
+
+// decodeError reads an error answer through a size limit.
+func (c *Client) decodeError(api string, resp *http.Response) *APIError {
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+	var eb errorBody
+	if json.Unmarshal(raw, &eb) != nil || eb.Code == "" {
+		eb.Message = strings.TrimSpace(string(raw))
+		if len(eb.Message) > 200 {
+			eb.Message = eb.Message[:200] + "…"
+		}
+		if eb.Code == "" {
+			eb.Code = fmt.Sprintf("http.%d", resp.StatusCode)
+		}
+	}
+	if eb.RequestID == "" {
+		eb.RequestID = resp.Header.Get("x-acs-request-id")
+	}
+	return &APIError{API: api, Status: resp.StatusCode, Code: eb.Code, Message: c.redact(eb.Message), RequestID: eb.RequestID}
+}
+
+// transportMessage is a short description of a transport failure.
+func transportMessage(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out"
+	}
+	return err.Error()
+}
+
+// observe tells the observer of one exchange.
+func (c *Client) observe(api string, status int, code string, start time.Time) {
+	if c.observer != nil {
+		c.observer.APICall(api, status, code, time.Since(start))
+	}
+}
+
+// redact removes the app secret and the current access token from s.
+func (c *Client) redact(s string) string {
+	s = strings.ReplaceAll(s, c.appSecret, redacted)
+	c.tokenMu.Lock()
+	tok := c.token
+	c.tokenMu.Unlock()
+	if tok != "" {
+		s = strings.ReplaceAll(s, tok, redacted)
+	}
+	return s
+}

@@ -1,0 +1,36 @@
+// Package dingtalktest is an in-process fake of the DingTalk open API calls dingrecall
+// makes: the access token, the three robot send calls and the three robot recall calls.
+//
+// A Server is a real HTTP server (net/http/httptest) that answers on URL() the way
+// https://api.dingtalk.io does: successful calls answer 200 with the result object, failed
+// calls answer 4xx/5xx with {"code", "message", "requestid"} and DingTalk's error codes.
+// It records what it was asked for inspection (Sent, Message, Recalled, RecallAttempts,
+// Calls, CallCount, PeakConcurrent, TokensIssued) and injects faults (FailNext, FailNextOn,
+// FailCallWith, FailKey, SetLatency, SetQPSLimit, SetRecallFailRate, InvalidateTokens).
+// A Server is safe for concurrent use. New needs no *testing.T, so the app's sandbox mode
+// runs on it; tests use NewTest, which closes the server when the test ends.
+//
+// Where the fake differs from DingTalk:
+//   - There is one app and one robot. Any robotCode other than RobotCode() answers
+//     invalidParameter.robotCode.notExsit; any openConversationId is accepted on send (there
+//     is no group membership and no cool app check), and coolAppCode is never required.
+//   - Access tokens, processQueryKeys and request IDs are random hex strings.
+//   - oToMessages/batchSend returns a processQueryKey even when every user ID is invalid
+//     (configured with WithInvalidStaffIDs); flowControlledStaffIdList is always empty.
+//     Message.UserIDs lists the user IDs as requested, invalid ones included.
+//   - Only the msgParam fields of sampleText (content) and sampleMarkdown (title, text) are
+//     checked; the other known templates accept any JSON object.
+//   - failedResult reasons are the fake's own wording (the Reason constants). The 24-hour
+//     recall window (RecallWindow) applies to every chat kind and is measured with the
+//     fake's clock (WithClock), as is token expiry. A key named twice in one recall call is
+//     handled once.
+//   - There is no throttle and no monthly quota unless a test asks for one (SetQPSLimit,
+//     FailNext, SetRecallFailRate). SetQPSLimit is a per-path token bucket (a second's
+//     worth at once, then an even flow) on the real clock, not WithClock's; DingTalk does
+//     not document how it counts its 20 calls a second.
+//   - Checks run in a fixed order, after any SetLatency delay: path and method, QPS limit,
+//     token, injected faults, content type (application/json is required), body, then
+//     fields. DingTalk's own order is not documented.
+//   - An unknown path answers 404 InvalidAction.NotFound and a method other than POST
+//     answers 405 InvalidAction.MethodNotAllowed; both codes are the fake's own.
+package dingtalktest

@@ -1,0 +1,311 @@
+package dingtalktest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	mathrand "math/rand/v2"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Paths of the DingTalk open API calls the fake answers.
+const (
+	// PathToken obtains an access token.
+	PathToken = "/v1.0/oauth2/accessToken"
+	// PathGroupSend sends a robot message to a group.
+	PathGroupSend = "/v1.0/robot/groupMessages/send"
+	// PathPrivateSend sends a robot message to a private (person-to-person) chat.
+	PathPrivateSend = "/v1.0/robot/privateChatMessages/send"
+	// PathOTOSend sends a robot message one-to-one to up to MaxUserIDs users.
+	PathOTOSend = "/v1.0/robot/oToMessages/batchSend"
+	// PathGroupRecall recalls robot messages sent to a group.
+	PathGroupRecall = "/v1.0/robot/groupMessages/recall"
+	// PathPrivateRecall recalls robot messages sent to a private chat.
+	PathPrivateRecall = "/v1.0/robot/privateChatMessages/batchRecall"
+	// PathOTORecall recalls robot messages sent one-to-one.
+	PathOTORecall = "/v1.0/robot/otoMessages/batchRecall"
+)
+
+// Limits the fake enforces, as DingTalk documents them.
+const (
+	// MaxKeys is the most processQueryKeys one recall call may name.
+	MaxKeys = 20
+	// MaxUserIDs is the most userIds one oToMessages/batchSend call may name.
+	MaxUserIDs = 20
+	// MaxMsgParamBytes is the largest msgParam a send call may carry.
+	MaxMsgParamBytes = 15000
+	// RecallWindow is how long after sending a message can be recalled.
+	RecallWindow = 24 * time.Hour
+)
+
+const (
+	defaultAppKey    = "test-app-key"
+	defaultAppSecret = "test-app-secret"
+	defaultTokenTTL  = 2 * time.Hour
+	tokenHeader      = "x-acs-dingtalk-access-token"
+	maxBodyBytes     = 1 << 20
+)
+
+// Kind is the kind of chat a message went to.
+type Kind string
+
+// The kinds of chat a robot sends to.
+const (
+	// KindGroup is a group chat (groupMessages).
+	KindGroup Kind = "group"
+	// KindPrivate is a person-to-person chat with the bot installed as a cool app
+	// (privateChatMessages).
+	KindPrivate Kind = "private"
+	// KindOTO is a one-to-one chat with the bot (oToMessages).
+	KindOTO Kind = "oto"
+)
+
+// Server is a fake DingTalk open API running on an httptest.Server.
+type Server struct {
+	srv       *httptest.Server
+	routes    map[string]route
+	closed    chan struct{}
+	closeOnce sync.Once
+
+	// Set by options before the server starts; read-only afterwards.
+	appKey, appSecret, robotCode string
+	tokenTTL                     time.Duration
+	now                          func() time.Time
+	invalidStaff                 map[string]bool
+
+	mu          sync.Mutex
+	tokens      map[string]time.Time // token → expiry
+	messages    map[string]*Message  // processQueryKey → message
+	sent        []*Message           // in send order
+	recalled    []string             // in recall order
+	calls       []*Call              // in arrival order
+	attempts    map[string]int       // processQueryKey → recall calls naming it
+	inflight    map[string]int       // path ("" = all robot paths) → requests in flight
+	peak        map[string]int       // path ("" = all robot paths) → highest inflight
+	faults      []faultRule
+	keyFailures map[string]string
+	latency     time.Duration
+	qpsLimit    int
+	qpsBuckets  map[string]*rate.Limiter
+	failRate    float64
+	failRNG     *mathrand.Rand
+}
+
+// Option configures a Server in New or NewTest.
+type Option func(*Server)
+
+// WithCredentials sets the app key and secret the token call accepts (default
+// "test-app-key" and "test-app-secret").
+func WithCredentials(appKey, appSecret string) Option {
+	return func(s *Server) { s.appKey, s.appSecret = appKey, appSecret }
+}
+
+// WithRobotCode sets the robotCode send and recall calls must name (default: the app key).
+func WithRobotCode(code string) Option {
+	return func(s *Server) { s.robotCode = code }
+}
+
+// WithTokenTTL sets how long an issued access token stays valid (default 2h).
+func WithTokenTTL(d time.Duration) Option {
+	return func(s *Server) { s.tokenTTL = d }
+}
+
+// WithClock sets the clock for token expiry, message and call times and the recall window
+// (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(s *Server) { s.now = now }
+}
+
+// WithInvalidStaffIDs sets staff IDs that oToMessages/batchSend reports in
+// invalidStaffIdList.
+func WithInvalidStaffIDs(ids ...string) Option {
+	return func(s *Server) {
+		for _, id := range ids {
+			s.invalidStaff[id] = true
+		}
+	}
+}
+
+// New starts a fake DingTalk open API. Call Close when done with it.
+func New(opts ...Option) *Server {
+	s := &Server{
+		closed:       make(chan struct{}),
+		appKey:       defaultAppKey,
+		appSecret:    defaultAppSecret,
+		tokenTTL:     defaultTokenTTL,
+		now:          time.Now,
+		invalidStaff: map[string]bool{},
+		tokens:       map[string]time.Time{},
+		messages:     map[string]*Message{},
+		attempts:     map[string]int{},
+		inflight:     map[string]int{},
+		peak:         map[string]int{},
+		keyFailures:  map[string]string{},
+		qpsBuckets:   map[string]*rate.Limiter{},
+	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	if s.robotCode == "" {
+		s.robotCode = s.appKey
+	}
+	s.routes = map[string]route{
+		PathToken:         {handle: s.issueToken},
+		PathGroupSend:     {robot: true, handle: s.send(KindGroup)},
+		PathPrivateSend:   {robot: true, handle: s.send(KindPrivate)},
+		PathOTOSend:       {robot: true, handle: s.send(KindOTO)},
+		PathGroupRecall:   {robot: true, recall: true, handle: s.recall(KindGroup)},
+		PathPrivateRecall: {robot: true, recall: true, handle: s.recall(KindPrivate)},
+		PathOTORecall:     {robot: true, recall: true, handle: s.recall(KindOTO)},
+	}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// NewTest starts a fake DingTalk open API that is closed when t ends.
+func NewTest(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	s := New(opts...)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// URL returns the base URL of the fake, to use in place of https://api.dingtalk.io.
+func (s *Server) URL() string { return s.srv.URL }
+
+// Close stops the fake. Calls waiting out SetLatency are cut off without an answer. It is
+// safe to call more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.srv.Close()
+	})
+}
+
+// AppKey returns the app key the token call accepts.
+func (s *Server) AppKey() string { return s.appKey }
+
+// AppSecret returns the app secret the token call accepts.
+func (s *Server) AppSecret() string { return s.appSecret }
+
+// RobotCode returns the robotCode send and recall calls must name.
+func (s *Server) RobotCode() string { return s.robotCode }
+
+// route is one API call the fake answers.
+type route struct {
+	robot  bool // needs a token; subject to latency, the QPS limit and FailNext
+	recall bool // names processQueryKeys; subject to SetRecallFailRate
+	handle handlerFunc
+}
+
+// handlerFunc answers a call whose body passed the common checks. keys, when not nil,
+// replace the keys recorded for the call (sends record the key they issue).
+type handlerFunc func(body []byte) (result any, keys []string, err *apiError)
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	rt, known := s.routes[path]
+	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	var named []string
+	if rt.recall {
+		named = requestedKeys(body)
+	}
+	call := s.arrive(path, rt.robot, named)
+	defer s.depart(path, rt.robot)
+
+	if rt.robot && !s.wait(r.Context()) {
+		panic(http.ErrAbortHandler) // no answer at all, not an empty 200; Status stays 0
+	}
+	apiErr := s.gate(r, rt, known, readErr)
+	var result any
+	var keys []string
+	if apiErr == nil {
+		result, keys, apiErr = rt.handle(body)
+	}
+	if apiErr != nil {
+		s.finish(call, apiErr.status, apiErr.code, nil)
+		writeJSON(w, apiErr.status, errorBody{Code: apiErr.code, Message: apiErr.message, RequestID: randomHex(16)})
+		return
+	}
+	s.finish(call, http.StatusOK, "", keys)
+	writeJSON(w, http.StatusOK, result)
+}
+
+// gate runs the checks every call passes before its handler, in the documented order.
+func (s *Server) gate(r *http.Request, rt route, known bool, readErr error) *apiError {
+	switch {
+	case !known:
+		return &apiError{http.StatusNotFound, "InvalidAction.NotFound", "no such API: " + r.URL.Path}
+	case r.Method != http.MethodPost:
+		return &apiError{http.StatusMethodNotAllowed, "InvalidAction.MethodNotAllowed", "use POST, not " + r.Method}
+	}
+	if rt.robot {
+		if err := s.admit(r.URL.Path); err != nil {
+			return err
+		}
+		if err := s.authenticate(r.Header.Get(tokenHeader)); err != nil {
+			return err
+		}
+	}
+	if err := s.injectedFault(r.URL.Path, rt); err != nil {
+		return err
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return invalidParam("content type must be application/json")
+	}
+	if readErr != nil {
+		return invalidParam("request body is unreadable or too large")
+	}
+	return nil
+}
+
+// wait holds a robot call for the configured latency; it reports false when the request
+// or the server ended first.
+func (s *Server) wait(ctx context.Context) bool {
+	s.mu.Lock()
+	d := s.latency
+	s.mu.Unlock()
+	if d <= 0 {
+		return true
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.closed:
+		return false
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decode parses a JSON request body into v.
+func decode(body []byte, v any) *apiError {
+	if err := json.Unmarshal(body, v); err != nil {
+		return invalidParam("malformed JSON body: " + err.Error())
+	}
+	return nil
+}
+
+// randomHex returns n random bytes as hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails, see crypto/rand.Read
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,11 @@
+// Package dingtalk is dingrecall's typed client for the parts of DingTalk's open
+// API the bot uses: access tokens, sending robot messages into group, private and
+// one-to-one chats, recalling them in batches, and checking the signature of
+// robot callbacks.
+//
+// The client knows nothing of commands or storage. It caches the access token,
+// splits recalls into batches of at most 20 keys, keeps every API under a
+// per-API QPS limit, retries the errors DingTalk asks callers to retry, and
+// returns every failure as an *APIError. It never puts the app secret or an
+// access token into an error string or a log line.
+package dingtalk

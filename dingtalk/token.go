@@ -1,0 +1,84 @@
+package dingtalk
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// PathAccessToken is the API that issues access tokens.
+const PathAccessToken = "/v1.0/oauth2/accessToken"
+
+// tokenRequest is the body of PathAccessToken.
+type tokenRequest struct {
+	AppKey    string `json:"appKey"`
+	AppSecret string `json:"appSecret"`
+}
+
+// tokenResponse is the answer of PathAccessToken.
+type tokenResponse struct {
+	AccessToken string `json:"accessToken"`
+	ExpireIn    int64  `json:"expireIn"`
+}
+
+// accessToken returns a cached token that is good for at least tokenMargin
+// more, or fetches a new one. Only one fetch runs at a time; other callers
+// wait for it (or for their context) and then use its token.
+func (c *Client) accessToken(ctx context.Context) (string, error) {
+	if tok := c.cachedToken(); tok != "" {
+		return tok, nil
+	}
+	select {
+	case c.tokenLock <- struct{}{}:
+	case <-ctx.Done():
+		return "", fmt.Errorf("dingtalk: waiting for access token: %w", ctx.Err())
+	}
+	defer func() { <-c.tokenLock }()
+	if tok := c.cachedToken(); tok != "" {
+		return tok, nil
+	}
+	tok, expiry, err := c.fetchToken(ctx)
+	if c.observer != nil {
+		c.observer.TokenRefresh(err)
+	}
+	if err != nil {
+		return "", err
+	}
+	c.tokenMu.Lock()
+	c.token, c.expiry = tok, expiry
+	c.tokenMu.Unlock()
+	return tok, nil
+}
+
+// cachedToken returns the cached token if it is still good for tokenMargin.
+func (c *Client) cachedToken() string {
+	c.tokenMu.Lock()
+	defer c.tokenMu.Unlock()
+	if c.token != "" && c.now().Before(c.expiry.Add(-tokenMargin)) {
+		return c.token
+	}
+	return ""
+}
+
+// dropToken forgets tok if it is still the cached token, so the next call
+// fetches a new one; a token some other caller already replaced is kept.
+func (c *Client) dropToken(tok string) {
+	c.tokenMu.Lock()
+	defer c.tokenMu.Unlock()
+	if c.token == tok {
+		c.token, c.expiry = "", time.Time{}
+	}
+}
+
+// fetchToken asks DingTalk for a new token, retrying transient failures.
+func (c *Client) fetchToken(ctx context.Context) (string, time.Time, error) {
+	var out tokenResponse
+	in := tokenRequest{AppKey: c.appKey, AppSecret: c.appSecret}
+	if err := c.call(ctx, PathAccessToken, in, &out, retryAll); err != nil {
+		return "", time.Time{}, fmt.Errorf("dingtalk: fetching access token: %w", err)
+	}
+	if out.AccessToken == "" || out.ExpireIn <= 0 {
+		return "", time.Time{}, &APIError{API: PathAccessToken, Status: 200, Code: CodeBadResponse, Message: "answer has no access token or expiry"}
+	}
+	return out.AccessToken, c.now().Add(time.Duration(out.ExpireIn) * time.Second), nil
+}
