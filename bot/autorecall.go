@@ -1,0 +1,129 @@
+package bot
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/dingrecall/dingrecall/store"
+)
+
+// autoRecallBatch is how many due messages one pass claims.
+const autoRecallBatch = 100
+
+// AutoRecaller recalls messages whose TTL has run out (API sends with "ttl"
+// and command replies under REPLY_TTL). It reads the ledger, so messages
+// sent before a restart are recalled too for as long as the ledger has
+// them.
+type AutoRecaller struct {
+	ledger   store.Ledger
+	recaller *Recaller
+	now      func() time.Time
+	log      logrus.FieldLogger
+
+	mu      sync.Mutex
+	backoff map[string]retryState // keys whose last auto-recall failed
+}
+
+// retryState is when a failed auto-recall is tried again.
+type retryState struct {
+	next     time.Time
+	failures int
+}
+
+// NewAutoRecaller builds the TTL worker.
+func NewAutoRecaller(ledger store.Ledger, recaller *Recaller, now func() time.Time, log logrus.FieldLogger) *AutoRecaller {
+	return &AutoRecaller{ledger: ledger, recaller: recaller, now: now, log: log, backoff: make(map[string]retryState)}
+}
+
+// Run recalls due messages every interval until ctx ends.
+func (a *AutoRecaller) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.RecallDue(ctx)
+		}
+	}
+}
+
+// RecallDue recalls the messages due now and returns how many it recalled.
+// A message whose recall fails is tried again with a growing pause (up to
+// an hour) while the ledger keeps it.
+func (a *AutoRecaller) RecallDue(ctx context.Context) int {
+	total := 0
+	for ctx.Err() == nil {
+		now := a.now()
+		due, err := a.ledger.Due(ctx, now, 0)
+		if err != nil {
+			a.log.WithError(err).Warn("auto-recall: could not read due messages")
+			return total
+		}
+		keys := a.ready(due, now)
+		if len(keys) == 0 {
+			return total
+		}
+		claimed, err := a.ledger.Claim(ctx, keys)
+		if err != nil {
+			a.log.WithError(err).Warn("auto-recall: could not claim due messages")
+			return total
+		}
+		out := a.recaller.RecallClaimed(ctx, claimed)
+		total += len(out.Recalled)
+		a.note(out, now)
+		if len(out.Recalled) > 0 || len(out.Failed) > 0 {
+			a.log.WithFields(logrus.Fields{"recalled": len(out.Recalled), "failed": len(out.Failed)}).Info("auto-recall of expired messages")
+		}
+		if len(keys) < autoRecallBatch {
+			return total
+		}
+	}
+	return total
+}
+
+// ready picks up to autoRecallBatch due keys that are not waiting out a
+// backoff.
+func (a *AutoRecaller) ready(due []store.Message, now time.Time) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var keys []string
+	for _, m := range due {
+		if st, waiting := a.backoff[m.Key]; waiting && now.Before(st.next) {
+			continue
+		}
+		keys = append(keys, m.Key)
+		if len(keys) == autoRecallBatch {
+			break
+		}
+	}
+	return keys
+}
+
+// note records which keys failed, doubling their pause, and forgets the rest.
+func (a *AutoRecaller) note(out Outcome, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, k := range out.Recalled {
+		delete(a.backoff, k)
+	}
+	for k := range out.Failed {
+		st := a.backoff[k]
+		st.failures++
+		wait := min(time.Hour, time.Duration(1<<min(st.failures, 12))*time.Second)
+		st.next = now.Add(wait)
+		a.backoff[k] = st
+	}
+	// Forget keys that left the ledger some other way, so the map stays small.
+	if len(a.backoff) > 10*autoRecallBatch {
+		for k, st := range a.backoff {
+			if now.Sub(st.next) > time.Hour {
+				delete(a.backoff, k)
+			}
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// Pool errors.
+var (
+	// ErrBusy means the queue is full; the caller should ask DingTalk to
+	// deliver again later (HTTP 503).
+	ErrBusy = errors.New("worker queue is full")
+	// ErrClosed means the pool is shutting down.
+	ErrClosed = errors.New("worker pool is closed")
+)
+
+// Pool runs jobs on a bounded number of workers with a bounded queue. Every
+// accepted job runs, also during shutdown.
+type Pool struct {
+	jobs chan func(context.Context)
+	ctx  context.Context
+	wg   sync.WaitGroup
+
+	mu     sync.RWMutex
+	closed bool
+}
+
+// NewPool starts workers that take jobs from a queue of the given size. Jobs
+// run with ctx, which should outlive the HTTP server so that work accepted
+// before shutdown finishes.
+func NewPool(ctx context.Context, workers, queue int) *Pool {
+	p := &Pool{jobs: make(chan func(context.Context), queue), ctx: ctx}
+	for range max(1, workers) {
+		p.wg.Go(func() {
+			for job := range p.jobs {
+				job(p.ctx)
+			}
+		})
+	}
+	return p
+}
+
+// Submit queues job, or fails with ErrBusy when the queue is full and
+// ErrClosed after Close.
+func (p *Pool) Submit(job func(context.Context)) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrClosed
+	}
+	select {
+	case p.jobs <- job:
+		return nil
+	default:
+		return ErrBusy
+	}
+}
+
+// Queued is the number of jobs waiting for a worker.
+func (p *Pool) Queued() int { return len(p.jobs) }
+
+// Close stops taking jobs and waits until every accepted one has run, or
+// until ctx ends.
+func (p *Pool) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.jobs)
+	}
+	p.mu.Unlock()
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,109 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/dingrecall/dingrecall/dingtalk"
+	"github.com/dingrecall/dingrecall/store"
+)
+
+// DingTalk is what the bot needs of the DingTalk client; *dingtalk.Client
+// has it.
+type DingTalk interface {
+	RobotCode() string
+	SendGroup(ctx context.Context, conversationID string, m dingtalk.Message, opts ...dingtalk.SendOption) (string, error)
+	SendPrivate(ctx context.Context, conversationID string, m dingtalk.Message, opts ...dingtalk.SendOption) (string, error)
+	SendOTO(ctx context.Context, userIDs []string, m dingtalk.Message) (*dingtalk.OTOResult, error)
+	RecallGroup(ctx context.Context, conversationID string, keys []string) (*dingtalk.RecallResult, error)
+	RecallPrivate(ctx context.Context, conversationID string, keys []string) (*dingtalk.RecallResult, error)
+	RecallOTO(ctx context.Context, keys []string) (*dingtalk.RecallResult, error)
+}
+
+var _ DingTalk = (*dingtalk.Client)(nil)
+
+// ErrUntracked is returned, wrapped, when a message was sent but its key
+// could not be recorded; the error names the key.
+var ErrUntracked = errors.New("message sent but not tracked")
+
+// ErrRecipient is returned, wrapped, when DingTalk did not deliver a
+// one-to-one message because it does not know the staff ID.
+var ErrRecipient = errors.New("recipient unknown to DingTalk")
+
+// Outgoing is one message to send.
+type Outgoing struct {
+	Kind    store.Kind
+	ChatID  string // conversation ID, or staff ID for store.KindOTO
+	Message dingtalk.Message
+	Tag     string
+	// TTL, when positive, has the message recalled automatically after it.
+	TTL time.Duration
+	// Reply marks the bot's own command replies, which recall N skips.
+	Reply bool
+}
+
+// Sender is the one path every message of the bot goes out by: it calls
+// DingTalk and records the key in the ledger.
+type Sender struct {
+	dt          DingTalk
+	ledger      store.Ledger
+	coolAppCode string
+	now         func() time.Time
+	log         logrus.FieldLogger
+}
+
+// NewSender builds the send path. coolAppCode, when set, goes with private
+// chat and group messages.
+func NewSender(dt DingTalk, ledger store.Ledger, coolAppCode string, now func() time.Time, log logrus.FieldLogger) *Sender {
+	return &Sender{dt: dt, ledger: ledger, coolAppCode: coolAppCode, now: now, log: log}
+}
+
+// Send sends o and records it. If DingTalk accepted the message but the
+// ledger failed, it returns the message with an error wrapping ErrUntracked.
+func (s *Sender) Send(ctx context.Context, o Outgoing) (store.Message, error) {
+	var opts []dingtalk.SendOption
+	if s.coolAppCode != "" {
+		opts = append(opts, dingtalk.WithCoolAppCode(s.coolAppCode))
+	}
+	var key string
+	var err error
+	switch o.Kind {
+	case store.KindGroup:
+		key, err = s.dt.SendGroup(ctx, o.ChatID, o.Message, opts...)
+	case store.KindPrivate:
+		key, err = s.dt.SendPrivate(ctx, o.ChatID, o.Message, opts...)
+	case store.KindOTO:
+		var res *dingtalk.OTOResult
+		if res, err = s.dt.SendOTO(ctx, []string{o.ChatID}, o.Message); err == nil {
+			if slices.Contains(res.InvalidStaffIDs, o.ChatID) {
+				return store.Message{}, fmt.Errorf("send to %s: %w", o.ChatID, ErrRecipient)
+			}
+			key = res.ProcessQueryKey
+		}
+	default:
+		return store.Message{}, fmt.Errorf("send: %w: unknown chat kind %q", dingtalk.ErrInvalidMessage, o.Kind)
+	}
+	if err != nil {
+		return store.Message{}, fmt.Errorf("send to %s %s: %w", o.Kind, o.ChatID, err)
+	}
+	now := s.now()
+	m := store.Message{
+		Key: key, Kind: o.Kind, ChatID: o.ChatID, RobotCode: s.dt.RobotCode(),
+		MsgKey: o.Message.MsgKey, MsgParam: o.Message.MsgParam, Tag: o.Tag,
+		SentAt: now, Reply: o.Reply,
+	}
+	if o.TTL > 0 {
+		m.ExpiresAt = now.Add(o.TTL)
+	}
+	// Record even if the caller has gone: the message is out there now.
+	if err := s.ledger.Record(context.WithoutCancel(ctx), m); err != nil {
+		s.log.WithFields(logrus.Fields{"chat": o.ChatID, "key": key}).WithError(err).Error("sent a message but could not track it")
+		return m, fmt.Errorf("%w: key %s: %w", ErrUntracked, key, err)
+	}
+	return m, nil
+}

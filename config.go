@@ -1,0 +1,200 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/dingrecall/dingrecall/dingtalk"
+	"github.com/dingrecall/dingrecall/templates"
+)
+
+// config is the app's settings, read from the environment (interface.md).
+type config struct {
+	AppKey       string
+	AppSecret    string
+	RobotCode    string
+	APIBase      string
+	CoolAppCode  string
+	ListenAddr   string
+	CallbackMode string
+	Admins       string
+	Users        string
+	GroupAdmins  bool
+	RecallMax    int
+	ReplyTTL     time.Duration
+	LedgerTTL    time.Duration
+	LedgerPerCh  int
+	APIToken     string
+	Store        string
+	RedisURL     string
+	LogLevel     logrus.Level
+	LogFormat    string
+	Lang         string
+	Workers      int
+	QueueSize    int
+	QPS          float64
+	ShutdownWait time.Duration
+
+	// Sandbox is true when DINGTALK_APP_KEY is unset: the app runs against an
+	// in-process fake DingTalk.
+	Sandbox bool
+}
+
+// loadConfig reads and validates the settings. Every bad value is reported,
+// one line per variable.
+func loadConfig(getenv func(string) string) (config, error) {
+	p := &envParser{getenv: getenv}
+	c := config{
+		AppKey:       p.str("DINGTALK_APP_KEY", ""),
+		AppSecret:    p.str("DINGTALK_APP_SECRET", ""),
+		RobotCode:    p.str("DINGTALK_ROBOT_CODE", ""),
+		APIBase:      p.baseURL("DINGTALK_API_BASE", dingtalk.DefaultBaseURL),
+		CoolAppCode:  p.str("DINGTALK_COOL_APP_CODE", ""),
+		ListenAddr:   p.str("LISTEN_ADDR", ":8080"),
+		CallbackMode: p.oneOf("CALLBACK_MODE", "http", "http"),
+		Admins:       p.str("RECALL_ADMINS", ""),
+		Users:        p.str("RECALL_USERS", ""),
+		GroupAdmins:  p.boolean("RECALL_GROUP_ADMINS", true),
+		RecallMax:    p.integer("RECALL_MAX", 100, 1, 100000),
+		ReplyTTL:     p.duration("REPLY_TTL", time.Minute, 0, 24*time.Hour),
+		LedgerTTL:    p.duration("LEDGER_TTL", 24*time.Hour, time.Second, 30*24*time.Hour),
+		LedgerPerCh:  p.integer("LEDGER_PER_CHAT", 1000, 1, 1000000),
+		APIToken:     p.str("API_TOKEN", ""),
+		Store:        p.oneOf("STORE", "memory", "memory"),
+		RedisURL:     p.str("REDIS_URL", ""),
+		LogFormat:    p.oneOf("LOG_FORMAT", "json", "json", "text"),
+		Lang:         p.oneOf("BOT_LANG", "en", templates.Languages...),
+		Workers:      p.integer("WORKERS", 4, 1, 256),
+		QueueSize:    p.integer("QUEUE_SIZE", 256, 1, 100000),
+		QPS:          float64(p.integer("DINGTALK_QPS", dingtalk.DefaultQPS, 1, 10000)),
+		ShutdownWait: p.duration("SHUTDOWN_TIMEOUT", 30*time.Second, time.Second, time.Hour),
+	}
+	c.LogLevel = p.level("LOG_LEVEL", logrus.InfoLevel)
+	c.Sandbox = c.AppKey == ""
+	if !c.Sandbox && c.AppSecret == "" {
+		p.fail("DINGTALK_APP_SECRET", "is required when DINGTALK_APP_KEY is set")
+	}
+	return c, p.err()
+}
+
+// envParser reads typed variables and collects one error line per bad one.
+type envParser struct {
+	getenv func(string) string
+	errs   []string
+}
+
+// fail records a bad variable.
+func (p *envParser) fail(name, format string, args ...any) {
+	p.errs = append(p.errs, name+" "+fmt.Sprintf(format, args...))
+}
+
+// err joins the recorded problems.
+func (p *envParser) err() error {
+	if len(p.errs) == 0 {
+		return nil
+	}
+	return errors.New("bad configuration:\n  " + strings.Join(p.errs, "\n  "))
+}
+
+// str reads a string, trimmed, or def when unset.
+func (p *envParser) str(name, def string) string {
+	if v := strings.TrimSpace(p.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// oneOf reads a string that must be one of allowed (case-insensitive).
+func (p *envParser) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(p.str(name, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	p.fail(name, "is %q: want one of %s", v, strings.Join(allowed, ", "))
+	return def
+}
+
+// integer reads a whole number within [lo, hi].
+func (p *envParser) integer(name string, def, lo, hi int) int {
+	raw := p.str(name, "")
+	if raw == "" {
+		return def
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil {
+		p.fail(name, "is %q: want a whole number", raw)
+		return def
+	}
+	if n < lo || n > hi {
+		p.fail(name, "is %d: want %d to %d", n, lo, hi)
+		return def
+	}
+	return n
+}
+
+// duration reads a Go duration ("60s", "10m", "24h") within [lo, hi]; a bare
+// "0" is zero.
+func (p *envParser) duration(name string, def, lo, hi time.Duration) time.Duration {
+	raw := p.str(name, "")
+	if raw == "" {
+		return def
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		p.fail(name, "is %q: want a duration such as 60s, 10m or 24h", raw)
+		return def
+	}
+	if d < lo || d > hi {
+		p.fail(name, "is %v: want %v to %v", d, lo, hi)
+		return def
+	}
+	return d
+}
+
+// boolean reads true/false (also 1/0, yes/no).
+func (p *envParser) boolean(name string, def bool) bool {
+	raw := strings.ToLower(p.str(name, ""))
+	switch raw {
+	case "":
+		return def
+	case "true", "1", "yes", "on":
+		return true
+	case "false", "0", "no", "off":
+		return false
+	}
+	p.fail(name, "is %q: want true or false", raw)
+	return def
+}
+
+// baseURL reads an absolute http or https URL.
+func (p *envParser) baseURL(name, def string) string {
+	raw := p.str(name, def)
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.fail(name, "is %q: want an absolute http or https URL such as %s", raw, def)
+		return def
+	}
+	return raw
+}
+
+// level reads a logrus level.
+func (p *envParser) level(name string, def logrus.Level) logrus.Level {
+	raw := p.str(name, "")
+	if raw == "" {
+		return def
+	}
+	l, err := logrus.ParseLevel(raw)
+	if err != nil {
+		p.fail(name, "is %q: want debug, info, warn or error", raw)
+		return def
+	}
+	return l
+}

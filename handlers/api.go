@@ -1,0 +1,359 @@
+package handlers
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/sirupsen/logrus"
+
+	"github.com/dingrecall/dingrecall/bot"
+	"github.com/dingrecall/dingrecall/dingtalk"
+	"github.com/dingrecall/dingrecall/store"
+)
+
+// MaxTTL is the longest "ttl" a message may have: DingTalk recalls only
+// within 24 hours of sending.
+const MaxTTL = 24 * time.Hour
+
+// authorize checks the bearer token in constant time.
+func (h *handler) authorize(c *gin.Context) {
+	if h.d.APIToken == "" {
+		writeError(c, errAPIDisabled)
+		return
+	}
+	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(h.d.APIToken)) != 1 {
+		writeError(c, errUnauthorized)
+		return
+	}
+	c.Next()
+}
+
+// decodeJSON reads a bounded JSON body into v, refusing unknown fields and
+// naming the field at fault.
+func decodeJSON(c *gin.Context, v any) error {
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(v)
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		if dec.More() {
+			return badField("body", "holds more than one JSON value")
+		}
+		return nil
+	case errors.Is(err, io.EOF):
+		return badField("body", "is empty; want a JSON object")
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return badField("body", "is not valid JSON: %v", err)
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "body"
+		}
+		return badField(field, "want a %s, got JSON %s", typeErr.Type, typeErr.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return badField(field, "is not a known field")
+	}
+	return badField("body", "%v", err)
+}
+
+// sendRequest is the body of POST /api/v1/messages.
+type sendRequest struct {
+	ConversationID string          `json:"conversationId"`
+	ChatType       string          `json:"chatType"`
+	UserID         string          `json:"userId"`
+	Text           *string         `json:"text"`
+	Markdown       *markdownBody   `json:"markdown"`
+	MsgKey         string          `json:"msgKey"`
+	MsgParam       json.RawMessage `json:"msgParam"`
+	Tag            string          `json:"tag"`
+	TTL            string          `json:"ttl"`
+}
+
+// markdownBody is the "markdown" content of a send.
+type markdownBody struct {
+	Title string `json:"title"`
+	Text  string `json:"text"`
+}
+
+// outgoing validates the request and turns it into a bot.Outgoing.
+func (r *sendRequest) outgoing() (bot.Outgoing, error) {
+	var o bot.Outgoing
+	switch r.ChatType {
+	case "", "group":
+		o.Kind = store.KindGroup
+	case "private":
+		o.Kind = store.KindPrivate
+	case "oto":
+		o.Kind = store.KindOTO
+	default:
+		return o, badField("chatType", "want group, private or oto, got %q", r.ChatType)
+	}
+	if o.Kind == store.KindOTO {
+		if strings.TrimSpace(r.UserID) == "" {
+			return o, badField("userId", "is required for chatType oto")
+		}
+		o.ChatID = r.UserID
+	} else {
+		if strings.TrimSpace(r.ConversationID) == "" {
+			return o, badField("conversationId", "is required")
+		}
+		o.ChatID = r.ConversationID
+	}
+	forms := 0
+	if r.Text != nil {
+		forms++
+		if strings.TrimSpace(*r.Text) == "" {
+			return o, badField("text", "is empty")
+		}
+		o.Message = dingtalk.Text(*r.Text)
+	}
+	if r.Markdown != nil {
+		forms++
+		if strings.TrimSpace(r.Markdown.Title) == "" || strings.TrimSpace(r.Markdown.Text) == "" {
+			return o, badField("markdown", "needs a title and a text")
+		}
+		o.Message = dingtalk.Markdown(r.Markdown.Title, r.Markdown.Text)
+	}
+	if r.MsgKey != "" || len(r.MsgParam) > 0 {
+		forms++
+		param, err := rawParam(r.MsgParam)
+		if err != nil {
+			return o, err
+		}
+		if r.MsgKey == "" {
+			return o, badField("msgKey", "is required with msgParam")
+		}
+		o.Message = dingtalk.Message{MsgKey: r.MsgKey, MsgParam: param}
+	}
+	switch {
+	case forms == 0:
+		return o, badField("text", "give text, markdown, or msgKey with msgParam")
+	case forms > 1:
+		return o, badField("text", "give only one of text, markdown, or msgKey with msgParam")
+	}
+	if err := o.Message.Validate(); err != nil {
+		return o, badField("msgParam", "%v", err)
+	}
+	o.Tag = r.Tag
+	if r.TTL != "" {
+		ttl, err := time.ParseDuration(r.TTL)
+		if err != nil || ttl <= 0 || ttl > MaxTTL {
+			return o, badField("ttl", "want a duration such as 10m, above 0 and at most 24h, got %q", r.TTL)
+		}
+		o.TTL = ttl
+	}
+	return o, nil
+}
+
+// rawParam accepts msgParam as a JSON string holding an object (as DingTalk
+// takes it) or as the object itself.
+func rawParam(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 {
+		return "", badField("msgParam", "is required with msgKey")
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s, nil
+	}
+	var obj map[string]any
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return "", badField("msgParam", "want a JSON object, or a string holding one")
+	}
+	return string(raw), nil
+}
+
+// sendMessage is POST /api/v1/messages.
+func (h *handler) sendMessage(c *gin.Context) {
+	var req sendRequest
+	if err := decodeJSON(c, &req); err != nil {
+		writeError(c, err)
+		return
+	}
+	o, err := req.outgoing()
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	m, err := h.d.Sender.Send(c.Request.Context(), o)
+	if err != nil {
+		h.d.Log.WithFields(logrus.Fields{"chat": o.ChatID, "api": "messages"}).WithError(err).Warn("api send failed")
+		writeError(c, err)
+		return
+	}
+	resp := gin.H{"processQueryKey": m.Key, "conversationId": m.ChatID, "sentAt": m.SentAt.UTC().Format(time.RFC3339Nano)}
+	if !m.ExpiresAt.IsZero() {
+		resp["expiresAt"] = m.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	}
+	c.JSON(http.StatusCreated, resp)
+}
+
+// recallRequest is the body of POST /api/v1/recall.
+type recallRequest struct {
+	ConversationID string   `json:"conversationId"`
+	UserID         string   `json:"userId"`
+	Last           *int     `json:"last"`
+	Keys           []string `json:"keys"`
+	Tag            string   `json:"tag"`
+	DryRun         bool     `json:"dryRun"`
+}
+
+// selection validates the request and turns it into a bot.Selection.
+func (r *recallRequest) selection(max int) (bot.Selection, error) {
+	sel := bot.Selection{ChatID: r.ConversationID, Tag: r.Tag, Keys: r.Keys}
+	if r.UserID != "" {
+		if r.ConversationID != "" {
+			return sel, badField("userId", "give conversationId or userId, not both")
+		}
+		sel.ChatID = r.UserID
+	}
+	forms := 0
+	if r.Last != nil {
+		forms++
+		if *r.Last < 1 || *r.Last > max {
+			return sel, badField("last", "want 1 to %d, got %d", max, *r.Last)
+		}
+		sel.Last = *r.Last
+	}
+	if r.Keys != nil {
+		forms++
+		if len(r.Keys) == 0 || len(r.Keys) > max {
+			return sel, badField("keys", "want 1 to %d keys, got %d", max, len(r.Keys))
+		}
+		for i, k := range r.Keys {
+			if strings.TrimSpace(k) == "" {
+				return sel, badField(fmt.Sprintf("keys[%d]", i), "is empty")
+			}
+		}
+	}
+	if r.Tag != "" {
+		forms++
+	}
+	switch {
+	case forms == 0:
+		return sel, badField("last", "give last, keys or tag")
+	case forms > 1:
+		return sel, badField("last", "give only one of last, keys and tag")
+	case sel.ChatID == "" && sel.Tag == "":
+		return sel, badField("conversationId", "is required with last and keys")
+	}
+	return sel, nil
+}
+
+// recallResponse is the answer of POST /api/v1/recall.
+type recallResponse struct {
+	Selected []string          `json:"selected"`
+	Recalled []string          `json:"recalled"`
+	Failed   map[string]string `json:"failed"`
+	DryRun   bool              `json:"dryRun"`
+}
+
+// recall is POST /api/v1/recall.
+func (h *handler) recall(c *gin.Context) {
+	var req recallRequest
+	if err := decodeJSON(c, &req); err != nil {
+		writeError(c, err)
+		return
+	}
+	sel, err := req.selection(h.d.RecallMax)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	resp := recallResponse{Selected: []string{}, Recalled: []string{}, Failed: map[string]string{}, DryRun: req.DryRun}
+	if req.DryRun {
+		msgs, err := h.d.Recaller.Preview(ctx, sel)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		resp.Selected = appendKeys(resp.Selected, msgs)
+		c.JSON(http.StatusOK, resp)
+		return
+	}
+	out, err := h.d.Recaller.Recall(ctx, sel)
+	if err != nil {
+		h.d.Log.WithError(err).Error("api recall: store unavailable")
+		writeError(c, err)
+		return
+	}
+	resp.Selected = appendKeys(resp.Selected, out.Selected)
+	resp.Recalled = append(resp.Recalled, out.Recalled...)
+	for k, reason := range out.Failed {
+		resp.Failed[k] = reason
+	}
+	h.d.Log.WithFields(logrus.Fields{"chat": sel.ChatID, "tag": sel.Tag, "user": "api", "recalled": len(out.Recalled), "failed": len(out.Failed)}).Info("recall")
+	c.JSON(http.StatusOK, resp)
+}
+
+// appendKeys appends the keys of msgs to keys.
+func appendKeys(keys []string, msgs []store.Message) []string {
+	for _, m := range msgs {
+		keys = append(keys, m.Key)
+	}
+	return keys
+}
+
+// messageJSON is one tracked message in GET .../messages.
+type messageJSON struct {
+	ProcessQueryKey string  `json:"processQueryKey"`
+	ConversationID  string  `json:"conversationId"`
+	ChatType        string  `json:"chatType"`
+	MsgKey          string  `json:"msgKey"`
+	MsgParam        string  `json:"msgParam"`
+	Tag             string  `json:"tag"`
+	SentAt          string  `json:"sentAt"`
+	Reply           bool    `json:"reply"`
+	ExpiresAt       *string `json:"expiresAt"`
+	Failure         string  `json:"failure"`
+}
+
+// listMessages is GET /api/v1/conversations/{conversationId}/messages.
+func (h *handler) listMessages(c *gin.Context) {
+	id := c.Param("conversationId")
+	limit := 0
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 {
+			writeError(c, badField("limit", "want a positive number, got %q", raw))
+			return
+		}
+		limit = n
+	}
+	msgs, err := h.d.Ledger.List(c.Request.Context(), id, limit)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := make([]messageJSON, 0, len(msgs))
+	for _, m := range msgs {
+		j := messageJSON{
+			ProcessQueryKey: m.Key, ConversationID: m.ChatID, ChatType: string(m.Kind),
+			MsgKey: m.MsgKey, MsgParam: m.MsgParam, Tag: m.Tag,
+			SentAt: m.SentAt.UTC().Format(time.RFC3339Nano), Reply: m.Reply, Failure: m.Failure,
+		}
+		if !m.ExpiresAt.IsZero() {
+			at := m.ExpiresAt.UTC().Format(time.RFC3339Nano)
+			j.ExpiresAt = &at
+		}
+		out = append(out, j)
+	}
+	c.JSON(http.StatusOK, gin.H{"messages": out})
+}

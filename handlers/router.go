@@ -1,0 +1,102 @@
+// Package handlers is dingrecall's HTTP surface: the DingTalk robot callback,
+// the automation API under /api/v1 and the health endpoints. It speaks HTTP
+// and nothing else: it verifies and decodes requests, hands typed work to
+// the bot, and maps errors to status codes in one place.
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/sirupsen/logrus"
+
+	"github.com/dingrecall/dingrecall/bot"
+	"github.com/dingrecall/dingrecall/store"
+)
+
+// Deps are what the handlers need; New wires them into a router.
+type Deps struct {
+	// AppSecret verifies callback signatures.
+	AppSecret string
+	// APIToken guards /api/v1; empty disables the API (every call 401).
+	APIToken string
+	// RecallMax is the largest N (or number of keys) one API call may recall.
+	RecallMax int
+	// Bot runs commands; Pool runs them off the request path.
+	Bot  *bot.Bot
+	Pool *bot.Pool
+	// Sender and Recaller serve the API.
+	Sender   *bot.Sender
+	Recaller *bot.Recaller
+	Ledger   store.Ledger
+	Dedup    store.Deduper
+	// Now is the clock for signature windows.
+	Now func() time.Time
+	Log logrus.FieldLogger
+	// DisableCallback answers the callback route with 404 (stream mode).
+	DisableCallback bool
+}
+
+// New builds the router.
+func New(d Deps) *gin.Engine {
+	r := gin.New()
+	r.UseRawPath = true // conversation IDs may hold an escaped "/"
+	r.UnescapePathValues = true
+	r.Use(gin.Recovery(), requestLog(d.Log))
+	r.HandleMethodNotAllowed = true
+	r.NoRoute(func(c *gin.Context) { writeError(c, errNotFound) })
+	r.NoMethod(func(c *gin.Context) { writeError(c, errMethod) })
+
+	h := &handler{d: d}
+	if !d.DisableCallback {
+		r.POST("/dingtalk/callback", h.callback)
+	}
+	api := r.Group("/api/v1", h.authorize)
+	api.POST("/messages", h.sendMessage)
+	api.POST("/recall", h.recall)
+	api.GET("/conversations/:conversationId/messages", h.listMessages)
+	r.GET("/healthz", h.healthz)
+	r.GET("/readyz", h.readyz)
+	return r
+}
+
+// handler holds the dependencies of every route.
+type handler struct {
+	d Deps
+}
+
+// requestLog logs each request with its status and duration; never a header
+// or a body, which may carry secrets.
+func requestLog(log logrus.FieldLogger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		path := c.FullPath()
+		if path == "" {
+			path = "unmatched"
+		}
+		log.WithFields(logrus.Fields{
+			"method": c.Request.Method, "path": path, "status": c.Writer.Status(),
+			"took": time.Since(start).String(), "remote": c.ClientIP(),
+		}).Debug("http request")
+	}
+}
+
+// healthz is liveness: the process answers.
+func (h *handler) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz is readiness: the store answers.
+func (h *handler) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := h.d.Ledger.Ping(ctx); err != nil {
+		h.d.Log.WithError(err).Warn("not ready: store unavailable")
+		writeError(c, &apiError{status: http.StatusServiceUnavailable, code: "store_unavailable", message: "the message store is unavailable"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}

@@ -1,0 +1,193 @@
+// Command dingrecall runs a DingTalk chat-ops bot that records every message
+// it sends and lets authorised people recall them: "recall 3" in a group,
+// "recall 5 in <chat>" from a one-to-one chat, or POST /api/v1/recall.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/sirupsen/logrus"
+
+	"github.com/dingrecall/dingrecall/bot"
+	"github.com/dingrecall/dingrecall/dingtalk"
+	"github.com/dingrecall/dingrecall/dingtalk/dingtalktest"
+	"github.com/dingrecall/dingrecall/handlers"
+	"github.com/dingrecall/dingrecall/store"
+	"github.com/dingrecall/dingrecall/templates"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "dingrecall:", err)
+		os.Exit(1)
+	}
+}
+
+// autoRecallInterval is how often expired messages are looked for.
+const autoRecallInterval = time.Second
+
+// run starts the app and serves until ctx ends, then shuts down gracefully:
+// it stops taking requests, finishes the queued and running commands, and
+// returns.
+func run(ctx context.Context, getenv func(string) string) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg)
+	gin.SetMode(gin.ReleaseMode)
+
+	if cfg.Sandbox {
+		fake, err := startSandbox(&cfg, log)
+		if err != nil {
+			return err
+		}
+		defer fake.Close()
+	}
+	tpl, err := templates.Load(cfg.Lang, bot.TemplateNames()...)
+	if err != nil {
+		return err
+	}
+	client, err := dingtalk.NewClient(cfg.AppKey, cfg.AppSecret,
+		dingtalk.WithBaseURL(cfg.APIBase), robotCodeOption(cfg.RobotCode),
+		dingtalk.WithQPS(cfg.QPS, 0), dingtalk.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	ledger := store.NewMemory(store.MemoryOptions{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh})
+	dedup := store.NewMemoryDeduper(store.MemoryDeduperOptions{})
+
+	sender := bot.NewSender(client, ledger, cfg.CoolAppCode, time.Now, log)
+	recaller := bot.NewRecaller(client, ledger, log)
+	b := bot.New(bot.Config{
+		RecallMax: cfg.RecallMax,
+		ReplyTTL:  cfg.ReplyTTL,
+		Policy:    bot.NewPolicy(cfg.Admins, cfg.Users, cfg.GroupAdmins),
+	}, ledger, sender, recaller, tpl, log)
+
+	// Work accepted before shutdown runs to the end: its context is cancelled
+	// only when the shutdown timeout has passed.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	pool := bot.NewPool(workCtx, cfg.Workers, cfg.QueueSize)
+	auto := bot.NewAutoRecaller(ledger, recaller, time.Now, log)
+	var bg sync.WaitGroup
+	autoCtx, stopAuto := context.WithCancel(workCtx)
+	defer stopAuto()
+	bg.Go(func() { auto.Run(autoCtx, autoRecallInterval) })
+
+	router := handlers.New(handlers.Deps{
+		AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, RecallMax: cfg.RecallMax,
+		Bot: b, Pool: pool, Sender: sender, Recaller: recaller, Ledger: ledger, Dedup: dedup,
+		Now: time.Now, Log: log,
+	})
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
+	}
+	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "sandbox": cfg.Sandbox, "lang": cfg.Lang, "store": cfg.Store}).Info("dingrecall listening")
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing queued and running commands")
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.WithError(err).Warn("http server did not stop cleanly")
+	}
+	if err := pool.Close(shutCtx); err != nil {
+		log.WithError(err).Error("shutdown timeout: some commands did not finish")
+	}
+	stopAuto()
+	bg.Wait()
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// robotCodeOption sets the robot code when one is configured.
+func robotCodeOption(code string) dingtalk.Option {
+	if code == "" {
+		return func(*dingtalk.Client) error { return nil }
+	}
+	return dingtalk.WithRobotCode(code)
+}
+
+// newLogger builds the app's logger from LOG_LEVEL and LOG_FORMAT.
+func newLogger(cfg config) *logrus.Logger {
+	log := logrus.New()
+	log.SetOutput(os.Stderr)
+	log.SetLevel(cfg.LogLevel)
+	if cfg.LogFormat == "text" {
+		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	} else {
+		log.SetFormatter(&logrus.JSONFormatter{})
+	}
+	return log
+}
+
+// startSandbox starts the in-process fake DingTalk and points cfg at it, so
+// nothing can reach the real DingTalk. It logs the sandbox secret, the API
+// token and a ready-to-paste example.
+func startSandbox(cfg *config, log logrus.FieldLogger) (*dingtalktest.Server, error) {
+	secret, err := randomHex(16)
+	if err != nil {
+		return nil, err
+	}
+	fake := dingtalktest.New(dingtalktest.WithCredentials("sandbox-app-key", "sandbox-"+secret))
+	cfg.AppKey, cfg.AppSecret, cfg.RobotCode, cfg.APIBase = fake.AppKey(), fake.AppSecret(), fake.RobotCode(), fake.URL()
+	if cfg.APIToken == "" {
+		tok, err := randomHex(16)
+		if err != nil {
+			fake.Close()
+			return nil, err
+		}
+		cfg.APIToken = tok
+	}
+	port := "8080"
+	if _, p, err := net.SplitHostPort(cfg.ListenAddr); err == nil && p != "0" {
+		port = p
+	}
+	log.WithFields(logrus.Fields{"fake_dingtalk": fake.URL(), "app_secret": cfg.AppSecret, "api_token": cfg.APIToken}).
+		Warn("SANDBOX MODE: DINGTALK_APP_KEY is unset, so dingrecall talks to an in-process fake DingTalk; nothing reaches the real one")
+	log.WithField("example", fmt.Sprintf(
+		`curl -s -X POST localhost:%s/api/v1/messages -H "Authorization: Bearer %s" -H "Content-Type: application/json" -d '{"conversationId":"cidSandbox==","text":"hello from the sandbox"}'`,
+		port, cfg.APIToken)).Warn("sandbox: send a message through the bot")
+	h := http.Header{}
+	dingtalk.SignHeader(h, cfg.AppSecret, time.Now())
+	log.WithField("example", fmt.Sprintf(
+		`curl -s -X POST localhost:%s/dingtalk/callback -H "timestamp: %s" -H "sign: %s" -H "Content-Type: application/json" -d '{"conversationId":"cidSandbox==","conversationType":"2","conversationTitle":"sandbox","senderStaffId":"sandbox-owner","senderNick":"Sandbox Owner","isAdmin":true,"msgId":"sandbox-msg-1","msgtype":"text","text":{"content":" recall 1"}}'`,
+		port, h.Get(dingtalk.HeaderTimestamp), h.Get(dingtalk.HeaderSign))).Warn("sandbox: a signed callback (valid for an hour; change msgId to send it again)")
+	return fake, nil
+}
+
+// randomHex returns n random bytes as hex.
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}

@@ -1,0 +1,727 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/patrickmn/go-cache"
+)
+
+// evictionGrace is how long go-cache keeps a message after the ledger's own
+// clock already treats it as expired. It keeps go-cache the authority on
+// which entry a key maps to: it never forgets an entry the ledger still
+// considers live, even if the two clocks differ slightly.
+const evictionGrace = time.Minute
+
+// defaultCleanup is how often go-cache's janitor drops expired messages.
+const defaultCleanup = time.Minute
+
+// internLimit bounds the table of interned robot codes and message keys.
+const internLimit = 1024
+
+// MemoryOptions configures a Memory ledger. Zero (or negative) values take
+// the defaults.
+type MemoryOptions struct {
+	// TTL is how long after SentAt a message stays tracked (DefaultTTL).
+	TTL time.Duration
+	// PerChat is the most messages tracked per chat (DefaultPerChat);
+	// recording one more drops the oldest.
+	PerChat int
+	// Lease is how long a claim holds before it lapses (DefaultLease).
+	Lease time.Duration
+	// Now is the clock (time.Now). Every expiry and lease decision uses it.
+	Now func() time.Time
+	// CleanupInterval is how often go-cache's janitor reclaims expired
+	// messages (one minute).
+	CleanupInterval time.Duration
+}
+
+// Memory is the embedded Ledger: messages live in a go-cache keyed by
+// processQueryKey and expiring with the TTL, indexed per chat, per tag and
+// by due time. It is safe for concurrent use by one process; replicas need
+// a shared ledger.
+//
+// Each chat keeps its messages in a slice sorted by SentAt (appended in the
+// common case, inserted by binary search otherwise), so Newest and
+// TakeNewest walk from the end and cost O(n + skipped replies and claimed
+// messages), not O(history). Removed and expired messages are marked dead
+// and cleaned lazily: dead ones at either end of a slice are popped at once
+// and a slice is compacted when more than half of it is dead. Expired
+// messages form a prefix of each chat's slice, since all share one TTL, and
+// are trimmed whenever the chat is used; go-cache's janitor catches the
+// rest through its eviction callback.
+type Memory struct {
+	c  *cache.Cache
+	ix *index
+}
+
+var _ Ledger = (*Memory)(nil)
+
+// NewMemory returns an empty Memory ledger configured by opts.
+func NewMemory(opts MemoryOptions) *Memory {
+	if opts.TTL <= 0 {
+		opts.TTL = DefaultTTL
+	}
+	if opts.PerChat <= 0 {
+		opts.PerChat = DefaultPerChat
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = DefaultLease
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.CleanupInterval <= 0 {
+		opts.CleanupInterval = defaultCleanup
+	}
+	ix := &index{
+		ttl:     int64(opts.TTL),
+		lease:   int64(opts.Lease),
+		perChat: opts.PerChat,
+		now:     opts.Now,
+		chats:   make(map[string]*chat),
+		tags:    make(map[string]*list),
+		strs:    make(map[string]string),
+	}
+	c := cache.New(cache.NoExpiration, opts.CleanupInterval)
+	// The callback must not reference c (or m): go-cache stops its janitor
+	// when c becomes unreachable, and the janitor holds the callback.
+	c.OnEvicted(ix.evicted)
+	return &Memory{c: c, ix: ix}
+}
+
+// index is the part of Memory that go-cache's eviction callback reaches.
+// All fields, and all fields of the entries and chats it holds except
+// entry.dead, are guarded by mu.
+type index struct {
+	mu      sync.Mutex
+	ttl     int64 // nanoseconds
+	lease   int64 // nanoseconds
+	perChat int
+	now     func() time.Time
+
+	chats map[string]*chat
+	tags  map[string]*list // by SentAt
+	due   list             // messages with an ExpiresAt, by ExpiresAt
+	strs  map[string]string
+	live  int
+	// evict holds entries killed under mu whose keys Memory must still
+	// delete from go-cache before unlocking.
+	evict []*entry
+}
+
+// chat is one chat's summary and its messages sorted by SentAt.
+type chat struct {
+	id    string
+	kind  Kind
+	title string
+	msgs  list
+}
+
+// entry is one tracked message. It is shared by go-cache and the lists; the
+// chat ID and kind are not copied per message.
+type entry struct {
+	key      string
+	robot    string
+	msgKey   string
+	msgParam string
+	tag      string
+	failure  string
+	chat     *chat
+	sentAt   int64 // Unix nanoseconds
+	expires  int64 // Unix nanoseconds of ExpiresAt, when due is set
+	claimed  int64 // claimed until, Unix nanoseconds; 0 when not claimed
+	dead     atomic.Bool
+	kind     uint8
+	reply    bool
+	due      bool
+}
+
+// kinds maps an entry's kind code to its Kind.
+var kinds = [...]Kind{KindGroup, KindPrivate, KindOTO}
+
+func kindCode(k Kind) uint8 {
+	for i, v := range kinds {
+		if v == k {
+			return uint8(i)
+		}
+	}
+	return 0
+}
+
+func (e *entry) message() Message {
+	m := Message{
+		Key:       e.key,
+		Kind:      kinds[e.kind],
+		ChatID:    e.chat.id,
+		RobotCode: e.robot,
+		MsgKey:    e.msgKey,
+		MsgParam:  e.msgParam,
+		Tag:       e.tag,
+		SentAt:    time.Unix(0, e.sentAt).UTC(),
+		Reply:     e.reply,
+		Failure:   e.failure,
+	}
+	if e.due {
+		m.ExpiresAt = time.Unix(0, e.expires).UTC()
+	}
+	return m
+}
+
+func bySentAt(e *entry) int64    { return e.sentAt }
+func byExpiresAt(e *entry) int64 { return e.expires }
+
+// list is a slice of entries sorted by a time, with dead entries removed
+// lazily.
+type list struct {
+	items []*entry
+	dead  int // dead entries in items
+}
+
+// insert adds e after every entry whose time is not later than e's.
+func (l *list) insert(e *entry, at func(*entry) int64) {
+	t := at(e)
+	n := len(l.items)
+	if n == 0 || at(l.items[n-1]) <= t {
+		l.items = append(l.items, e)
+		return
+	}
+	i := sort.Search(n, func(i int) bool { return at(l.items[i]) > t })
+	l.items = append(l.items, nil)
+	copy(l.items[i+1:], l.items[i:])
+	l.items[i] = e
+}
+
+// tidy pops dead entries from both ends and compacts the slice when more
+// than half of it is dead.
+func (l *list) tidy() {
+	for len(l.items) > 0 && l.items[0].dead.Load() {
+		l.items[0] = nil
+		l.items = l.items[1:]
+		l.dead--
+	}
+	for n := len(l.items); n > 0 && l.items[n-1].dead.Load(); n-- {
+		l.items[n-1] = nil
+		l.items = l.items[:n-1]
+		l.dead--
+	}
+	if l.dead > 0 && 2*l.dead > len(l.items) {
+		out := l.items[:0]
+		for _, e := range l.items {
+			if !e.dead.Load() {
+				out = append(out, e)
+			}
+		}
+		clear(l.items[len(out):])
+		l.items = out
+		l.dead = 0
+	}
+	if len(l.items) == 0 {
+		l.items = nil
+	}
+}
+
+// alive reports whether e is tracked at now.
+func (ix *index) alive(e *entry, now int64) bool {
+	return !e.dead.Load() && e.sentAt > now-ix.ttl
+}
+
+// free reports whether e is tracked and unclaimed at now.
+func (ix *index) free(e *entry, now int64) bool {
+	return ix.alive(e, now) && e.claimed <= now
+}
+
+func (ix *index) intern(s string) string {
+	if v, ok := ix.strs[s]; ok {
+		return v
+	}
+	if len(ix.strs) < internLimit {
+		ix.strs[s] = s
+	}
+	return s
+}
+
+// kill forgets e in every index. Memory deletes it from go-cache on unlock.
+func (ix *index) kill(e *entry) {
+	if e.dead.Load() {
+		return
+	}
+	e.dead.Store(true)
+	ix.live--
+	ch := e.chat
+	ch.msgs.dead++
+	ch.msgs.tidy()
+	if len(ch.msgs.items) == 0 && ch.title == "" && ix.chats[ch.id] == ch {
+		delete(ix.chats, ch.id)
+	}
+	if e.tag != "" {
+		if l := ix.tags[e.tag]; l != nil {
+			l.dead++
+			l.tidy()
+			if len(l.items) == 0 {
+				delete(ix.tags, e.tag)
+			}
+		}
+	}
+	if e.due {
+		ix.due.dead++
+		ix.due.tidy()
+	}
+	e.msgParam = ""
+	ix.evict = append(ix.evict, e)
+}
+
+// trim forgets the expired messages of ch, which are a prefix of its slice.
+func (ix *index) trim(ch *chat, now int64) {
+	cut := now - ix.ttl
+	for len(ch.msgs.items) > 0 {
+		e := ch.msgs.items[0]
+		if e.sentAt > cut {
+			return
+		}
+		ix.kill(e)
+	}
+}
+
+// evicted is go-cache's eviction callback. Entries the ledger deleted
+// itself are already dead; others expired in go-cache's janitor.
+func (ix *index) evicted(_ string, v any) {
+	e, ok := v.(*entry)
+	if !ok || e.dead.Load() {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.kill(e)
+	// e has left go-cache already.
+	clear(ix.evict)
+	ix.evict = ix.evict[:0]
+}
+
+func (m *Memory) lock() int64 {
+	m.ix.mu.Lock()
+	return m.ix.now().UnixNano()
+}
+
+// unlock deletes the entries killed under the lock from go-cache, unless
+// their key maps to a newer entry, and unlocks.
+func (m *Memory) unlock() {
+	ix := m.ix
+	for i, e := range ix.evict {
+		if v, ok := m.c.Get(e.key); ok && v == any(e) {
+			m.c.Delete(e.key) // calls ix.evicted, which sees e dead
+		}
+		ix.evict[i] = nil
+	}
+	ix.evict = ix.evict[:0]
+	ix.mu.Unlock()
+}
+
+// lookup returns the entry of key in go-cache, dead or alive, or nil.
+func (m *Memory) lookup(key string) *entry {
+	v, ok := m.c.Get(key)
+	if !ok {
+		return nil
+	}
+	e, _ := v.(*entry)
+	return e
+}
+
+func ctxErr(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// Record tracks msg; see Ledger. A message whose SentAt is already TTL old
+// is accepted but not tracked.
+func (m *Memory) Record(ctx context.Context, msg Message) error {
+	if err := ctxErr(ctx, "record message"); err != nil {
+		return err
+	}
+	if err := msg.Validate(); err != nil {
+		return fmt.Errorf("record message: %w", err)
+	}
+	now := m.lock()
+	defer m.unlock()
+	ix := m.ix
+	if old := m.lookup(msg.Key); old != nil {
+		ix.kill(old)
+	}
+	sent := msg.SentAt.UnixNano()
+	if sent <= now-ix.ttl {
+		return nil
+	}
+	ch := ix.chats[msg.ChatID]
+	if ch == nil {
+		ch = &chat{id: msg.ChatID}
+		ix.chats[msg.ChatID] = ch
+	}
+	ch.kind = msg.Kind
+	e := &entry{
+		key:      msg.Key,
+		robot:    ix.intern(msg.RobotCode),
+		msgKey:   ix.intern(msg.MsgKey),
+		msgParam: msg.MsgParam,
+		tag:      msg.Tag,
+		failure:  msg.Failure,
+		chat:     ch,
+		sentAt:   sent,
+		kind:     kindCode(msg.Kind),
+		reply:    msg.Reply,
+	}
+	ch.msgs.insert(e, bySentAt)
+	if e.tag != "" {
+		l := ix.tags[e.tag]
+		if l == nil {
+			l = &list{}
+			ix.tags[e.tag] = l
+		}
+		l.insert(e, bySentAt)
+	}
+	if !msg.ExpiresAt.IsZero() {
+		e.due = true
+		e.expires = msg.ExpiresAt.UnixNano()
+		ix.due.insert(e, byExpiresAt)
+	}
+	ix.live++
+	// time.Time.Sub saturates, so far-future times cannot overflow.
+	m.c.Set(e.key, e, msg.SentAt.Add(time.Duration(ix.ttl)+evictionGrace).Sub(time.Unix(0, now)))
+	ix.trim(ch, now)
+	for len(ch.msgs.items)-ch.msgs.dead > ix.perChat {
+		ix.kill(ch.msgs.items[0]) // tidy keeps the head alive
+	}
+	return nil
+}
+
+// Get returns the tracked message with the key; see Ledger.
+func (m *Memory) Get(ctx context.Context, key string) (Message, error) {
+	if err := ctxErr(ctx, "get message"); err != nil {
+		return Message{}, err
+	}
+	now := m.lock()
+	defer m.unlock()
+	e := m.lookup(key)
+	if e == nil || !m.ix.alive(e, now) {
+		return Message{}, fmt.Errorf("get message %q: %w", key, ErrNotFound)
+	}
+	return e.message(), nil
+}
+
+// List returns the tracked messages of a chat, newest first; see Ledger.
+func (m *Memory) List(ctx context.Context, chatID string, limit int) ([]Message, error) {
+	if err := ctxErr(ctx, "list messages"); err != nil {
+		return nil, err
+	}
+	now := m.lock()
+	defer m.unlock()
+	ch := m.ix.chats[chatID]
+	if ch == nil {
+		return nil, nil
+	}
+	m.ix.trim(ch, now)
+	n := len(ch.msgs.items) - ch.msgs.dead
+	if limit > 0 && limit < n {
+		n = limit
+	}
+	out := make([]Message, 0, n)
+	for i := len(ch.msgs.items) - 1; i >= 0 && len(out) < n; i-- {
+		if e := ch.msgs.items[i]; !e.dead.Load() {
+			out = append(out, e.message())
+		}
+	}
+	return out, nil
+}
+
+// Newest returns the newest n unclaimed non-reply messages of a chat; see
+// Ledger.
+func (m *Memory) Newest(ctx context.Context, chatID string, n int) ([]Message, error) {
+	if err := ctxErr(ctx, "newest messages"); err != nil {
+		return nil, err
+	}
+	return m.newest(chatID, n, false), nil
+}
+
+// TakeNewest claims and returns what Newest would; see Ledger.
+func (m *Memory) TakeNewest(ctx context.Context, chatID string, n int) ([]Message, error) {
+	if err := ctxErr(ctx, "take newest messages"); err != nil {
+		return nil, err
+	}
+	return m.newest(chatID, n, true), nil
+}
+
+func (m *Memory) newest(chatID string, n int, claim bool) []Message {
+	if n <= 0 {
+		return nil
+	}
+	now := m.lock()
+	defer m.unlock()
+	ix := m.ix
+	ch := ix.chats[chatID]
+	if ch == nil {
+		return nil
+	}
+	ix.trim(ch, now)
+	out := make([]Message, 0, min(n, len(ch.msgs.items)))
+	for i := len(ch.msgs.items) - 1; i >= 0 && len(out) < n; i-- {
+		e := ch.msgs.items[i]
+		if e.reply || !ix.free(e, now) {
+			continue
+		}
+		if claim {
+			e.claimed = now + ix.lease
+		}
+		out = append(out, e.message())
+	}
+	return out
+}
+
+// Claim claims those of the keys that are tracked and unclaimed; see Ledger.
+func (m *Memory) Claim(ctx context.Context, keys []string) ([]Message, error) {
+	if err := ctxErr(ctx, "claim messages"); err != nil {
+		return nil, err
+	}
+	now := m.lock()
+	defer m.unlock()
+	var out []Message
+	for _, k := range keys {
+		e := m.lookup(k)
+		if e == nil || !m.ix.free(e, now) {
+			continue
+		}
+		e.claimed = now + m.ix.lease
+		out = append(out, e.message())
+	}
+	return out, nil
+}
+
+// Remove forgets the keys; see Ledger.
+func (m *Memory) Remove(ctx context.Context, keys ...string) error {
+	if err := ctxErr(ctx, "remove messages"); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.unlock()
+	for _, k := range keys {
+		if e := m.lookup(k); e != nil {
+			m.ix.kill(e)
+		}
+	}
+	return nil
+}
+
+// Fail records the failure reasons and releases the claims; see Ledger.
+func (m *Memory) Fail(ctx context.Context, reasons map[string]string) error {
+	if err := ctxErr(ctx, "fail messages"); err != nil {
+		return err
+	}
+	now := m.lock()
+	defer m.unlock()
+	for k, reason := range reasons {
+		if e := m.lookup(k); e != nil && m.ix.alive(e, now) {
+			e.failure = reason
+			e.claimed = 0
+		}
+	}
+	return nil
+}
+
+// Release releases the claims on the keys; see Ledger.
+func (m *Memory) Release(ctx context.Context, keys ...string) error {
+	if err := ctxErr(ctx, "release messages"); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.unlock()
+	for _, k := range keys {
+		if e := m.lookup(k); e != nil {
+			e.claimed = 0
+		}
+	}
+	return nil
+}
+
+// ByTag returns the unclaimed non-reply messages with the tag, newest
+// first; see Ledger.
+func (m *Memory) ByTag(ctx context.Context, tag string) ([]Message, error) {
+	if err := ctxErr(ctx, "messages by tag"); err != nil {
+		return nil, err
+	}
+	now := m.lock()
+	defer m.unlock()
+	ix := m.ix
+	l := ix.tags[tag]
+	if l == nil {
+		return nil, nil
+	}
+	var out []Message
+	var expired []*entry
+	for i := len(l.items) - 1; i >= 0; i-- {
+		e := l.items[i]
+		switch {
+		case e.dead.Load():
+		case !ix.alive(e, now):
+			expired = append(expired, e)
+		case !e.reply && e.claimed <= now:
+			out = append(out, e.message())
+		}
+	}
+	for _, e := range expired {
+		ix.kill(e)
+	}
+	return out, nil
+}
+
+// Due returns the unclaimed messages due for automatic recall at now,
+// earliest first; see Ledger.
+func (m *Memory) Due(ctx context.Context, now time.Time, limit int) ([]Message, error) {
+	if err := ctxErr(ctx, "due messages"); err != nil {
+		return nil, err
+	}
+	clock := m.lock()
+	defer m.unlock()
+	ix := m.ix
+	until := now.UnixNano()
+	var out []Message
+	var expired []*entry
+	for _, e := range ix.due.items {
+		if e.expires > until || (limit > 0 && len(out) >= limit) {
+			break
+		}
+		switch {
+		case e.dead.Load():
+		case !ix.alive(e, clock):
+			expired = append(expired, e)
+		case e.claimed <= clock:
+			out = append(out, e.message())
+		}
+	}
+	for _, e := range expired {
+		ix.kill(e)
+	}
+	return out, nil
+}
+
+// SetTitle remembers the title of a chat; see Ledger.
+func (m *Memory) SetTitle(ctx context.Context, chatID string, kind Kind, title string) error {
+	if err := ctxErr(ctx, "set chat title"); err != nil {
+		return err
+	}
+	switch {
+	case chatID == "":
+		return fmt.Errorf("set chat title: %w: empty chat id", ErrInvalid)
+	case !kind.Valid():
+		return fmt.Errorf("set chat title: %w: unknown chat kind %q", ErrInvalid, kind)
+	}
+	m.lock()
+	defer m.unlock()
+	ix := m.ix
+	ch := ix.chats[chatID]
+	if ch == nil {
+		if title == "" {
+			return nil
+		}
+		ch = &chat{id: chatID}
+		ix.chats[chatID] = ch
+	}
+	ch.kind = kind
+	ch.title = title
+	if title == "" && len(ch.msgs.items) == 0 {
+		delete(ix.chats, chatID)
+	}
+	return nil
+}
+
+// summary returns ch's summary after trimming it, and its newest SentAt.
+func (ix *index) summary(ch *chat, now int64) (Chat, int64) {
+	ix.trim(ch, now)
+	c := Chat{ID: ch.id, Kind: ch.kind, Title: ch.title, Count: len(ch.msgs.items) - ch.msgs.dead}
+	var newest int64
+	if n := len(ch.msgs.items); n > 0 {
+		newest = ch.msgs.items[n-1].sentAt
+	}
+	return c, newest
+}
+
+// Chats returns the chats with tracked messages, most recently active
+// first; see Ledger.
+func (m *Memory) Chats(ctx context.Context) ([]Chat, error) {
+	if err := ctxErr(ctx, "list chats"); err != nil {
+		return nil, err
+	}
+	now := m.lock()
+	defer m.unlock()
+	type active struct {
+		Chat
+		newest int64
+	}
+	var all []active
+	for _, ch := range m.ix.chats {
+		if c, newest := m.ix.summary(ch, now); c.Count > 0 {
+			all = append(all, active{c, newest})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].newest != all[j].newest {
+			return all[i].newest > all[j].newest
+		}
+		return all[i].ID < all[j].ID
+	})
+	out := make([]Chat, len(all))
+	for i, a := range all {
+		out[i] = a.Chat
+	}
+	return out, nil
+}
+
+// FindChat returns the chat with the ID or, failing that, the title; see
+// Ledger.
+func (m *Memory) FindChat(ctx context.Context, idOrTitle string) (Chat, error) {
+	if err := ctxErr(ctx, "find chat"); err != nil {
+		return Chat{}, err
+	}
+	now := m.lock()
+	defer m.unlock()
+	ix := m.ix
+	if ch := ix.chats[idOrTitle]; ch != nil {
+		if c, _ := ix.summary(ch, now); c.Count > 0 || c.Title != "" {
+			return c, nil
+		}
+	}
+	var found []*chat
+	for _, ch := range ix.chats {
+		if ch.title != "" && strings.EqualFold(ch.title, idOrTitle) {
+			found = append(found, ch)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Chat{}, fmt.Errorf("find chat %q: %w", idOrTitle, ErrNotFound)
+	case 1:
+		c, _ := ix.summary(found[0], now)
+		return c, nil
+	}
+	return Chat{}, fmt.Errorf("find chat %q: %w: %d chats have this title", idOrTitle, ErrAmbiguous, len(found))
+}
+
+// Ping reports whether the ledger can serve requests; Memory always can
+// unless ctx is done.
+func (m *Memory) Ping(ctx context.Context) error {
+	return ctxErr(ctx, "ping")
+}
+
+// Len returns the number of tracked messages.
+func (m *Memory) Len() int {
+	now := m.lock()
+	defer m.unlock()
+	for _, ch := range m.ix.chats {
+		m.ix.trim(ch, now)
+	}
+	return m.ix.live
+}

@@ -1,0 +1,202 @@
+// Package store holds the ledger of messages the bot sent and may still
+// recall: the Ledger interface, its in-memory implementation on go-cache, and
+// a Deduper for callback message IDs.
+//
+// Every implementation must pass the conformance suite in package
+// store/storetest. Time decisions (TTL expiry, claim leases) are taken from
+// an injected clock so the suite is deterministic; backing stores use their
+// own expiry only to reclaim space, a grace period after the ledger already
+// treats an entry as gone.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Kind is the kind of chat a message was sent to.
+type Kind string
+
+// The chat kinds the bot sends to.
+const (
+	// KindGroup is a group chat (groupMessages/send).
+	KindGroup Kind = "group"
+	// KindPrivate is a private chat between people that the bot is in
+	// (privateChatMessages/send).
+	KindPrivate Kind = "private"
+	// KindOTO is the one-to-one chat of the bot with one person
+	// (oToMessages/batchSend); its chat ID is the person's staff ID.
+	KindOTO Kind = "oto"
+)
+
+// Valid reports whether k is one of the known kinds.
+func (k Kind) Valid() bool {
+	switch k {
+	case KindGroup, KindPrivate, KindOTO:
+		return true
+	}
+	return false
+}
+
+// Defaults of a ledger's limits (LEDGER_TTL, LEDGER_PER_CHAT and the claim
+// lease).
+const (
+	// DefaultTTL is how long a sent message stays recallable.
+	DefaultTTL = 24 * time.Hour
+	// DefaultPerChat is the most messages tracked per chat.
+	DefaultPerChat = 1000
+	// DefaultLease is how long a claim holds before it lapses on its own.
+	DefaultLease = 5 * time.Minute
+)
+
+// Message is one tracked message.
+type Message struct {
+	// Key is DingTalk's processQueryKey of the sent message.
+	Key string
+	// Kind is the kind of chat it was sent to.
+	Kind Kind
+	// ChatID is the openConversationId, or the user's staff ID for KindOTO.
+	ChatID string
+	// RobotCode is the robot that sent it.
+	RobotCode string
+	// MsgKey is the message template key, e.g. sampleText.
+	MsgKey string
+	// MsgParam is the content (a JSON string), kept for audit and restore.
+	MsgParam string
+	// Tag is an optional correlation label for recall by tag.
+	Tag string
+	// SentAt is when the message was sent.
+	SentAt time.Time
+	// Reply is true for a command reply of the bot itself.
+	Reply bool
+	// ExpiresAt is zero unless the message has a TTL: the time it is due for
+	// automatic recall.
+	ExpiresAt time.Time
+	// Failure is the last recall failure reason, empty if none.
+	Failure string
+}
+
+// minTime and maxTime bound the times a ledger accepts: those representable
+// as Unix nanoseconds.
+var (
+	minTime = time.Unix(0, -1<<63)
+	maxTime = time.Unix(0, 1<<63-1)
+)
+
+// Validate reports why m cannot be recorded, as an error wrapping ErrInvalid,
+// or nil when it can.
+func (m Message) Validate() error {
+	switch {
+	case m.Key == "":
+		return fmt.Errorf("%w: empty key", ErrInvalid)
+	case m.ChatID == "":
+		return fmt.Errorf("%w: message %q: empty chat id", ErrInvalid, m.Key)
+	case !m.Kind.Valid():
+		return fmt.Errorf("%w: message %q: unknown chat kind %q", ErrInvalid, m.Key, m.Kind)
+	case m.SentAt.IsZero():
+		return fmt.Errorf("%w: message %q: zero sent time", ErrInvalid, m.Key)
+	case m.SentAt.Before(minTime) || m.SentAt.After(maxTime):
+		return fmt.Errorf("%w: message %q: sent time out of range", ErrInvalid, m.Key)
+	case !m.ExpiresAt.IsZero() && (m.ExpiresAt.Before(minTime) || m.ExpiresAt.After(maxTime)):
+		return fmt.Errorf("%w: message %q: expiry time out of range", ErrInvalid, m.Key)
+	}
+	return nil
+}
+
+// Chat summarises one chat with tracked messages.
+type Chat struct {
+	// ID is the chat ID as in Message.ChatID.
+	ID string
+	// Kind is the kind of the chat.
+	Kind Kind
+	// Title is the chat's title if known, else empty.
+	Title string
+	// Count is the number of tracked messages, replies included.
+	Count int
+}
+
+// Sentinel errors of the store; implementations wrap them, callers test them
+// with errors.Is.
+var (
+	// ErrNotFound means the message or chat is not (or no longer) tracked.
+	ErrNotFound = errors.New("store: not found")
+	// ErrAmbiguous means several chats share the title looked for.
+	ErrAmbiguous = errors.New("store: ambiguous chat title")
+	// ErrInvalid means an argument cannot be stored, such as a message
+	// without key.
+	ErrInvalid = errors.New("store: invalid argument")
+)
+
+// Ledger is the record of the messages the bot sent and may still recall.
+//
+// A message is tracked from Record until it is removed, dropped as the
+// oldest of a full chat, or its SentAt is TTL old. Recalling goes in two
+// steps so that replicas never recall one message twice: a recaller claims
+// messages (TakeNewest or Claim) and then removes those it recalled (Remove)
+// and marks those it could not (Fail), or gives them back (Release). A
+// claimed message is invisible to Newest, TakeNewest, Claim, ByTag and Due
+// until then, or until its claim lease lapses. All methods are safe for
+// concurrent use.
+type Ledger interface {
+	// Record tracks m. It fails with ErrInvalid unless m.Validate passes.
+	// Recording a key already tracked replaces that message (and drops its
+	// claim and failure).
+	Record(ctx context.Context, m Message) error
+	// Get returns the tracked message with the key, or an error wrapping
+	// ErrNotFound when it is not tracked or has expired.
+	Get(ctx context.Context, key string) (Message, error)
+	// List returns the tracked messages of a chat, replies and claimed ones
+	// included, newest first; at most limit of them, or all when limit <= 0.
+	List(ctx context.Context, chatID string, limit int) ([]Message, error)
+	// Newest returns the newest n messages of a chat that are neither
+	// replies nor claimed, newest first, without claiming them (for dry runs
+	// and previews).
+	Newest(ctx context.Context, chatID string, n int) ([]Message, error)
+	// TakeNewest atomically selects what Newest would return and claims it.
+	TakeNewest(ctx context.Context, chatID string, n int) ([]Message, error)
+	// Claim atomically claims those of the keys that are tracked and
+	// unclaimed, and returns them in the order given; the others are left
+	// out.
+	Claim(ctx context.Context, keys []string) ([]Message, error)
+	// Remove forgets the keys (they were recalled); keys not tracked are
+	// ignored.
+	Remove(ctx context.Context, keys ...string) error
+	// Fail sets the failure reason of each key and releases its claim; the
+	// message stays tracked and may be recalled again. Keys not tracked are
+	// ignored.
+	Fail(ctx context.Context, reasons map[string]string) error
+	// Release releases the claims on the keys and changes nothing else.
+	Release(ctx context.Context, keys ...string) error
+	// ByTag returns the unclaimed messages that are not replies and carry
+	// the tag, across all chats, newest first. An empty tag matches nothing.
+	ByTag(ctx context.Context, tag string) ([]Message, error)
+	// Due returns the unclaimed messages with a non-zero ExpiresAt at or
+	// before now, the earliest due first; at most limit, or all when
+	// limit <= 0. It claims nothing: the auto-recall worker claims them.
+	Due(ctx context.Context, now time.Time, limit int) ([]Message, error)
+	// SetTitle remembers the title of a chat (learnt from callbacks); an
+	// empty title forgets it.
+	SetTitle(ctx context.Context, chatID string, kind Kind, title string) error
+	// Chats returns the chats with at least one tracked message, the most
+	// recently active (newest tracked message) first.
+	Chats(ctx context.Context) ([]Chat, error)
+	// FindChat returns the known chat (with tracked messages or a title)
+	// whose ID is idOrTitle, else the one whose title equals it ignoring
+	// case. It fails with ErrNotFound when there is none and ErrAmbiguous
+	// when several chats share the title.
+	FindChat(ctx context.Context, idOrTitle string) (Chat, error)
+	// Ping reports whether the ledger can serve requests (readiness).
+	Ping(ctx context.Context) error
+}
+
+// Deduper remembers IDs (callback msgIds) for a while.
+type Deduper interface {
+	// FirstSeen reports whether id was not seen within ttl before, and
+	// records it. Of concurrent callers with one id exactly one gets true.
+	FirstSeen(ctx context.Context, id string, ttl time.Duration) (bool, error)
+	// Forget drops id, so that its next FirstSeen is true again (for a
+	// callback the app accepted but could not queue). Unknown ids are fine.
+	Forget(ctx context.Context, id string) error
+}

@@ -1,0 +1,167 @@
+// Package templates holds every text the bot replies with, in English (en)
+// and Chinese (zh), as Go text templates embedded in the binary and parsed
+// once at start-up. A language that lacks one of the Names is a start-up
+// error, never a blank reply.
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"strings"
+	"text/template"
+)
+
+//go:embed *.tmpl
+var files embed.FS
+
+// Names of the replies every language must define.
+const (
+	Help           = "help"
+	RecallDone     = "recall.done"
+	RecallNothing  = "recall.nothing"
+	Chats          = "chats"
+	ChatsEmpty     = "chats.empty"
+	RefuseRecall   = "refuse.recall"
+	RefuseAdmin    = "refuse.admin"
+	OnlyOneToOne   = "error.only_one_to_one"
+	BadNumber      = "error.bad_number"
+	OutOfRange     = "error.out_of_range"
+	UnknownChat    = "error.unknown_chat"
+	AmbiguousChat  = "error.ambiguous_chat"
+	UnknownCommand = "error.unknown_command"
+	NotText        = "error.not_text"
+	StoreDown      = "error.store_unavailable"
+	Internal       = "error.internal"
+)
+
+// Names lists every reply a language must define.
+var Names = []string{
+	Help, RecallDone, RecallNothing, Chats, ChatsEmpty, RefuseRecall, RefuseAdmin,
+	OnlyOneToOne, BadNumber, OutOfRange, UnknownChat, AmbiguousChat, UnknownCommand, NotText,
+	StoreDown, Internal,
+}
+
+// Languages are the reply languages (BOT_LANG).
+var Languages = []string{"en", "zh"}
+
+// CodeName is the name of the template that explains a DingTalk error code.
+func CodeName(code string) string { return "code:" + code }
+
+// CommandName is the name of the template that summarises a command in help.
+func CommandName(command string) string { return "cmd:" + command }
+
+// Set is the parsed replies of one language.
+type Set struct {
+	lang string
+	t    *template.Template
+}
+
+// Load parses the replies of lang and checks that every name in Names and in
+// extra (such as CodeName and CommandName names) is defined.
+func Load(lang string, extra ...string) (*Set, error) {
+	raw, err := files.ReadFile(lang + ".tmpl")
+	if err != nil {
+		return nil, fmt.Errorf("templates: unknown language %q (want one of %s)", lang, strings.Join(Languages, ", "))
+	}
+	t, err := template.New(lang).Funcs(funcs).Parse(string(raw))
+	if err != nil {
+		return nil, fmt.Errorf("templates: %s: %w", lang, err)
+	}
+	var missing []string
+	for _, n := range append(Names[:len(Names):len(Names)], extra...) {
+		if t.Lookup(n) == nil {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("templates: %s lacks %s", lang, strings.Join(missing, ", "))
+	}
+	return &Set{lang: lang, t: t}, nil
+}
+
+// Lang is the language of the set.
+func (s *Set) Lang() string { return s.lang }
+
+// Render executes the named reply with data. The result is trimmed of
+// surrounding blank space.
+func (s *Set) Render(name string, data any) (string, error) {
+	t := s.t.Lookup(name)
+	if t == nil {
+		return "", fmt.Errorf("templates: %s has no %q", s.lang, name)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("templates: %s %q: %w", s.lang, name, err)
+	}
+	return strings.TrimSpace(b.String()), nil
+}
+
+// Explain turns a recall failure reason into words a person understands. A
+// reason that starts with a DingTalk code the set explains ("bot.stopped" or
+// "bot.stopped: robot disabled") becomes that explanation; any other reason
+// is returned as it is.
+func (s *Set) Explain(reason string) string {
+	code, _, _ := strings.Cut(reason, ":")
+	if t := s.t.Lookup(CodeName(strings.TrimSpace(code))); t != nil {
+		var b bytes.Buffer
+		if t.Execute(&b, nil) == nil {
+			return strings.TrimSpace(b.String())
+		}
+	}
+	return reason
+}
+
+// funcs are the helpers the templates use.
+var funcs = template.FuncMap{
+	"inc": func(i int) int { return i + 1 },
+}
+
+// HelpLine is one command in the help reply.
+type HelpLine struct {
+	Usage   string
+	Summary string
+}
+
+// HelpData is the data of Help and UnknownCommand.
+type HelpData struct {
+	Commands []HelpLine
+	Max      int
+	Text     string // what was typed, for UnknownCommand
+}
+
+// Failure is one message a recall could not take back.
+type Failure struct {
+	Preview string
+	Reason  string
+}
+
+// RecallData is the data of RecallDone and RecallNothing.
+type RecallData struct {
+	Asked    int       // N as asked
+	Found    int       // tracked messages selected, at most Asked
+	Recalled int       // of Found, recalled
+	Chat     string    // the chat named with "in <chat>", empty for this chat
+	Failures []Failure // of Found, not recalled
+}
+
+// ChatLine is one chat in the Chats reply.
+type ChatLine struct {
+	ID    string
+	Title string
+	Count int
+}
+
+// ChatsData is the data of Chats.
+type ChatsData struct {
+	Chats []ChatLine
+}
+
+// ErrorData is the data of the refusal and error replies.
+type ErrorData struct {
+	Nick    string // who asked
+	Arg     string // the offending argument
+	Chat    string // the chat named
+	Max     int    // RECALL_MAX
+	Matches int    // chats sharing a title
+}

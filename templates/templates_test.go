@@ -1,0 +1,119 @@
+package templates_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dingrecall/dingrecall/templates"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// help is sample help data.
+var help = templates.HelpData{Max: 100, Text: "dance", Commands: []templates.HelpLine{
+	{Usage: "recall [N]", Summary: "recall my last N messages"},
+	{Usage: "help", Summary: "this help"},
+}}
+
+// cases are the replies rendered in every language, with sample data.
+var cases = []struct {
+	file string
+	name string
+	data any
+}{
+	{"help", templates.Help, help},
+	{"recall-done-all", templates.RecallDone, templates.RecallData{Asked: 3, Found: 3, Recalled: 3}},
+	{"recall-done-one", templates.RecallDone, templates.RecallData{Asked: 1, Found: 1, Recalled: 1}},
+	{"recall-done-fewer", templates.RecallDone, templates.RecallData{Asked: 5, Found: 2, Recalled: 2}},
+	{"recall-done-failures", templates.RecallDone, templates.RecallData{Asked: 3, Found: 3, Recalled: 1, Chat: "ops-alerts", Failures: []templates.Failure{
+		{Preview: "deploy v1.2.3 started", Reason: "this bot is disabled in DingTalk"},
+		{Preview: "disk full on db-1", Reason: "message already recalled"},
+	}}},
+	{"recall-nothing", templates.RecallNothing, templates.RecallData{Asked: 3}},
+	{"recall-nothing-in", templates.RecallNothing, templates.RecallData{Asked: 3, Chat: "ops-alerts"}},
+	{"chats", templates.Chats, templates.ChatsData{Chats: []templates.ChatLine{{ID: "cidA==", Title: "ops-alerts", Count: 12}, {ID: "staff-9", Count: 1}}}},
+	{"chats-empty", templates.ChatsEmpty, nil},
+	{"refuse-recall", templates.RefuseRecall, templates.ErrorData{Nick: "Guest"}},
+	{"refuse-admin", templates.RefuseAdmin, templates.ErrorData{Nick: "Wang Fang"}},
+	{"only-one-to-one", templates.OnlyOneToOne, nil},
+	{"bad-number", templates.BadNumber, templates.ErrorData{Arg: "three", Max: 100}},
+	{"out-of-range", templates.OutOfRange, templates.ErrorData{Arg: "100000", Max: 100}},
+	{"unknown-chat", templates.UnknownChat, templates.ErrorData{Chat: "nowhere"}},
+	{"ambiguous-chat", templates.AmbiguousChat, templates.ErrorData{Chat: "ops", Matches: 2}},
+	{"unknown-command", templates.UnknownCommand, help},
+	{"not-text", templates.NotText, help},
+	{"store-unavailable", templates.StoreDown, nil},
+	{"internal", templates.Internal, nil},
+}
+
+func TestGolden(t *testing.T) {
+	for _, lang := range templates.Languages {
+		set, err := templates.Load(lang)
+		require.NoError(t, err)
+		for _, tc := range cases {
+			t.Run(lang+"/"+tc.file, func(t *testing.T) {
+				got, err := set.Render(tc.name, tc.data)
+				require.NoError(t, err)
+				require.NotEmpty(t, got)
+				path := filepath.Join("testdata", "golden", lang, tc.file+".txt")
+				if *update {
+					require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+					require.NoError(t, os.WriteFile(path, []byte(got+"\n"), 0o644))
+				}
+				want, err := os.ReadFile(path)
+				require.NoError(t, err, "run go test ./templates -update to create the golden file")
+				assert.Equal(t, strings.TrimSuffix(string(want), "\n"), got)
+			})
+		}
+	}
+}
+
+func TestEveryLanguageDefinesTheSameReplies(t *testing.T) {
+	for _, lang := range templates.Languages {
+		_, err := templates.Load(lang, templates.Names...)
+		require.NoError(t, err, lang)
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	_, err := templates.Load("fr")
+	require.ErrorContains(t, err, "unknown language")
+	_, err = templates.Load("en", "no-such-template")
+	require.ErrorContains(t, err, "lacks no-such-template")
+}
+
+func TestExplain(t *testing.T) {
+	en, err := templates.Load("en")
+	require.NoError(t, err)
+	zh, err := templates.Load("zh")
+	require.NoError(t, err)
+	tests := []struct {
+		reason string
+		en, zh string
+	}{
+		{"bot.stopped: robot disabled", "this bot is disabled in DingTalk", "该机器人已在钉钉中被停用"},
+		{"bot.stopped", "this bot is disabled in DingTalk", "该机器人已在钉钉中被停用"},
+		{"system.error: unknown", "DingTalk had an internal error; try again later", "钉钉内部错误，请稍后再试"},
+		{"message already recalled", "message already recalled", "message already recalled"},
+		{"", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.reason, func(t *testing.T) {
+			assert.Equal(t, tt.en, en.Explain(tt.reason))
+			assert.Equal(t, tt.zh, zh.Explain(tt.reason))
+		})
+	}
+}
+
+func TestRenderUnknownName(t *testing.T) {
+	en, err := templates.Load("en")
+	require.NoError(t, err)
+	_, err = en.Render("nope", nil)
+	require.Error(t, err)
+}
