@@ -32,14 +32,13 @@ const (
 	UnknownCommand = "error.unknown_command"
 	NotText        = "error.not_text"
 	StoreDown      = "error.store_unavailable"
-	Internal       = "error.internal"
 )
 
 // Names lists every reply a language must define.
 var Names = []string{
 	Help, RecallDone, RecallNothing, Chats, ChatsEmpty, RefuseRecall, RefuseAdmin,
 	OnlyOneToOne, BadNumber, OutOfRange, UnknownChat, AmbiguousChat, UnknownCommand, NotText,
-	StoreDown, Internal,
+	StoreDown,
 }
 
 // Languages are the reply languages (BOT_LANG).

@@ -49,7 +49,6 @@ var cases = []struct {
 	{"unknown-command", templates.UnknownCommand, help},
 	{"not-text", templates.NotText, help},
 	{"store-unavailable", templates.StoreDown, nil},
-	{"internal", templates.Internal, nil},
 }
 
 func TestGolden(t *testing.T) {
