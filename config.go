@@ -33,6 +33,8 @@ type config struct {
 	APIToken     string
 	Store        string
 	RedisURL     string
+	StoreFile    string
+	StoreEvery   time.Duration
 	LogLevel     logrus.Level
 	LogFormat    string
 	Lang         string
@@ -68,6 +70,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		APIToken:     p.str("API_TOKEN", ""),
 		Store:        p.oneOf("STORE", "memory", "memory"),
 		RedisURL:     p.str("REDIS_URL", ""),
+		StoreFile:    p.str("STORE_FILE", ""),
+		StoreEvery:   p.duration("STORE_FILE_INTERVAL", 5*time.Second, 100*time.Millisecond, time.Hour),
 		LogFormat:    p.oneOf("LOG_FORMAT", "json", "json", "text"),
 		Lang:         p.oneOf("BOT_LANG", "en", templates.Languages...),
 		Workers:      p.integer("WORKERS", 4, 1, 256),

@@ -499,3 +499,22 @@ func TestBadConfigStopsStartup(t *testing.T) {
 		})
 	}
 }
+
+func TestRestartWithStoreFileRecallsWhatWasSentBefore(t *testing.T) {
+	fake := dingtalktest.NewTest(t)
+	env := map[string]string{"STORE_FILE": t.TempDir() + "/ledger.json", "STORE_FILE_INTERVAL": "1h"}
+	first := startApp(t, fake, env)
+	keys := first.send(group, 10, nil)
+	selfCleaning := first.send("cidNotices==", 1, map[string]any{"ttl": "3s"})
+	require.NoError(t, first.stop())
+	require.Empty(t, fake.Recalled(), "the ttl message was not due before the restart")
+
+	second := startApp(t, fake, env)
+	assert.Equal(t, reverse(keys), second.listed(group), "the new instance knows every key")
+	reply := second.command(second.callbackBody("recall 10", nil))
+	assert.Contains(t, replyText(t, reply), "Recalled 10 messages")
+	assert.Subset(t, fake.Recalled(), keys)
+	require.Eventually(t, func() bool { return len(fake.Recalled()) == 11 }, 10*time.Second, 20*time.Millisecond,
+		"the ttl message is recalled after the restart")
+	assert.Contains(t, fake.Recalled(), selfCleaning[0])
+}

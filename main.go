@@ -71,8 +71,10 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	ledger := store.NewMemory(store.MemoryOptions{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh})
-	dedup := store.NewMemoryDeduper(store.MemoryDeduperOptions{})
+	ledger, dedup, persist, err := openStore(cfg, log)
+	if err != nil {
+		return err
+	}
 
 	sender := bot.NewSender(client, ledger, cfg.CoolAppCode, time.Now, log)
 	recaller := bot.NewRecaller(client, ledger, log)
@@ -92,6 +94,12 @@ func run(ctx context.Context, getenv func(string) string) error {
 	autoCtx, stopAuto := context.WithCancel(workCtx)
 	defer stopAuto()
 	bg.Go(func() { auto.Run(autoCtx, autoRecallInterval) })
+	var persisted sync.WaitGroup
+	persistCtx, stopPersist := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPersist()
+	if persist != nil {
+		persisted.Go(func() { persist(persistCtx) })
+	}
 
 	router := handlers.New(handlers.Deps{
 		AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, RecallMax: cfg.RecallMax,
@@ -123,6 +131,8 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	stopAuto()
 	bg.Wait()
+	stopPersist() // the last save, after every command has settled
+	persisted.Wait()
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -155,6 +165,24 @@ func healthcheck(getenv func(string) string) int {
 		return 1
 	}
 	return 0
+}
+
+// openStore builds the ledger and the de-duplicator STORE names. For the
+// memory store with STORE_FILE it loads the file and returns the saver to
+// run; otherwise persist is nil.
+func openStore(cfg config, log logrus.FieldLogger) (store.Ledger, store.Deduper, func(context.Context), error) {
+	m := store.NewMemory(store.MemoryOptions{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh})
+	dedup := store.NewMemoryDeduper(store.MemoryDeduperOptions{})
+	if cfg.StoreFile == "" {
+		return m, dedup, nil, nil
+	}
+	n, err := m.LoadFile(cfg.StoreFile)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("STORE_FILE: %w", err)
+	}
+	log.WithFields(logrus.Fields{"file": cfg.StoreFile, "messages": n}).Info("ledger loaded")
+	persist := func(ctx context.Context) { m.Persist(ctx, cfg.StoreFile, cfg.StoreEvery, log) }
+	return m, dedup, persist, nil
 }
 
 // robotCodeOption sets the robot code when one is configured.

@@ -110,6 +110,9 @@ type index struct {
 	due   list             // messages with an ExpiresAt, by ExpiresAt
 	strs  map[string]string
 	live  int
+	// changes counts the changes a snapshot keeps (not claims), so the
+	// STORE_FILE saver writes only when something changed.
+	changes uint64
 	// evict holds entries killed under mu whose keys Memory must still
 	// delete from go-cache before unlocking.
 	evict []*entry
@@ -351,6 +354,7 @@ func (m *Memory) Record(ctx context.Context, msg Message) error {
 	now := m.lock()
 	defer m.unlock()
 	ix := m.ix
+	ix.changes++
 	if old := m.lookup(msg.Key); old != nil {
 		ix.kill(old)
 	}
@@ -508,6 +512,7 @@ func (m *Memory) Remove(ctx context.Context, keys ...string) error {
 	}
 	m.lock()
 	defer m.unlock()
+	m.ix.changes++
 	for _, k := range keys {
 		if e := m.lookup(k); e != nil {
 			m.ix.kill(e)
@@ -523,6 +528,7 @@ func (m *Memory) Fail(ctx context.Context, reasons map[string]string) error {
 	}
 	now := m.lock()
 	defer m.unlock()
+	m.ix.changes++
 	for k, reason := range reasons {
 		if e := m.lookup(k); e != nil && m.ix.alive(e, now) {
 			e.failure = reason
@@ -622,6 +628,7 @@ func (m *Memory) SetTitle(ctx context.Context, chatID string, kind Kind, title s
 	m.lock()
 	defer m.unlock()
 	ix := m.ix
+	ix.changes++
 	ch := ix.chats[chatID]
 	if ch == nil {
 		if title == "" {

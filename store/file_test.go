@@ -1,0 +1,131 @@
+package store_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus/hooks/test"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dingrecall/dingrecall/store"
+	"github.com/dingrecall/dingrecall/store/storetest"
+)
+
+// fileLedger is a memory ledger on clock.
+func fileLedger(clock *storetest.Clock) *store.Memory {
+	return store.NewMemory(store.MemoryOptions{Now: clock.Now, TTL: 24 * time.Hour})
+}
+
+func TestSaveAndLoadFile(t *testing.T) {
+	ctx := context.Background()
+	clock := storetest.NewClock(storetest.Start)
+	path := filepath.Join(t.TempDir(), "ledger.json")
+	m := fileLedger(clock)
+	msgs := []store.Message{
+		{Key: "k1", Kind: store.KindGroup, ChatID: "cidA", RobotCode: "bot", MsgKey: "sampleText", MsgParam: `{"content":"one"}`, Tag: "deploy", SentAt: clock.Now().Add(-2 * time.Hour)},
+		{Key: "k2", Kind: store.KindGroup, ChatID: "cidA", RobotCode: "bot", MsgKey: "sampleText", MsgParam: `{"content":"two"}`, SentAt: clock.Now().Add(-time.Hour), Reply: true, ExpiresAt: clock.Now().Add(time.Minute)},
+		{Key: "k3", Kind: store.KindOTO, ChatID: "staff-1", RobotCode: "bot", MsgKey: "sampleMarkdown", MsgParam: `{"title":"t","text":"x"}`, SentAt: clock.Now().Add(-23 * time.Hour)},
+		{Key: "k4", Kind: store.KindPrivate, ChatID: "cidP", RobotCode: "bot", MsgKey: "sampleText", MsgParam: `{"content":"p"}`, SentAt: clock.Now()},
+	}
+	for _, msg := range msgs {
+		require.NoError(t, m.Record(ctx, msg))
+	}
+	require.NoError(t, m.Fail(ctx, map[string]string{"k1": "bot.stopped"}))
+	require.NoError(t, m.SetTitle(ctx, "cidA", store.KindGroup, "ops-alerts"))
+	require.NoError(t, m.SetTitle(ctx, "cidQuiet", store.KindGroup, "quiet"))
+	_, err := m.TakeNewest(ctx, "cidP", 1) // a claim is not kept across a restart
+	require.NoError(t, err)
+	require.NoError(t, m.SaveFile(path))
+
+	clock.Advance(90 * time.Minute) // k3 expires meanwhile
+	loaded := fileLedger(clock)
+	n, err := loaded.LoadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+
+	got, err := loaded.List(ctx, "cidA", 0)
+	require.NoError(t, err)
+	want := []store.Message{msgs[1], msgs[0]}
+	want[1].Failure = "bot.stopped"
+	require.Len(t, got, 2)
+	for i := range want {
+		assert.Equal(t, want[i].Key, got[i].Key)
+		assert.Equal(t, want[i].MsgParam, got[i].MsgParam)
+		assert.Equal(t, want[i].Tag, got[i].Tag)
+		assert.Equal(t, want[i].Reply, got[i].Reply)
+		assert.Equal(t, want[i].Failure, got[i].Failure)
+		assert.True(t, want[i].SentAt.Equal(got[i].SentAt))
+		assert.True(t, want[i].ExpiresAt.Equal(got[i].ExpiresAt))
+	}
+	_, err = loaded.Get(ctx, "k3")
+	assert.ErrorIs(t, err, store.ErrNotFound, "a message that expired while down is not loaded")
+	taken, err := loaded.TakeNewest(ctx, "cidP", 1)
+	require.NoError(t, err)
+	assert.Len(t, taken, 1, "claims are released by a restart")
+	chat, err := loaded.FindChat(ctx, "quiet")
+	require.NoError(t, err)
+	assert.Equal(t, "cidQuiet", chat.ID, "titles survive too")
+
+	entries, err := os.ReadDir(filepath.Dir(path))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no temporary file is left behind")
+}
+
+func TestLoadFileProblems(t *testing.T) {
+	dir := t.TempDir()
+	m := fileLedger(storetest.NewClock(storetest.Start))
+
+	n, err := m.LoadFile(filepath.Join(dir, "missing.json"))
+	require.NoError(t, err, "a missing file is an empty ledger")
+	assert.Zero(t, n)
+
+	tests := []struct{ name, content, want string }{
+		{"corrupt", `{"version":1,"messages":[`, "not a ledger file"},
+		{"other version", `{"version":99}`, "format version 99"},
+		{"invalid message", `{"version":1,"messages":[{"Key":"","Kind":"group"}]}`, "empty key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, tt.name+".json")
+			require.NoError(t, os.WriteFile(path, []byte(tt.content), 0o600))
+			_, err := m.LoadFile(path)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestPersistSavesChangesAndAtShutdown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	clock := storetest.NewClock(storetest.Start)
+	path := filepath.Join(t.TempDir(), "ledger.json")
+	m := fileLedger(clock)
+	log, _ := test.NewNullLogger()
+	done := make(chan struct{})
+	go func() { m.Persist(ctx, path, time.Millisecond, log); close(done) }()
+
+	require.NoError(t, m.Record(ctx, store.Message{Key: "k1", Kind: store.KindGroup, ChatID: "c", SentAt: clock.Now()}))
+	require.Eventually(t, func() bool {
+		l := fileLedger(clock)
+		n, err := l.LoadFile(path)
+		return err == nil && n == 1
+	}, 5*time.Second, time.Millisecond, "the ticker saves a change")
+
+	cancel()
+	<-done
+
+	// With an interval that never ticks, only the shutdown save writes.
+	ctx, cancel = context.WithCancel(context.Background())
+	done = make(chan struct{})
+	go func() { m.Persist(ctx, path, time.Hour, log); close(done) }()
+	require.NoError(t, m.Record(ctx, store.Message{Key: "k2", Kind: store.KindGroup, ChatID: "c", SentAt: clock.Now()}))
+	cancel()
+	<-done
+	l := fileLedger(clock)
+	n, err := l.LoadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "the last change is saved at shutdown")
+}
