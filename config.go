@@ -40,7 +40,7 @@ type config struct {
 	Lang         string
 	Workers      int
 	QueueSize    int
-	QPS          float64
+	QPS          int
 	ShutdownWait time.Duration
 
 	// Sandbox is true when DINGTALK_APP_KEY is unset: the app runs against an
@@ -76,10 +76,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Lang:         p.oneOf("BOT_LANG", "en", templates.Languages...),
 		Workers:      p.integer("WORKERS", 4, 1, 256),
 		QueueSize:    p.integer("QUEUE_SIZE", 256, 1, 100000),
-		QPS:          float64(p.integer("DINGTALK_QPS", dingtalk.DefaultQPS, 1, 10000)),
+		QPS:          p.integer("DINGTALK_QPS", dingtalk.DefaultQPS, 1, 10000),
 		ShutdownWait: p.duration("SHUTDOWN_TIMEOUT", 30*time.Second, time.Second, time.Hour),
 	}
 	c.LogLevel = p.level("LOG_LEVEL", logrus.InfoLevel)
+	if c.ReplyTTL >= c.LedgerTTL {
+		p.fail("REPLY_TTL", "is %v: want less than LEDGER_TTL (%v), or replies leave the ledger before they are recalled", c.ReplyTTL, c.LedgerTTL)
+	}
 	c.Sandbox = c.AppKey == ""
 	if !c.Sandbox && c.AppSecret == "" {
 		p.fail("DINGTALK_APP_SECRET", "is required when DINGTALK_APP_KEY is set")

@@ -376,6 +376,32 @@ func TestAPIAuthAndValidation(t *testing.T) {
 	})
 }
 
+func TestAPILimits(t *testing.T) {
+	a := startApp(t, nil, map[string]string{"RECALL_MAX": "2", "LEDGER_TTL": "1h"})
+	t.Run("ttl must fall due while the ledger keeps the message", func(t *testing.T) {
+		status, out := a.api(http.MethodPost, "/messages", map[string]any{"conversationId": "c", "text": "x", "ttl": "2h"})
+		assert.Equal(t, http.StatusBadRequest, status)
+		assert.Equal(t, "ttl", out["error"].(map[string]any)["field"])
+	})
+	t.Run("private chat without a cool app code", func(t *testing.T) {
+		status, out := a.api(http.MethodPost, "/messages", map[string]any{"conversationId": "c", "chatType": "private", "text": "x"})
+		assert.Equal(t, http.StatusBadRequest, status)
+		assert.Contains(t, out["error"].(map[string]any)["message"], "DINGTALK_COOL_APP_CODE")
+		assert.Empty(t, a.fake.Sent())
+	})
+	t.Run("a tag recall takes at most RECALL_MAX, newest first", func(t *testing.T) {
+		keys := a.send(group, 5, map[string]any{"tag": "storm"})
+		status, out := a.api(http.MethodPost, "/recall", map[string]any{"tag": "storm"})
+		require.Equal(t, http.StatusOK, status)
+		assert.Equal(t, []any{keys[4], keys[3]}, out["recalled"])
+	})
+	t.Run("text over DingTalk's limit names the text field", func(t *testing.T) {
+		status, out := a.api(http.MethodPost, "/messages", map[string]any{"conversationId": "c", "text": strings.Repeat("x", 16000)})
+		assert.Equal(t, http.StatusBadRequest, status)
+		assert.Equal(t, "text", out["error"].(map[string]any)["field"])
+	})
+}
+
 func TestAPIDisabledWithoutToken(t *testing.T) {
 	a := startApp(t, nil, map[string]string{"API_TOKEN": ""})
 	status, out := a.do(http.MethodPost, "/api/v1/messages", map[string]any{"conversationId": "c", "text": "x"}, http.Header{"Authorization": {"Bearer "}})
@@ -488,6 +514,7 @@ func TestBadConfigStopsStartup(t *testing.T) {
 		{"secret missing", map[string]string{"DINGTALK_APP_KEY": "k"}, []string{"DINGTALK_APP_SECRET is required"}},
 		{"bad base url", map[string]string{"DINGTALK_APP_KEY": "k", "DINGTALK_APP_SECRET": "s", "DINGTALK_API_BASE": "api.dingtalk.com"}, []string{"DINGTALK_API_BASE"}},
 		{"bool", map[string]string{"RECALL_GROUP_ADMINS": "maybe"}, []string{"RECALL_GROUP_ADMINS"}},
+		{"replies outlive the ledger", map[string]string{"REPLY_TTL": "2h", "LEDGER_TTL": "1h"}, []string{"REPLY_TTL is 2h0m0s: want less than LEDGER_TTL"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -67,7 +67,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	client, err := dingtalk.NewClient(cfg.AppKey, cfg.AppSecret,
 		dingtalk.WithBaseURL(cfg.APIBase), robotCodeOption(cfg.RobotCode),
-		dingtalk.WithQPS(cfg.QPS, 0), dingtalk.WithLogger(log))
+		dingtalk.WithQPS(cfg.QPS), dingtalk.WithLogger(log))
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	var bg sync.WaitGroup
 	autoCtx, stopAuto := context.WithCancel(workCtx)
 	defer stopAuto()
-	bg.Go(func() { auto.Run(autoCtx, autoRecallInterval) })
+	bg.Go(func() { auto.Run(autoCtx, workCtx, autoRecallInterval) })
 	var persisted sync.WaitGroup
 	persistCtx, stopPersist := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPersist()
@@ -102,7 +102,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 
 	router := handlers.New(handlers.Deps{
-		AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, RecallMax: cfg.RecallMax,
+		AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, RecallMax: cfg.RecallMax, MaxTTL: maxTTL(cfg.LedgerTTL),
 		Bot: b, Pool: pool, Sender: sender, Recaller: recaller, Ledger: ledger, Dedup: dedup,
 		Now: time.Now, Log: log,
 	})
@@ -183,6 +183,12 @@ func openStore(cfg config, log logrus.FieldLogger) (store.Ledger, store.Deduper,
 	log.WithFields(logrus.Fields{"file": cfg.StoreFile, "messages": n}).Info("ledger loaded")
 	persist := func(ctx context.Context) { m.Persist(ctx, cfg.StoreFile, cfg.StoreEvery, log) }
 	return m, dedup, persist, nil
+}
+
+// maxTTL is the longest "ttl" an API send may have: the message must still
+// be in the ledger, and within DingTalk's 24 hours, when it falls due.
+func maxTTL(ledgerTTL time.Duration) time.Duration {
+	return min(ledgerTTL, 24*time.Hour) - time.Second
 }
 
 // robotCodeOption sets the robot code when one is configured.

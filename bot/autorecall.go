@@ -38,16 +38,18 @@ func NewAutoRecaller(ledger store.Ledger, recaller *Recaller, now func() time.Ti
 	return &AutoRecaller{ledger: ledger, recaller: recaller, now: now, log: log, backoff: make(map[string]retryState)}
 }
 
-// Run recalls due messages every interval until ctx ends.
-func (a *AutoRecaller) Run(ctx context.Context, interval time.Duration) {
+// Run recalls due messages every interval until stop ends. Each pass runs
+// with work, so that a pass under way when stop ends (at shutdown) still
+// finishes its DingTalk calls and settles the ledger.
+func (a *AutoRecaller) Run(stop, work context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-stop.Done():
 			return
 		case <-t.C:
-			a.RecallDue(ctx)
+			a.RecallDue(work)
 		}
 	}
 }

@@ -90,7 +90,7 @@ func NewRegistry(specs ...Spec) (*Registry, error) {
 		}
 		r.names[s.Name] = s
 		for _, w := range append([]string{s.Name}, s.Aliases...) {
-			w = strings.ToLower(normalise(w))
+			w = fold(normalise(w))
 			if other, dup := r.words[w]; dup {
 				return nil, fmt.Errorf("command word %q is used by both %s and %s", w, other.Name, s.Name)
 			}
@@ -109,19 +109,19 @@ func (r *Registry) Lookup(name string) (*Spec, bool) {
 	return s, ok
 }
 
-// Parse reads a command from what someone typed to the bot: full-width
-// characters are folded to ASCII, leading @-mentions, a leading "/" and
-// surrounding blanks are dropped, and the command word is matched without
-// regard to case. A Chinese command word may be followed directly by its
-// argument ("撤回3"). Empty text is help. A parsed N is always within 1..max.
+// Parse reads a command from what someone typed to the bot: leading
+// @-mentions, a leading "/" and surrounding blanks are dropped, the command
+// word is matched without regard to case or full-width forms, and a Chinese
+// command word may be followed directly by its argument ("撤回3"). A chat
+// name is kept exactly as typed. Empty text is help. A parsed N is always
+// within 1..max.
 func (r *Registry) Parse(text string, max int) (Command, error) {
-	text = strings.TrimLeft(normalise(text), "/")
+	text = strings.TrimLeft(normalise(text), "/／")
 	if text == "" {
 		return Command{Name: CmdHelp}, nil
 	}
 	word, args := splitWord(text)
-	word = strings.ToLower(word)
-	if s, ok := r.words[word]; ok {
+	if s, ok := r.words[fold(word)]; ok {
 		return s.Parse(args, max)
 	}
 	// A Chinese alias glued to its argument: "撤回3", "撤回3在运维群".
@@ -133,11 +133,15 @@ func (r *Registry) Parse(text string, max int) (Command, error) {
 	return Command{}, fmt.Errorf("%w: %q", ErrUnknownCommand, word)
 }
 
-// normalise folds full-width forms, drops leading @-mentions and trims.
-// Case is kept: chat IDs are case-sensitive.
+// fold lower-cases s and turns full-width forms into ASCII, for matching
+// command words and numbers.
+func fold(s string) string { return strings.ToLower(width.Fold.String(s)) }
+
+// normalise drops leading @-mentions and trims. Case and width are kept:
+// chat IDs are case-sensitive and titles may hold full-width characters.
 func normalise(s string) string {
-	s = strings.TrimSpace(width.Fold.String(s))
-	for strings.HasPrefix(s, "@") {
+	s = strings.TrimSpace(s)
+	for strings.HasPrefix(s, "@") || strings.HasPrefix(s, "＠") {
 		_, s = splitWord(s)
 	}
 	return s
@@ -166,24 +170,21 @@ func isASCII(s string) bool {
 // parseRecall reads "[N] [in <chat>]" ("[N] [在 <chat>]").
 func parseRecall(args string, max int) (Command, error) {
 	cmd := Command{Name: CmdRecall, N: 1}
-	countPart, chat := args, ""
-	for _, sep := range []string{"in", "在"} {
-		if before, after, ok := cutWord(args, sep); ok {
-			countPart, chat = before, after
-			break
+	countPart := args
+	if before, after, ok := cutChat(args); ok {
+		if after == "" {
+			return Command{}, &ArgError{Arg: args, Max: max, Err: ErrNotNumber}
 		}
+		countPart, cmd.Chat = before, after
 	}
-	if chat == "" && countPart != args {
-		return Command{}, &ArgError{Arg: args, Max: max, Err: ErrNotNumber}
-	}
-	cmd.Chat = chat
 	if countPart == "" {
 		return cmd, nil
 	}
-	if strings.ContainsFunc(countPart, unicode.IsSpace) {
+	count := strings.TrimSuffix(fold(countPart), "条")
+	if strings.ContainsFunc(count, unicode.IsSpace) {
 		return Command{}, &ArgError{Arg: countPart, Max: max, Err: ErrNotNumber}
 	}
-	n, err := strconv.Atoi(strings.TrimSuffix(countPart, "条"))
+	n, err := strconv.Atoi(count)
 	if err != nil {
 		var numErr *strconv.NumError
 		if errors.As(err, &numErr) && errors.Is(numErr.Err, strconv.ErrRange) {
@@ -198,23 +199,26 @@ func parseRecall(args string, max int) (Command, error) {
 	return cmd, nil
 }
 
-// cutWord splits s around the first occurrence of sep as a whole word (for
-// ASCII) or anywhere (for Chinese, which has no spaces), returning the
-// trimmed parts.
-func cutWord(s, sep string) (before, after string, found bool) {
-	if !isASCII(sep) {
-		before, after, found = strings.Cut(s, sep)
-		return strings.TrimSpace(before), strings.TrimSpace(after), found
+// cutChat splits "N in <chat>" or "N 在 <chat>" at whichever separator comes
+// first: the word "in" (any case), or "在" anywhere (Chinese has no spaces).
+func cutChat(s string) (before, after string, found bool) {
+	at, size := -1, 0
+	if i := strings.Index(s, "在"); i >= 0 {
+		at, size = i, len("在")
 	}
 	fields := strings.Fields(s)
 	for i, f := range fields {
-		if strings.EqualFold(f, sep) {
-			// Keep the chat's own spacing: cut the original string after the word.
-			idx := indexOfField(s, i)
-			return strings.TrimSpace(s[:idx]), strings.TrimSpace(s[idx+len(sep):]), true
+		if fold(f) == "in" {
+			if idx := indexOfField(s, i); at < 0 || idx < at {
+				at, size = idx, len(f)
+			}
+			break
 		}
 	}
-	return s, "", false
+	if at < 0 {
+		return s, "", false
+	}
+	return strings.TrimSpace(s[:at]), strings.TrimSpace(s[at+size:]), true
 }
 
 // indexOfField is the byte offset of the i-th blank-separated field of s.

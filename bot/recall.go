@@ -27,8 +27,11 @@ type Selection struct {
 	Last int
 	// Keys takes exactly these keys.
 	Keys []string
-	// Tag takes every message with the tag (in ChatID, or in every chat).
+	// Tag takes the messages with the tag (in ChatID, or in every chat),
+	// newest first.
 	Tag string
+	// Max, when positive, caps how many messages a Tag selection takes.
+	Max int
 }
 
 // Outcome is what a recall did. Every selected key is in exactly one of
@@ -84,13 +87,16 @@ func (r *Recaller) Preview(ctx context.Context, sel Selection) ([]store.Message,
 // byTag lists the messages with sel.Tag, in sel.ChatID when set.
 func (r *Recaller) byTag(ctx context.Context, sel Selection) ([]store.Message, error) {
 	all, err := r.ledger.ByTag(ctx, sel.Tag)
-	if err != nil || sel.ChatID == "" {
-		return all, err
+	if err != nil {
+		return nil, err
 	}
 	var out []store.Message
 	for _, m := range all {
-		if m.ChatID == sel.ChatID {
+		if sel.ChatID == "" || m.ChatID == sel.ChatID {
 			out = append(out, m)
+		}
+		if sel.Max > 0 && len(out) == sel.Max {
+			break
 		}
 	}
 	return out, nil
@@ -150,10 +156,13 @@ func (r *Recaller) claimKeys(ctx context.Context, sel Selection) ([]store.Messag
 	return mine, nil
 }
 
-// chatKey groups messages that one recall API call can take together.
+// chatKey groups messages that one recall API call can take together: same
+// chat, same robot (DingTalk recalls only with the robotCode a message was
+// sent with).
 type chatKey struct {
 	kind   store.Kind
 	chatID string
+	robot  string
 }
 
 // RecallClaimed recalls messages the caller has claimed, chat by chat, and
@@ -167,7 +176,7 @@ func (r *Recaller) RecallClaimed(ctx context.Context, msgs []store.Message) Outc
 	var order []chatKey
 	groups := make(map[chatKey][]string)
 	for _, m := range msgs {
-		ck := chatKey{m.Kind, m.ChatID}
+		ck := chatKey{m.Kind, m.ChatID, m.RobotCode}
 		if _, ok := groups[ck]; !ok {
 			order = append(order, ck)
 		}
@@ -192,13 +201,14 @@ func (r *Recaller) RecallClaimed(ctx context.Context, msgs []store.Message) Outc
 
 // recallChat recalls keys of one chat with the API of its kind.
 func (r *Recaller) recallChat(ctx context.Context, ck chatKey, keys []string) (*dingtalk.RecallResult, error) {
+	robot := dingtalk.AsRobot(ck.robot)
 	switch ck.kind {
 	case store.KindGroup:
-		return r.dt.RecallGroup(ctx, ck.chatID, keys)
+		return r.dt.RecallGroup(ctx, ck.chatID, keys, robot)
 	case store.KindPrivate:
-		return r.dt.RecallPrivate(ctx, ck.chatID, keys)
+		return r.dt.RecallPrivate(ctx, ck.chatID, keys, robot)
 	case store.KindOTO:
-		return r.dt.RecallOTO(ctx, keys)
+		return r.dt.RecallOTO(ctx, keys, robot)
 	}
 	return nil, fmt.Errorf("unknown chat kind %q", ck.kind)
 }

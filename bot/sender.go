@@ -20,9 +20,9 @@ type DingTalk interface {
 	SendGroup(ctx context.Context, conversationID string, m dingtalk.Message, opts ...dingtalk.SendOption) (string, error)
 	SendPrivate(ctx context.Context, conversationID string, m dingtalk.Message, opts ...dingtalk.SendOption) (string, error)
 	SendOTO(ctx context.Context, userIDs []string, m dingtalk.Message) (*dingtalk.OTOResult, error)
-	RecallGroup(ctx context.Context, conversationID string, keys []string) (*dingtalk.RecallResult, error)
-	RecallPrivate(ctx context.Context, conversationID string, keys []string) (*dingtalk.RecallResult, error)
-	RecallOTO(ctx context.Context, keys []string) (*dingtalk.RecallResult, error)
+	RecallGroup(ctx context.Context, conversationID string, keys []string, opts ...dingtalk.RecallOption) (*dingtalk.RecallResult, error)
+	RecallPrivate(ctx context.Context, conversationID string, keys []string, opts ...dingtalk.RecallOption) (*dingtalk.RecallResult, error)
+	RecallOTO(ctx context.Context, keys []string, opts ...dingtalk.RecallOption) (*dingtalk.RecallResult, error)
 }
 
 var _ DingTalk = (*dingtalk.Client)(nil)
@@ -32,8 +32,17 @@ var _ DingTalk = (*dingtalk.Client)(nil)
 var ErrUntracked = errors.New("message sent but not tracked")
 
 // ErrRecipient is returned, wrapped, when DingTalk did not deliver a
-// one-to-one message because it does not know the staff ID.
-var ErrRecipient = errors.New("recipient unknown to DingTalk")
+// one-to-one message: it does not know the staff ID, or throttled it.
+var ErrRecipient = errors.New("DingTalk did not deliver to the recipient")
+
+// ErrNoCoolApp is returned, wrapped, for a private-chat message when no cool
+// app code (DINGTALK_COOL_APP_CODE) is configured: DingTalk requires one.
+var ErrNoCoolApp = errors.New("private chat messages need DINGTALK_COOL_APP_CODE")
+
+// ErrDingTalk is returned, wrapped together with the cause, when a send did
+// not go through DingTalk; the cause is an *dingtalk.APIError or a context
+// error.
+var ErrDingTalk = errors.New("dingtalk send failed")
 
 // Outgoing is one message to send.
 type Outgoing struct {
@@ -76,20 +85,29 @@ func (s *Sender) Send(ctx context.Context, o Outgoing) (store.Message, error) {
 	case store.KindGroup:
 		key, err = s.dt.SendGroup(ctx, o.ChatID, o.Message, opts...)
 	case store.KindPrivate:
+		if s.coolAppCode == "" {
+			return store.Message{}, fmt.Errorf("send to %s: %w", o.ChatID, ErrNoCoolApp)
+		}
 		key, err = s.dt.SendPrivate(ctx, o.ChatID, o.Message, opts...)
 	case store.KindOTO:
 		var res *dingtalk.OTOResult
 		if res, err = s.dt.SendOTO(ctx, []string{o.ChatID}, o.Message); err == nil {
-			if slices.Contains(res.InvalidStaffIDs, o.ChatID) {
-				return store.Message{}, fmt.Errorf("send to %s: %w", o.ChatID, ErrRecipient)
+			switch {
+			case slices.Contains(res.InvalidStaffIDs, o.ChatID):
+				return store.Message{}, fmt.Errorf("send to %s: %w: unknown staff id", o.ChatID, ErrRecipient)
+			case slices.Contains(res.FlowControlledStaffIDs, o.ChatID):
+				return store.Message{}, fmt.Errorf("send to %s: %w: throttled by DingTalk, try later", o.ChatID, ErrRecipient)
 			}
 			key = res.ProcessQueryKey
 		}
 	default:
 		return store.Message{}, fmt.Errorf("send: %w: unknown chat kind %q", dingtalk.ErrInvalidMessage, o.Kind)
 	}
-	if err != nil {
+	if errors.Is(err, dingtalk.ErrInvalidMessage) {
 		return store.Message{}, fmt.Errorf("send to %s %s: %w", o.Kind, o.ChatID, err)
+	}
+	if err != nil {
+		return store.Message{}, fmt.Errorf("send to %s %s: %w: %w", o.Kind, o.ChatID, ErrDingTalk, err)
 	}
 	now := s.now()
 	m := store.Message{

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"golang.org/x/time/rate"
 )
 
 // DefaultBaseURL is the open API host of DingTalk's recall documents.
@@ -79,20 +78,19 @@ type Client struct {
 	http      *http.Client
 	timeout   time.Duration
 	retry     RetryPolicy
-	qps       rate.Limit
-	burst     int
+	qps       int
 	workers   int
 	now       func() time.Time
 	log       logrus.FieldLogger
 	observer  Observer
 
 	limitersMu sync.Mutex
-	limiters   map[string]*rate.Limiter
+	limiters   map[string]*qpsLimiter
 
 	tokenLock chan struct{} // one token fetch at a time; a channel so waiting honours ctx
 	tokenMu   sync.Mutex
 	token     string
-	expiry    time.Time
+	refreshAt time.Time
 }
 
 // Option configures a Client.
@@ -145,18 +143,16 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithQPS sets the most calls per second the client makes to each API, and
-// how many it may make at once after a pause (burst). DingTalk's standard
-// edition allows 20 per second per app and API. A burst of 0 picks three
-// quarters of qps, which leaves DingTalk's per-second count some room for
-// network jitter.
-func WithQPS(qps float64, burst int) Option {
+// WithQPS sets the most calls per second the client makes to each API;
+// DingTalk's standard edition allows 20 per second per app and API. The
+// limit holds in any one-second window, so a second's worth of calls may go
+// out at once after a pause, but never more.
+func WithQPS(qps int) Option {
 	return func(c *Client) error {
-		if qps <= 0 || burst < 0 {
-			return fmt.Errorf("qps %v burst %d: want qps > 0 and burst >= 0", qps, burst)
+		if qps < 1 {
+			return fmt.Errorf("qps %d: want at least 1", qps)
 		}
-		c.qps = rate.Limit(qps)
-		c.burst = burst
+		c.qps = qps
 		return nil
 	}
 }
@@ -230,16 +226,13 @@ func NewClient(appKey, appSecret string, opts ...Option) (*Client, error) {
 		workers:   DefaultConcurrency,
 		now:       time.Now,
 		log:       logrus.StandardLogger(),
-		limiters:  make(map[string]*rate.Limiter),
+		limiters:  make(map[string]*qpsLimiter),
 		tokenLock: make(chan struct{}, 1),
 	}
 	for _, opt := range opts {
 		if err := opt(c); err != nil {
 			return nil, fmt.Errorf("dingtalk: %w", err)
 		}
-	}
-	if c.burst == 0 {
-		c.burst = max(1, int(float64(c.qps)*3/4))
 	}
 	return c, nil
 }
@@ -248,12 +241,12 @@ func NewClient(appKey, appSecret string, opts ...Option) (*Client, error) {
 func (c *Client) RobotCode() string { return c.robotCode }
 
 // limiter returns the QPS limiter of one API path.
-func (c *Client) limiter(api string) *rate.Limiter {
+func (c *Client) limiter(api string) *qpsLimiter {
 	c.limitersMu.Lock()
 	defer c.limitersMu.Unlock()
 	l, ok := c.limiters[api]
 	if !ok {
-		l = rate.NewLimiter(c.qps, c.burst)
+		l = newQPSLimiter(c.qps)
 		c.limiters[api] = l
 	}
 	return l
@@ -265,9 +258,10 @@ type retryMode int
 const (
 	// retryAll retries every retryable error: for recalls, which are safe to repeat.
 	retryAll retryMode = iota
-	// retryThrottled retries only QPS refusals, which DingTalk answers before doing
-	// anything: for sends, where a retry after a 5xx or a lost answer could post
-	// the same message twice, once without a key to recall it by.
+	// retryThrottled retries only calls DingTalk provably did not act on: QPS
+	// refusals and connections that were never made. It is for sends, where a
+	// retry after a 5xx or a lost answer could post the same message twice,
+	// once without a key to recall it by.
 	retryThrottled
 )
 
@@ -302,7 +296,7 @@ func (c *Client) call(ctx context.Context, api string, in, out any, mode retryMo
 			c.log.WithFields(logrus.Fields{"api": api, "code": apiErr.Code}).Info("dingtalk access token rejected, fetching a new one")
 			continue
 		}
-		if attempt >= c.retry.MaxAttempts || !apiErr.Retryable() || (mode == retryThrottled && !apiErr.isQPSLimit()) {
+		if attempt >= c.retry.MaxAttempts || !apiErr.Retryable() || (mode == retryThrottled && !apiErr.neverArrived()) {
 			return err
 		}
 		wait := c.backoff(attempt, apiErr)
@@ -364,11 +358,13 @@ func (c *Client) do(ctx context.Context, api, tok string, in, out any) error {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.observe(api, 0, CodeTransport, start)
-		return &APIError{API: api, Code: CodeTransport, Message: c.redact(transportMessage(err)), Err: errors.New(c.redact(err.Error()))}
+		// The transport error names the URL, never a header or the body, so
+		// it holds no token or secret.
+		return &APIError{API: api, Code: CodeTransport, Message: c.redact(transportMessage(err), tok), Err: err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		apiErr := c.decodeError(api, resp)
+		apiErr := c.decodeError(api, tok, resp)
 		c.observe(api, resp.StatusCode, apiErr.Code, start)
 		return apiErr
 	}
@@ -381,14 +377,14 @@ func (c *Client) do(ctx context.Context, api, tok string, in, out any) error {
 	}
 	if err != nil {
 		c.observe(api, resp.StatusCode, CodeBadResponse, start)
-		return &APIError{API: api, Status: resp.StatusCode, Code: CodeBadResponse, Message: c.redact(err.Error())}
+		return &APIError{API: api, Status: resp.StatusCode, Code: CodeBadResponse, Message: c.redact(err.Error(), tok)}
 	}
 	c.observe(api, resp.StatusCode, "", start)
 	return nil
 }
 
 // decodeError reads an error answer through a size limit.
-func (c *Client) decodeError(api string, resp *http.Response) *APIError {
+func (c *Client) decodeError(api, tok string, resp *http.Response) *APIError {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 	var eb errorBody
 	if json.Unmarshal(raw, &eb) != nil || eb.Code == "" {
@@ -403,7 +399,7 @@ func (c *Client) decodeError(api string, resp *http.Response) *APIError {
 	if eb.RequestID == "" {
 		eb.RequestID = resp.Header.Get("x-acs-request-id")
 	}
-	return &APIError{API: api, Status: resp.StatusCode, Code: eb.Code, Message: c.redact(eb.Message), RequestID: eb.RequestID}
+	return &APIError{API: api, Status: resp.StatusCode, Code: eb.Code, Message: c.redact(eb.Message, tok), RequestID: eb.RequestID}
 }
 
 // transportMessage is a short description of a transport failure.
@@ -425,14 +421,16 @@ func (c *Client) observe(api string, status int, code string, start time.Time) {
 	}
 }
 
-// redact removes the app secret and the current access token from s.
-func (c *Client) redact(s string) string {
-	s = strings.ReplaceAll(s, c.appSecret, redacted)
+// redact removes the app secret, the token the call used and the cached
+// token from s.
+func (c *Client) redact(s, used string) string {
 	c.tokenMu.Lock()
-	tok := c.token
+	cached := c.token
 	c.tokenMu.Unlock()
-	if tok != "" {
-		s = strings.ReplaceAll(s, tok, redacted)
+	for _, secret := range []string{c.appSecret, used, cached} {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, redacted)
+		}
 	}
 	return s
 }

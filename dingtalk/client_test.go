@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,7 +65,7 @@ func TestNewClientValidatesOptions(t *testing.T) {
 		{"empty robot code", "k", "s", dingtalk.WithRobotCode(""), "robot code is empty"},
 		{"nil http client", "k", "s", dingtalk.WithHTTPClient(nil), "http client is nil"},
 		{"zero timeout", "k", "s", dingtalk.WithTimeout(0), "want a positive duration"},
-		{"zero qps", "k", "s", dingtalk.WithQPS(0, 1), "want qps > 0"},
+		{"zero qps", "k", "s", dingtalk.WithQPS(0), "want at least 1"},
 		{"zero concurrency", "k", "s", dingtalk.WithConcurrency(0), "want at least 1"},
 		{"no attempts", "k", "s", dingtalk.WithRetryPolicy(dingtalk.RetryPolicy{}), "want MaxAttempts >= 1"},
 		{"nil clock", "k", "s", dingtalk.WithClock(nil), "clock is nil"},
@@ -88,7 +90,7 @@ func TestNewClientValidatesOptions(t *testing.T) {
 
 func TestConcurrentCallersFetchOneToken(t *testing.T) {
 	fake := dingtalktest.NewTest(t)
-	c := newClient(t, fake, dingtalk.WithQPS(1000, 1000))
+	c := newClient(t, fake, dingtalk.WithQPS(1000))
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)
 	for i := range 100 {
@@ -145,6 +147,25 @@ func TestInvalidTokenIsRefreshedOnce(t *testing.T) {
 	assert.Len(t, keys, 1)
 	assert.Equal(t, 2, fake.TokensIssued())
 	assert.Equal(t, 3, fake.CallCount(dingtalk.PathGroupSend), "the rejected send is tried once more")
+}
+
+func TestTokenRejectedTwiceIsAnError(t *testing.T) {
+	fake := dingtalktest.NewTest(t)
+	c := newClient(t, fake)
+	sendGroup(t, c, "cidA", 1)
+	fake.InvalidateTokens()
+	fake.FailCallWith(dingtalk.PathGroupSend, 1, http.StatusUnauthorized, dingtalk.CodeInvalidAuthentication, "token rejected")
+	_, err := c.SendGroup(context.Background(), "cidA", dingtalk.Text("x"))
+	require.True(t, dingtalk.HasCode(err, dingtalk.CodeInvalidAuthentication), "got %v", err)
+	assert.Equal(t, 2, fake.TokensIssued(), "the token is fetched again once, not in a loop")
+	assert.Equal(t, 3, fake.CallCount(dingtalk.PathGroupSend))
+}
+
+func TestShortLivedTokenIsReused(t *testing.T) {
+	fake := dingtalktest.NewTest(t, dingtalktest.WithTokenTTL(4*time.Minute))
+	c := newClient(t, fake)
+	sendGroup(t, c, "cidA", 10)
+	assert.Equal(t, 1, fake.TokensIssued(), "a token shorter-lived than the 5-minute margin is still reused for half its life")
 }
 
 func TestBadCredentials(t *testing.T) {
@@ -263,9 +284,44 @@ func TestSendRetriesOnlyThrottling(t *testing.T) {
 	assert.Equal(t, 5, fake.CallCount(dingtalk.PathGroupSend), "a send that may have gone through is not sent twice")
 }
 
+// dialFailer is a transport that issues tokens but refuses every other
+// connection, counting the refused tries.
+type dialFailer struct{ tries atomic.Int32 }
+
+func (d *dialFailer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Path == dingtalk.PathAccessToken {
+		rec := httptest.NewRecorder()
+		_, _ = rec.WriteString(`{"accessToken":"t","expireIn":7200}`)
+		return rec.Result(), nil
+	}
+	d.tries.Add(1)
+	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+}
+
+func TestSendRetriesAConnectionNeverMade(t *testing.T) {
+	tr := &dialFailer{}
+	c, err := dingtalk.NewClient("k", "s", dingtalk.WithHTTPClient(&http.Client{Transport: tr}), dingtalk.WithRetryPolicy(fastRetry))
+	require.NoError(t, err)
+	_, err = c.SendGroup(context.Background(), "cid", dingtalk.Text("x"))
+	assert.True(t, dingtalk.HasCode(err, dingtalk.CodeTransport), "got %v", err)
+	assert.Equal(t, int32(fastRetry.MaxAttempts), tr.tries.Load(), "a send that never connected is retried")
+}
+
+func TestRecallAsAnotherRobot(t *testing.T) {
+	fake := dingtalktest.NewTest(t)
+	c := newClient(t, fake)
+	keys := sendGroup(t, c, "cidA", 1)
+	res, err := c.RecallGroup(context.Background(), "cidA", keys, dingtalk.AsRobot("retired-robot"))
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(res.Failed[keys[0]], dingtalk.CodeRobotNotExist), "the other robot code was sent: %v", res.Failed)
+	res, err = c.RecallGroup(context.Background(), "cidA", keys, dingtalk.AsRobot(""))
+	require.NoError(t, err)
+	assert.Equal(t, keys, res.Recalled, "an empty code keeps the client's")
+}
+
 func TestRecallSplitsIntoBatchesAndMerges(t *testing.T) {
 	fake := dingtalktest.NewTest(t)
-	c := newClient(t, fake, dingtalk.WithQPS(1000, 1000))
+	c := newClient(t, fake, dingtalk.WithQPS(1000))
 	keys := sendGroup(t, c, "cidA", 45)
 	fake.FailKey(keys[7], "message is being reviewed")
 	fake.Reset()
@@ -273,13 +329,7 @@ func TestRecallSplitsIntoBatchesAndMerges(t *testing.T) {
 	res, err := c.RecallGroup(context.Background(), "cidA", append(keys, "unknown-key"))
 	require.NoError(t, err)
 
-	var sizes []int
-	for _, call := range fake.Calls() {
-		if call.Path == dingtalk.PathGroupRecall {
-			sizes = append(sizes, len(call.Keys))
-		}
-	}
-	assert.ElementsMatch(t, []int{20, 20, 6}, sizes, "46 keys go out as 20, 20 and 6")
+	assert.ElementsMatch(t, []int{20, 20, 6}, recallSizes(fake), "46 keys go out as 20, 20 and 6")
 	assert.Len(t, res.Recalled, 44)
 	assert.Equal(t, map[string]string{keys[7]: "message is being reviewed", "unknown-key": res.Failed["unknown-key"]}, res.Failed)
 	assert.NotEmpty(t, res.Failed["unknown-key"])
@@ -287,13 +337,24 @@ func TestRecallSplitsIntoBatchesAndMerges(t *testing.T) {
 	assert.NotContains(t, res.Recalled, keys[7])
 }
 
+// recallSizes lists the number of keys of each group recall call the fake saw.
+func recallSizes(fake *dingtalktest.Server) []int {
+	var sizes []int
+	for _, call := range fake.Calls() {
+		if call.Path == dingtalk.PathGroupRecall {
+			sizes = append(sizes, len(call.Keys))
+		}
+	}
+	return sizes
+}
+
 func TestRecall45KeysIsThreeCalls(t *testing.T) {
 	fake := dingtalktest.NewTest(t)
-	c := newClient(t, fake, dingtalk.WithQPS(1000, 1000))
+	c := newClient(t, fake, dingtalk.WithQPS(1000))
 	keys := sendGroup(t, c, "cidA", 45)
 	res, err := c.RecallGroup(context.Background(), "cidA", keys)
 	require.NoError(t, err)
-	assert.Equal(t, 3, fake.CallCount(dingtalk.PathGroupRecall))
+	assert.ElementsMatch(t, []int{20, 20, 5}, recallSizes(fake), "45 keys go out as 20, 20 and 5")
 	assert.Equal(t, keys, res.Recalled, "recalled keys keep the order asked for")
 	assert.Empty(t, res.Failed)
 }
@@ -400,14 +461,22 @@ func TestRecallHonoursContext(t *testing.T) {
 
 func TestLimiterHoldsTheFakeCeiling(t *testing.T) {
 	fake := dingtalktest.NewTest(t)
-	keys := sendGroup(t, newClient(t, fake, dingtalk.WithQPS(1e6, 1e6)), "cidA", 60*dingtalk.MaxKeysPerCall)
+	keys := sendGroup(t, newClient(t, fake, dingtalk.WithQPS(1000000)), "cidA", 60*dingtalk.MaxKeysPerCall)
 	fake.SetQPSLimit(dingtalk.DefaultQPS)
 	c := newClient(t, fake, dingtalk.WithRetryPolicy(dingtalk.RetryPolicy{MaxAttempts: 1}))
 	res, err := c.RecallGroup(context.Background(), "cidA", keys) // 60 calls: three seconds at 20/s
 	require.NoError(t, err)
 	assert.Empty(t, res.Failed, "no call was refused for the QPS limit")
+	var arrivals []time.Time
 	for _, call := range fake.Calls() {
 		assert.NotEqual(t, http.StatusForbidden, call.Status)
+		if call.Path == dingtalk.PathGroupRecall {
+			arrivals = append(arrivals, call.At)
+		}
+	}
+	for i := dingtalk.DefaultQPS; i < len(arrivals); i++ {
+		assert.GreaterOrEqual(t, arrivals[i].Sub(arrivals[i-dingtalk.DefaultQPS]), time.Second,
+			"no one-second window holds more than %d calls", dingtalk.DefaultQPS)
 	}
 }
 

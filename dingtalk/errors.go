@@ -3,6 +3,7 @@ package dingtalk
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -110,6 +111,13 @@ func (e *APIError) Retryable() bool {
 		return true
 	}
 	return false
+}
+
+// neverArrived reports whether DingTalk provably did not act on the call: it
+// refused it for its per-second limit, or the connection was never made.
+func (e *APIError) neverArrived() bool {
+	var op *net.OpError
+	return e.isQPSLimit() || (e.Code == CodeTransport && errors.As(e.Err, &op) && op.Op == "dial")
 }
 
 // isQPSLimit reports whether DingTalk refused the call for its per-second limit.

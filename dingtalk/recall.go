@@ -37,34 +37,48 @@ type recallResponse struct {
 	FailedResult  map[string]string `json:"failedResult"`
 }
 
+// RecallOption adjusts one recall.
+type RecallOption func(*recallRequest)
+
+// AsRobot recalls with this robotCode instead of the client's: DingTalk
+// recalls a message only with the robotCode it was sent with. An empty code
+// keeps the client's.
+func AsRobot(code string) RecallOption {
+	return func(r *recallRequest) {
+		if code != "" {
+			r.RobotCode = code
+		}
+	}
+}
+
 // RecallGroup recalls the messages with these keys from the group chat they
 // were sent into.
-func (c *Client) RecallGroup(ctx context.Context, conversationID string, keys []string) (*RecallResult, error) {
+func (c *Client) RecallGroup(ctx context.Context, conversationID string, keys []string, opts ...RecallOption) (*RecallResult, error) {
 	if strings.TrimSpace(conversationID) == "" {
 		return nil, fmt.Errorf("%w: conversation id is empty", ErrInvalidMessage)
 	}
-	return c.recall(ctx, PathGroupRecall, conversationID, keys)
+	return c.recall(ctx, PathGroupRecall, conversationID, keys, opts)
 }
 
 // RecallPrivate recalls the messages with these keys from the private chat
 // they were sent into.
-func (c *Client) RecallPrivate(ctx context.Context, conversationID string, keys []string) (*RecallResult, error) {
+func (c *Client) RecallPrivate(ctx context.Context, conversationID string, keys []string, opts ...RecallOption) (*RecallResult, error) {
 	if strings.TrimSpace(conversationID) == "" {
 		return nil, fmt.Errorf("%w: conversation id is empty", ErrInvalidMessage)
 	}
-	return c.recall(ctx, PathPrivateRecall, conversationID, keys)
+	return c.recall(ctx, PathPrivateRecall, conversationID, keys, opts)
 }
 
 // RecallOTO recalls one-to-one messages with these keys.
-func (c *Client) RecallOTO(ctx context.Context, keys []string) (*RecallResult, error) {
-	return c.recall(ctx, PathOTORecall, "", keys)
+func (c *Client) RecallOTO(ctx context.Context, keys []string, opts ...RecallOption) (*RecallResult, error) {
+	return c.recall(ctx, PathOTORecall, "", keys, opts)
 }
 
 // recall splits keys into batches of MaxKeysPerCall, runs them with bounded
 // concurrency under the API's QPS limit and merges the answers. It returns an
 // error only for arguments it refuses before calling DingTalk; a batch that
 // fails puts each of its keys into Failed with that batch's error.
-func (c *Client) recall(ctx context.Context, api, conversationID string, keys []string) (*RecallResult, error) {
+func (c *Client) recall(ctx context.Context, api, conversationID string, keys []string, opts []RecallOption) (*RecallResult, error) {
 	keys = uniqueKeys(keys)
 	if slices.Contains(keys, "") {
 		return nil, fmt.Errorf("%w: empty processQueryKey", ErrInvalidMessage)
@@ -77,10 +91,16 @@ func (c *Client) recall(ctx context.Context, api, conversationID string, keys []
 	answers := make([]recallResponse, len(batches))
 	var g errgroup.Group
 	g.SetLimit(c.workers)
+	base := recallRequest{OpenConversationID: conversationID, RobotCode: c.robotCode}
+	for _, opt := range opts {
+		opt(&base)
+	}
 	for i, batch := range batches {
 		g.Go(func() error {
 			var out recallResponse
-			err := c.call(ctx, api, recallRequest{OpenConversationID: conversationID, RobotCode: c.robotCode, ProcessQueryKeys: batch}, &out, retryAll)
+			req := base
+			req.ProcessQueryKeys = batch
+			err := c.call(ctx, api, req, &out, retryAll)
 			if err != nil {
 				out = recallResponse{FailedResult: make(map[string]string, len(batch))}
 				for _, k := range batch {

@@ -21,8 +21,8 @@ type tokenResponse struct {
 	ExpireIn    int64  `json:"expireIn"`
 }
 
-// accessToken returns a cached token that is good for at least tokenMargin
-// more, or fetches a new one. Only one fetch runs at a time; other callers
+// accessToken returns the cached token until it is within tokenMargin of
+// expiring (or half its life, for short-lived tokens), then fetches a new one. Only one fetch runs at a time; other callers
 // wait for it (or for their context) and then use its token.
 func (c *Client) accessToken(ctx context.Context) (string, error) {
 	if tok := c.cachedToken(); tok != "" {
@@ -37,7 +37,7 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 	if tok := c.cachedToken(); tok != "" {
 		return tok, nil
 	}
-	tok, expiry, err := c.fetchToken(ctx)
+	tok, life, err := c.fetchToken(ctx)
 	if c.observer != nil {
 		c.observer.TokenRefresh(err)
 	}
@@ -45,16 +45,16 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 		return "", err
 	}
 	c.tokenMu.Lock()
-	c.token, c.expiry = tok, expiry
+	c.token, c.refreshAt = tok, c.now().Add(life-min(tokenMargin, life/2))
 	c.tokenMu.Unlock()
 	return tok, nil
 }
 
-// cachedToken returns the cached token if it is still good for tokenMargin.
+// cachedToken returns the cached token if it is not yet due for refresh.
 func (c *Client) cachedToken() string {
 	c.tokenMu.Lock()
 	defer c.tokenMu.Unlock()
-	if c.token != "" && c.now().Before(c.expiry.Add(-tokenMargin)) {
+	if c.token != "" && c.now().Before(c.refreshAt) {
 		return c.token
 	}
 	return ""
@@ -66,19 +66,20 @@ func (c *Client) dropToken(tok string) {
 	c.tokenMu.Lock()
 	defer c.tokenMu.Unlock()
 	if c.token == tok {
-		c.token, c.expiry = "", time.Time{}
+		c.token, c.refreshAt = "", time.Time{}
 	}
 }
 
-// fetchToken asks DingTalk for a new token, retrying transient failures.
-func (c *Client) fetchToken(ctx context.Context) (string, time.Time, error) {
+// fetchToken asks DingTalk for a new token, retrying transient failures, and
+// returns it with its lifetime.
+func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) {
 	var out tokenResponse
 	in := tokenRequest{AppKey: c.appKey, AppSecret: c.appSecret}
 	if err := c.call(ctx, PathAccessToken, in, &out, retryAll); err != nil {
-		return "", time.Time{}, fmt.Errorf("dingtalk: fetching access token: %w", err)
+		return "", 0, fmt.Errorf("dingtalk: fetching access token: %w", err)
 	}
 	if out.AccessToken == "" || out.ExpireIn <= 0 {
-		return "", time.Time{}, &APIError{API: PathAccessToken, Status: 200, Code: CodeBadResponse, Message: "answer has no access token or expiry"}
+		return "", 0, &APIError{API: PathAccessToken, Status: 200, Code: CodeBadResponse, Message: "answer has no access token or expiry"}
 	}
-	return out.AccessToken, c.now().Add(time.Duration(out.ExpireIn) * time.Second), nil
+	return out.AccessToken, time.Duration(out.ExpireIn) * time.Second, nil
 }

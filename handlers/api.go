@@ -20,10 +20,6 @@ import (
 	"github.com/dingrecall/dingrecall/store"
 )
 
-// MaxTTL is the longest "ttl" a message may have: DingTalk recalls only
-// within 24 hours of sending.
-const MaxTTL = 24 * time.Hour
-
 // authorize checks the bearer token in constant time.
 func (h *handler) authorize(c *gin.Context) {
 	if h.d.APIToken == "" {
@@ -92,8 +88,9 @@ type markdownBody struct {
 	Text  string `json:"text"`
 }
 
-// outgoing validates the request and turns it into a bot.Outgoing.
-func (r *sendRequest) outgoing() (bot.Outgoing, error) {
+// outgoing validates the request and turns it into a bot.Outgoing; ttl may
+// be at most maxTTL.
+func (r *sendRequest) outgoing(maxTTL time.Duration) (bot.Outgoing, error) {
 	var o bot.Outgoing
 	switch r.ChatType {
 	case "", "group":
@@ -116,7 +113,7 @@ func (r *sendRequest) outgoing() (bot.Outgoing, error) {
 		}
 		o.ChatID = r.ConversationID
 	}
-	forms := 0
+	forms, field := 0, "text"
 	if r.Text != nil {
 		forms++
 		if strings.TrimSpace(*r.Text) == "" {
@@ -125,14 +122,14 @@ func (r *sendRequest) outgoing() (bot.Outgoing, error) {
 		o.Message = dingtalk.Text(*r.Text)
 	}
 	if r.Markdown != nil {
-		forms++
+		forms, field = forms+1, "markdown"
 		if strings.TrimSpace(r.Markdown.Title) == "" || strings.TrimSpace(r.Markdown.Text) == "" {
 			return o, badField("markdown", "needs a title and a text")
 		}
 		o.Message = dingtalk.Markdown(r.Markdown.Title, r.Markdown.Text)
 	}
 	if r.MsgKey != "" || len(r.MsgParam) > 0 {
-		forms++
+		forms, field = forms+1, "msgParam"
 		param, err := rawParam(r.MsgParam)
 		if err != nil {
 			return o, err
@@ -149,13 +146,13 @@ func (r *sendRequest) outgoing() (bot.Outgoing, error) {
 		return o, badField("text", "give only one of text, markdown, or msgKey with msgParam")
 	}
 	if err := o.Message.Validate(); err != nil {
-		return o, badField("msgParam", "%v", err)
+		return o, badField(field, "%v", err)
 	}
 	o.Tag = r.Tag
 	if r.TTL != "" {
 		ttl, err := time.ParseDuration(r.TTL)
-		if err != nil || ttl <= 0 || ttl > MaxTTL {
-			return o, badField("ttl", "want a duration such as 10m, above 0 and at most 24h, got %q", r.TTL)
+		if err != nil || ttl <= 0 || ttl > maxTTL {
+			return o, badField("ttl", "want a duration such as 10m, above 0 and at most %v (DingTalk recalls within 24h; LEDGER_TTL keeps messages that long), got %q", maxTTL, r.TTL)
 		}
 		o.TTL = ttl
 	}
@@ -186,7 +183,7 @@ func (h *handler) sendMessage(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	o, err := req.outgoing()
+	o, err := req.outgoing(h.d.MaxTTL)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -216,7 +213,7 @@ type recallRequest struct {
 
 // selection validates the request and turns it into a bot.Selection.
 func (r *recallRequest) selection(max int) (bot.Selection, error) {
-	sel := bot.Selection{ChatID: r.ConversationID, Tag: r.Tag, Keys: r.Keys}
+	sel := bot.Selection{ChatID: r.ConversationID, Tag: r.Tag, Keys: r.Keys, Max: max}
 	if r.UserID != "" {
 		if r.ConversationID != "" {
 			return sel, badField("userId", "give conversationId or userId, not both")

@@ -42,11 +42,17 @@ func (h *handler) callback(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	first, err := h.d.Dedup.FirstSeen(ctx, cb.MsgID, DedupWindow)
+	dedup := h.d.Dedup
+	first, err := dedup.FirstSeen(ctx, cb.MsgID, DedupWindow)
 	if err != nil {
-		h.d.Log.WithError(err).Error("callback: de-duplication store unavailable")
-		writeError(c, err)
-		return
+		// The shared store is down: de-duplicate in this process instead, so
+		// the command still runs and can tell the person to try again.
+		h.d.Log.WithError(err).Warn("callback: de-duplication store unavailable, de-duplicating locally")
+		dedup = h.localDedup
+		if first, err = dedup.FirstSeen(ctx, cb.MsgID, DedupWindow); err != nil {
+			writeError(c, err)
+			return
+		}
 	}
 	if !first {
 		h.d.Log.WithField("msg", cb.MsgID).Info("callback: duplicate msgId acknowledged, not run again")
@@ -56,7 +62,7 @@ func (h *handler) callback(c *gin.Context) {
 	ev := bot.EventFromCallback(cb)
 	if err := h.d.Pool.Submit(func(ctx context.Context) { h.d.Bot.Handle(ctx, ev) }); err != nil {
 		// Let DingTalk deliver it again: forget that we saw it.
-		if ferr := h.d.Dedup.Forget(context.WithoutCancel(ctx), cb.MsgID); ferr != nil {
+		if ferr := dedup.Forget(context.WithoutCancel(ctx), cb.MsgID); ferr != nil {
 			h.d.Log.WithError(ferr).Warn("callback: could not forget a refused msgId")
 		}
 		h.d.Log.WithFields(logrus.Fields{"msg": cb.MsgID, "chat": cb.ConversationID}).WithError(err).Warn("callback refused: busy")

@@ -51,16 +51,19 @@ func writeError(c *gin.Context, err error) {
 		ae = &apiError{status: http.StatusBadRequest, code: "invalid_callback", message: err.Error()}
 	case errors.Is(err, bot.ErrBusy), errors.Is(err, bot.ErrClosed):
 		ae = errBusy
-	case errors.Is(err, dingtalk.ErrInvalidMessage), errors.Is(err, bot.ErrRecipient):
+	case errors.Is(err, dingtalk.ErrInvalidMessage), errors.Is(err, bot.ErrRecipient), errors.Is(err, store.ErrInvalid):
 		ae = &apiError{status: http.StatusBadRequest, code: "invalid_request", message: err.Error()}
+	case errors.Is(err, bot.ErrNoCoolApp):
+		ae = &apiError{status: http.StatusBadRequest, code: "invalid_request", field: "chatType", message: err.Error()}
 	case errors.As(err, &dt):
 		ae = &apiError{status: http.StatusBadGateway, code: dt.Code, message: dt.Message}
-	case errors.Is(err, store.ErrInvalid):
-		ae = &apiError{status: http.StatusBadRequest, code: "invalid_request", message: err.Error()}
+	case errors.Is(err, bot.ErrDingTalk):
+		ae = &apiError{status: http.StatusGatewayTimeout, code: "dingtalk_unavailable", message: err.Error()}
 	case errors.Is(err, bot.ErrUntracked):
-		ae = &apiError{status: http.StatusServiceUnavailable, code: "untracked", message: err.Error()}
+		// Not retryable: the message is posted; sending again would post it twice.
+		ae = &apiError{status: http.StatusInternalServerError, code: "untracked", message: err.Error() + " (the message was posted: do not send it again)"}
 	default:
-		ae = &apiError{status: http.StatusServiceUnavailable, code: "store_unavailable", message: "the message store is unavailable; try again"}
+		ae = &apiError{status: http.StatusServiceUnavailable, code: "store_unavailable", message: "the message store is unavailable, try again: " + err.Error()}
 	}
 	body := gin.H{"code": ae.code, "message": ae.message}
 	if ae.field != "" {

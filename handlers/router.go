@@ -5,8 +5,6 @@
 package handlers
 
 import (
-	"context"
-	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -22,8 +20,11 @@ type Deps struct {
 	AppSecret string
 	// APIToken guards /api/v1; empty disables the API (every call 401).
 	APIToken string
-	// RecallMax is the largest N (or number of keys) one API call may recall.
+	// RecallMax is the largest N (or number of keys, or tagged messages) one
+	// API call may recall.
 	RecallMax int
+	// MaxTTL is the longest "ttl" a message may be sent with.
+	MaxTTL time.Duration
 	// Bot runs commands; Pool runs them off the request path.
 	Bot  *bot.Bot
 	Pool *bot.Pool
@@ -49,7 +50,7 @@ func New(d Deps) *gin.Engine {
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNotFound) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, errMethod) })
 
-	h := &handler{d: d}
+	h := &handler{d: d, localDedup: store.NewMemoryDeduper(store.MemoryDeduperOptions{Now: d.Now})}
 	if !d.DisableCallback {
 		r.POST("/dingtalk/callback", h.callback)
 	}
@@ -65,6 +66,8 @@ func New(d Deps) *gin.Engine {
 // handler holds the dependencies of every route.
 type handler struct {
 	d Deps
+	// localDedup stands in for Deps.Dedup while the shared store is down.
+	localDedup store.Deduper
 }
 
 // requestLog logs each request with its status and duration; never a header
@@ -82,21 +85,4 @@ func requestLog(log logrus.FieldLogger) gin.HandlerFunc {
 			"took": time.Since(start).String(), "remote": c.ClientIP(),
 		}).Debug("http request")
 	}
-}
-
-// healthz is liveness: the process answers.
-func (h *handler) healthz(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"status": "ok"})
-}
-
-// readyz is readiness: the store answers.
-func (h *handler) readyz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
-	defer cancel()
-	if err := h.d.Ledger.Ping(ctx); err != nil {
-		h.d.Log.WithError(err).Warn("not ready: store unavailable")
-		writeError(c, &apiError{status: http.StatusServiceUnavailable, code: "store_unavailable", message: "the message store is unavailable"})
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }

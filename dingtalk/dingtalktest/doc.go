@@ -25,9 +25,9 @@
 //     fake's clock (WithClock), as is token expiry. A key named twice in one recall call is
 //     handled once.
 //   - There is no throttle and no monthly quota unless a test asks for one (SetQPSLimit,
-//     FailNext, SetRecallFailRate). SetQPSLimit is a per-path token bucket (a second's
-//     worth at once, then an even flow) on the real clock, not WithClock's; DingTalk does
-//     not document how it counts its 20 calls a second.
+//     FailNext, SetRecallFailRate). SetQPSLimit admits at most n calls per path in any
+//     one-second window of the real clock, not WithClock's; DingTalk does not document how
+//     it counts its 20 calls a second, and this is the strictest reading.
 //   - Checks run in a fixed order, after any SetLatency delay: path and method, QPS limit,
 //     token, injected faults, content type (application/json is required), body, then
 //     fields. DingTalk's own order is not documented.

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Fault is an error answer FailNext and FailNextOn inject.
@@ -104,15 +102,15 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.latency = d
 }
 
-// SetQPSLimit lets at most n calls a second through to each robot path, counted as a
-// token bucket that holds n calls and refills at n per second by the real clock: a second's
-// worth may arrive at once, then one every 1/n seconds. Calls over it answer 403
-// Forbidden.AccessDenied.QpsLimitForAppkeyAndApi and change no state. 0 turns it off.
+// SetQPSLimit lets at most n calls through to each robot path in any one-second window
+// of the real clock (the strictest reading of DingTalk's "20 calls per second"). Calls over
+// it answer 403 Forbidden.AccessDenied.QpsLimitForAppkeyAndApi, change no state and do not
+// count against the window. 0 turns it off.
 func (s *Server) SetQPSLimit(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.qpsLimit = n
-	clear(s.qpsBuckets)
+	clear(s.qpsWindows)
 }
 
 // admit applies the QPS limit to a call to path.
@@ -122,14 +120,16 @@ func (s *Server) admit(path string) *apiError {
 	if s.qpsLimit <= 0 {
 		return nil
 	}
-	bucket, ok := s.qpsBuckets[path]
-	if !ok {
-		bucket = rate.NewLimiter(rate.Limit(s.qpsLimit), s.qpsLimit)
-		s.qpsBuckets[path] = bucket
+	now := time.Now()
+	window := s.qpsWindows[path]
+	for len(window) > 0 && now.Sub(window[0]) >= time.Second {
+		window = window[1:]
 	}
-	if !bucket.Allow() {
+	if len(window) >= s.qpsLimit {
+		s.qpsWindows[path] = window
 		return FaultQPSLimit.apiError()
 	}
+	s.qpsWindows[path] = append(window, now)
 	return nil
 }
 

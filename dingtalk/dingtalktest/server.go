@@ -13,8 +13,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Paths of the DingTalk open API calls the fake answers.
@@ -95,7 +93,7 @@ type Server struct {
 	keyFailures map[string]string
 	latency     time.Duration
 	qpsLimit    int
-	qpsBuckets  map[string]*rate.Limiter
+	qpsWindows  map[string][]time.Time
 	failRate    float64
 	failRNG     *mathrand.Rand
 }
@@ -150,7 +148,7 @@ func New(opts ...Option) *Server {
 		inflight:     map[string]int{},
 		peak:         map[string]int{},
 		keyFailures:  map[string]string{},
-		qpsBuckets:   map[string]*rate.Limiter{},
+		qpsWindows:   map[string][]time.Time{},
 	}
 	for _, opt := range opts {
 		opt(s)
