@@ -68,7 +68,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LedgerTTL:    p.duration("LEDGER_TTL", 24*time.Hour, time.Second, 30*24*time.Hour),
 		LedgerPerCh:  p.integer("LEDGER_PER_CHAT", 1000, 1, 1000000),
 		APIToken:     p.str("API_TOKEN", ""),
-		Store:        p.oneOf("STORE", "memory", "memory"),
+		Store:        p.oneOf("STORE", "memory", "memory", "redis"),
 		RedisURL:     p.str("REDIS_URL", ""),
 		StoreFile:    p.str("STORE_FILE", ""),
 		StoreEvery:   p.duration("STORE_FILE_INTERVAL", 5*time.Second, 100*time.Millisecond, time.Hour),
@@ -80,6 +80,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ShutdownWait: p.duration("SHUTDOWN_TIMEOUT", 30*time.Second, time.Second, time.Hour),
 	}
 	c.LogLevel = p.level("LOG_LEVEL", logrus.InfoLevel)
+	switch {
+	case c.Store == "redis" && c.RedisURL == "":
+		p.fail("REDIS_URL", "is required when STORE=redis (for example redis://127.0.0.1:6379/0)")
+	case c.Store == "redis" && c.StoreFile != "":
+		p.fail("STORE_FILE", "applies to STORE=memory only; Redis keeps the ledger itself")
+	}
 	if c.ReplyTTL >= c.LedgerTTL {
 		p.fail("REPLY_TTL", "is %v: want less than LEDGER_TTL (%v), or replies leave the ledger before they are recalled", c.ReplyTTL, c.LedgerTTL)
 	}

@@ -71,10 +71,11 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	ledger, dedup, persist, err := openStore(cfg, log)
+	ledger, dedup, persist, closeStore, err := openStore(cfg, log)
 	if err != nil {
 		return err
 	}
+	defer closeStore()
 
 	sender := bot.NewSender(client, ledger, cfg.CoolAppCode, time.Now, log)
 	recaller := bot.NewRecaller(client, ledger, log)
@@ -167,22 +168,30 @@ func healthcheck(getenv func(string) string) int {
 	return 0
 }
 
-// openStore builds the ledger and the de-duplicator STORE names. For the
-// memory store with STORE_FILE it loads the file and returns the saver to
-// run; otherwise persist is nil.
-func openStore(cfg config, log logrus.FieldLogger) (store.Ledger, store.Deduper, func(context.Context), error) {
+// openStore builds the ledger and the de-duplicator STORE names, the saver
+// to run for the memory store with STORE_FILE (else nil), and what to close
+// at the end.
+func openStore(cfg config, log logrus.FieldLogger) (store.Ledger, store.Deduper, func(context.Context), func() error, error) {
+	if cfg.Store == "redis" {
+		r, err := store.OpenRedis(cfg.RedisURL, store.RedisOptions{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh})
+		if err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		return r, r.Deduper(), nil, r.Close, nil
+	}
 	m := store.NewMemory(store.MemoryOptions{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh})
 	dedup := store.NewMemoryDeduper(store.MemoryDeduperOptions{})
+	noClose := func() error { return nil }
 	if cfg.StoreFile == "" {
-		return m, dedup, nil, nil
+		return m, dedup, nil, noClose, nil
 	}
 	n, err := m.LoadFile(cfg.StoreFile)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("STORE_FILE: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("STORE_FILE: %w", err)
 	}
 	log.WithFields(logrus.Fields{"file": cfg.StoreFile, "messages": n}).Info("ledger loaded")
 	persist := func(ctx context.Context) { m.Persist(ctx, cfg.StoreFile, cfg.StoreEvery, log) }
-	return m, dedup, persist, nil
+	return m, dedup, persist, noClose, nil
 }
 
 // maxTTL is the longest "ttl" an API send may have: the message must still

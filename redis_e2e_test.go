@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dingrecall/dingrecall/dingtalk/dingtalktest"
+)
+
+// redisServer is a throwaway redis-server this test starts, stops and
+// starts again on the same port and data directory (append-only file, so a
+// restart keeps the data).
+type redisServer struct {
+	t    *testing.T
+	port string
+	dir  string
+	cmd  *exec.Cmd
+}
+
+// startRedis starts a redis-server on a free loopback port. Without the
+// binary the test is skipped, unless DINGRECALL_REQUIRE_REDIS=1 (CI).
+func startRedis(t *testing.T) *redisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("DINGRECALL_REQUIRE_REDIS") == "1" {
+			t.Fatal("DINGRECALL_REQUIRE_REDIS=1 but redis-server is not installed")
+		}
+		t.Skip("redis-server not installed: skipping the Redis end-to-end tests (see README)")
+	}
+	_, port, _ := strings.Cut(freeAddr(t), ":")
+	r := &redisServer{t: t, port: port, dir: t.TempDir()}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+// url is the server's REDIS_URL.
+func (r *redisServer) url() string { return "redis://127.0.0.1:" + r.port + "/0" }
+
+// start runs the server and waits until it answers.
+func (r *redisServer) start() {
+	r.t.Helper()
+	r.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", r.port, "--save", "",
+		"--appendonly", "yes", "--appendfsync", "always", "--dir", r.dir)
+	require.NoError(r.t, r.cmd.Start())
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + r.port})
+	defer client.Close()
+	require.Eventually(r.t, func() bool { return client.Ping(context.Background()).Err() == nil }, 10*time.Second, 20*time.Millisecond)
+}
+
+// stop kills the server (its append-only file keeps what it had).
+func (r *redisServer) stop() {
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
+func TestTwoInstancesShareOneRedis(t *testing.T) {
+	rs := startRedis(t)
+	fake := dingtalktest.NewTest(t)
+	env := map[string]string{"STORE": "redis", "REDIS_URL": rs.url()}
+	a := startApp(t, fake, env)
+	b := startApp(t, fake, env)
+
+	keys := a.send(group, 30, nil)
+	reply := b.command(b.callbackBody("recall 30", nil))
+
+	assert.Contains(t, replyText(t, reply), "Recalled 30 messages")
+	assert.ElementsMatch(t, keys, fake.Recalled())
+	for _, k := range keys {
+		assert.Equal(t, 1, fake.RecallAttempts(k), "each key reached DingTalk exactly once")
+	}
+	assert.Empty(t, a.listed(group))
+}
+
+func TestConcurrentRecallsOnTwoInstancesNeverOverlap(t *testing.T) {
+	rs := startRedis(t)
+	fake := dingtalktest.NewTest(t)
+	env := map[string]string{"STORE": "redis", "REDIS_URL": rs.url()}
+	a := startApp(t, fake, env)
+	b := startApp(t, fake, env)
+	keys := a.send(group, 40, nil)
+
+	results := make(chan map[string]any, 2)
+	for _, app := range []*testApp{a, b} {
+		go func() {
+			_, out := app.api(http.MethodPost, "/recall", map[string]any{"conversationId": group, "last": 25})
+			results <- out
+		}()
+	}
+	total := 0
+	for range 2 {
+		out := <-results
+		total += len(out["recalled"].([]any))
+	}
+	assert.Equal(t, 40, total, "together they recalled everything once")
+	assert.ElementsMatch(t, keys, fake.Recalled())
+	for _, k := range keys {
+		assert.Equal(t, 1, fake.RecallAttempts(k))
+	}
+}
+
+func TestRestartWithRedisRecallsWhatWasSentBefore(t *testing.T) {
+	rs := startRedis(t)
+	fake := dingtalktest.NewTest(t)
+	env := map[string]string{"STORE": "redis", "REDIS_URL": rs.url()}
+	first := startApp(t, fake, env)
+	keys := first.send(group, 10, nil)
+	selfCleaning := first.send("cidNotices==", 1, map[string]any{"ttl": "3s"})
+	require.NoError(t, first.stop())
+
+	second := startApp(t, fake, env)
+	reply := second.command(second.callbackBody("recall 10", nil))
+	assert.Contains(t, replyText(t, reply), "Recalled 10 messages")
+	assert.Subset(t, fake.Recalled(), keys)
+	require.Eventually(t, func() bool { return len(fake.Recalled()) == 11 }, 10*time.Second, 20*time.Millisecond,
+		"the ttl message is recalled by the new instance")
+	assert.Contains(t, fake.Recalled(), selfCleaning[0])
+}
+
+func TestRedisOutage(t *testing.T) {
+	rs := startRedis(t)
+	fake := dingtalktest.NewTest(t)
+	a := startApp(t, fake, map[string]string{"STORE": "redis", "REDIS_URL": rs.url() + "?dial_timeout=200ms&max_retries=0"})
+	keys := a.send(group, 3, nil)
+
+	rs.stop()
+	require.Eventually(t, func() bool {
+		status, _ := a.do(http.MethodGet, "/readyz", nil, nil)
+		return status == http.StatusServiceUnavailable
+	}, 10*time.Second, 50*time.Millisecond, "/readyz turns 503")
+	reply := a.command(a.callbackBody("recall 2", nil))
+	assert.Contains(t, replyText(t, reply), "store is unavailable")
+	assert.Empty(t, fake.Recalled(), "nothing is recalled blindly")
+	status, out := a.api(http.MethodPost, "/recall", map[string]any{"conversationId": group, "last": 1})
+	assert.Equal(t, http.StatusServiceUnavailable, status, "%v", out)
+
+	rs.start()
+	require.Eventually(t, func() bool {
+		status, _ := a.do(http.MethodGet, "/readyz", nil, nil)
+		return status == http.StatusOK
+	}, 10*time.Second, 50*time.Millisecond, "the app reconnects by itself")
+	assert.Equal(t, reverse(keys), a.listed(group), "nothing was lost")
+	reply = a.command(a.callbackBody("recall 2", nil))
+	assert.Contains(t, replyText(t, reply), "Recalled 2 messages")
+	assert.ElementsMatch(t, keys[1:], fake.Recalled())
+}
+
+func TestStoreRedisNeedsURL(t *testing.T) {
+	err := run(context.Background(), func(k string) string { return map[string]string{"STORE": "redis"}[k] })
+	require.ErrorContains(t, err, "REDIS_URL is required when STORE=redis")
+}

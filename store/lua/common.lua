@@ -1,0 +1,121 @@
+-- common.lua is the prelude of every ledger script (see redis.go for the key
+-- layout). Every script is called with the same KEYS and the same first six
+-- ARGV; its own arguments start at ARGV[7]. Times are Unix milliseconds and
+-- come from the caller's clock: Redis's own clock is never consulted.
+local P = ARGV[1] -- key prefix, "{prefix}:"
+local NOW = tonumber(ARGV[2])
+local TTL = tonumber(ARGV[3])
+local LEASE = tonumber(ARGV[4])
+local PERCHAT = tonumber(ARGV[5])
+local GRACE = tonumber(ARGV[6])
+-- A message is tracked while its send time is after CUT.
+local CUT = NOW - TTL
+local ACTIVE = KEYS[1] -- zset: chat ID by its newest message's send time
+local DUE = KEYS[2] -- zset: message key by ExpiresAt
+local KINDS = KEYS[3] -- hash: chat ID -> kind
+local TITLES = KEYS[4] -- hash: chat ID -> title
+local FOLDS = KEYS[5] -- hash: chat ID -> case-folded title
+
+local function mkey(k) return P .. 'm:' .. k end
+local function ckey(c) return P .. 'c:' .. c end
+local function tkey(t) return P .. 't:' .. t end
+local function fkey(f) return P .. 'f:' .. f end
+
+-- The fields of a message hash: chat, kind, robot, msgKey (name), param,
+-- tag (group), sent, expires, reply (y), failure, lease. The first ten are
+-- returned to Go in this order (redisFields in redis.go).
+local F = {'c', 'k', 'r', 'n', 'p', 'g', 's', 'e', 'y', 'f', 'l'}
+
+-- load returns the fields of message k, or nil when it is not tracked
+-- (unknown or TTL old).
+local function load(k)
+	local v = redis.call('HMGET', mkey(k), unpack(F))
+	if not v[7] or tonumber(v[7]) <= CUT then
+		return nil
+	end
+	return v
+end
+
+-- free reports whether the loaded message v is unclaimed.
+local function free(v)
+	return not v[11] or tonumber(v[11]) <= NOW
+end
+
+-- pack returns the reply for message k with fields v.
+local function pack(k, v)
+	local out = {k}
+	for i = 1, 10 do
+		out[i + 1] = v[i] or ''
+	end
+	return out
+end
+
+-- claim claims message k for the lease.
+local function claim(k)
+	redis.call('HSET', mkey(k), 'l', NOW + LEASE)
+end
+
+-- keep makes key live for at least ms milliseconds of Redis's time.
+local function keep(key, ms)
+	if redis.call('PTTL', key) < ms then
+		redis.call('PEXPIRE', key, ms)
+	end
+end
+
+-- kill forgets message k of chat with tag in every index except ACTIVE
+-- (callers touch the chat).
+local function kill(k, chat, tag)
+	redis.call('DEL', mkey(k))
+	if chat then
+		redis.call('ZREM', ckey(chat), k)
+	end
+	if tag and tag ~= '' then
+		redis.call('ZREM', tkey(tag), k)
+	end
+	redis.call('ZREM', DUE, k)
+end
+
+-- touch brings the activity of chat up to date after its messages changed:
+-- a chat without messages leaves ACTIVE, and KINDS unless it has a title.
+local function touch(chat)
+	local top = redis.call('ZREVRANGE', ckey(chat), 0, 0, 'WITHSCORES')
+	if top[1] then
+		redis.call('ZADD', ACTIVE, top[2], chat)
+	else
+		redis.call('ZREM', ACTIVE, chat)
+		if redis.call('HEXISTS', TITLES, chat) == 0 then
+			redis.call('HDEL', KINDS, chat)
+		end
+	end
+end
+
+-- trim forgets the TTL old messages of chat, the lowest scores of its zset.
+local function trim(chat)
+	local ck = ckey(chat)
+	local ks = redis.call('ZRANGEBYSCORE', ck, '-inf', CUT)
+	for _, k in ipairs(ks) do
+		local v = redis.call('HMGET', mkey(k), 'c', 'g')
+		if v[1] == chat then
+			kill(k, chat, v[2])
+		else
+			-- The hash was reclaimed, or the key re-recorded elsewhere.
+			redis.call('ZREM', ck, k)
+		end
+	end
+	if #ks > 0 then
+		touch(chat)
+	end
+end
+
+-- sweep drops up to n chats whose newest message is TTL old from ACTIVE
+-- (and KINDS unless titled), so that quiet chats do not pile up there. It
+-- deletes nothing else: the keys of such a chat expire in Redis on their
+-- own, and a message recorded into it first trims it.
+local function sweep(n)
+	for _, c in ipairs(redis.call('ZRANGEBYSCORE', ACTIVE, '-inf', CUT, 'LIMIT', 0, n)) do
+		redis.call('ZREM', ACTIVE, c)
+		if redis.call('HEXISTS', TITLES, c) == 0 then
+			redis.call('HDEL', KINDS, c)
+		end
+	end
+end

@@ -1,0 +1,542 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultRedisPrefix is the key prefix of a Redis ledger or deduper unless
+// configured otherwise.
+const DefaultRedisPrefix = "dingrecall"
+
+// redisGrace is how long Redis keeps a key after the ledger, by its
+// injected clock, already treats it as gone. Redis's expiry only reclaims
+// space; the grace keeps it from dropping a message that a replica whose
+// clock lags a little still considers tracked.
+const redisGrace = 5 * time.Minute
+
+// RedisOptions configures a Redis ledger. Zero (or negative) values take the
+// defaults.
+type RedisOptions struct {
+	// Prefix starts every key of the ledger (DefaultRedisPrefix). Ledgers
+	// with different prefixes share a Redis without seeing each other.
+	Prefix string
+	// TTL is how long after SentAt a message stays tracked (DefaultTTL).
+	TTL time.Duration
+	// PerChat is the most messages tracked per chat (DefaultPerChat);
+	// recording one more drops the oldest.
+	PerChat int
+	// Lease is how long a claim holds before it lapses (DefaultLease).
+	Lease time.Duration
+	// Now is the clock (time.Now). Every expiry and lease decision uses it;
+	// every replica should run on a synchronised clock.
+	Now func() time.Time
+}
+
+// Redis is the Ledger shared by several replicas, kept in Redis (go-redis
+// v9). Its state lives in Redis only, so any number of *Redis values, in
+// one process or many, can serve one ledger.
+//
+// Layout: with P the prefix, every key starts with "{P}:" so that all of a
+// ledger's keys share one Redis Cluster hash slot, as its multi-key scripts
+// require.
+//
+//	{P}:m:<key>    hash, one per message: c chat ID, k kind, r robot code,
+//	               n msgKey, p msgParam, g tag, s SentAt, e ExpiresAt,
+//	               y "1" for a reply, f failure, l claimed until; empty
+//	               fields are left out
+//	{P}:c:<chat>   zset of the chat's message keys by SentAt
+//	{P}:t:<tag>    zset of the tag's message keys by SentAt
+//	{P}:due        zset of the keys of messages with an ExpiresAt, by it
+//	{P}:chats      zset of chat IDs by their newest message's SentAt
+//	{P}:kind       hash of chat ID to kind
+//	{P}:title      hash of chat ID to title
+//	{P}:fold       hash of chat ID to its case-folded title
+//	{P}:f:<fold>   set of the chat IDs with that case-folded title
+//
+// Times are Unix milliseconds. One hash per message keeps Get at one
+// HMGET and lets Redis reclaim each message on its own; small hashes are
+// stored as compact listpacks. The per-chat zset makes Newest and
+// TakeNewest walk from the newest message, costing O(log n + returned +
+// skipped), not O(history), and the chat's count is its ZCARD. The claim
+// is the field l of the message's hash, compared with the caller's clock,
+// so a lapsed lease needs no clean-up.
+//
+// Every decision on time is taken in the scripts from the time the caller
+// passes in, read from RedisOptions.Now. Redis's own expiry only reclaims
+// space, five minutes after the ledger's clock drops a message: message
+// hashes and the chat and tag zsets get a PEXPIRE of SentAt + TTL + grace
+// − now; the indexes are trimmed lazily, TTL old messages being the lowest
+// scores of their chat's zset.
+//
+// Every method that reads an index or changes anything is one Lua script
+// (lua/*.lua), run atomically by Redis, so replicas never claim one message
+// twice nor lose one; Get is a single HMGET and Ping a PING. A call that
+// go-redis retries after a lost reply may have run already: a retried claim
+// then leaves the first claim to lapse with its lease, and the other
+// scripts are idempotent.
+//
+// The RedisDeduper of Deduper keeps its keys, "P:dedup:<id>", outside the
+// hash tag, since each is a key of its own.
+type Redis struct {
+	c       redis.UniversalClient
+	prefix  string   // "{P}:"
+	keys    []string // the KEYS of every script
+	ttl     int64    // milliseconds
+	lease   int64    // milliseconds
+	perChat int
+	now     func() time.Time
+	dedup   string // the deduper's prefix
+}
+
+var _ Ledger = (*Redis)(nil)
+
+// NewRedis returns a Redis ledger on client, configured by opts. It does
+// not connect: go-redis connects, and reconnects, when the ledger is used.
+func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultRedisPrefix
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = DefaultTTL
+	}
+	if opts.PerChat <= 0 {
+		opts.PerChat = DefaultPerChat
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = DefaultLease
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	p := "{" + opts.Prefix + "}:"
+	return &Redis{
+		c:       client,
+		prefix:  p,
+		keys:    []string{p + "chats", p + "due", p + "kind", p + "title", p + "fold"},
+		ttl:     millis(opts.TTL),
+		lease:   millis(opts.Lease),
+		perChat: opts.PerChat,
+		now:     opts.Now,
+		dedup:   opts.Prefix,
+	}
+}
+
+// OpenRedis returns a Redis ledger on a new client for the redis:// (or
+// rediss:// or unix://) URL, as parsed by redis.ParseURL; query parameters
+// such as dial_timeout or max_retries tune the client. It does not connect,
+// so an application starts while Redis is down; use Ping for readiness.
+// Close the ledger to close the client.
+func OpenRedis(rawURL string, opts RedisOptions) (*Redis, error) {
+	o, err := redis.ParseURL(rawURL)
+	if err != nil {
+		// A url.Error quotes the URL, password included.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("redis ledger: open: %w", err)
+	}
+	return NewRedis(redis.NewClient(o), opts), nil
+}
+
+// Close closes the ledger's client, which OpenRedis created or NewRedis was
+// given.
+func (r *Redis) Close() error {
+	if err := r.c.Close(); err != nil {
+		return fmt.Errorf("redis ledger: close: %w", err)
+	}
+	return nil
+}
+
+// Deduper returns a RedisDeduper on the ledger's client, prefix and clock.
+func (r *Redis) Deduper() *RedisDeduper {
+	return NewRedisDeduper(r.c, RedisDeduperOptions{Prefix: r.dedup, Now: r.now})
+}
+
+// millis returns d in milliseconds, rounded up.
+func millis(d time.Duration) int64 {
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// argv returns the script arguments: the common ones (see lua/common.lua)
+// followed by args.
+func (r *Redis) argv(args ...any) []any {
+	all := make([]any, 0, 6+len(args))
+	all = append(all, r.prefix, r.now().UnixMilli(), r.ttl, r.lease, r.perChat, millis(redisGrace))
+	return append(all, args...)
+}
+
+// run runs a ledger script with args after the common arguments.
+func (r *Redis) run(ctx context.Context, s *redis.Script, args ...any) (any, error) {
+	v, err := s.Run(ctx, r.c, r.keys, r.argv(args...)...).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	return v, err
+}
+
+// redisErr wraps err as a failure of the ledger operation op.
+func redisErr(op string, err error) error {
+	return fmt.Errorf("redis ledger: %s: %w", op, err)
+}
+
+// begin returns an error if ctx is done, before any call to Redis.
+func begin(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return redisErr(op, err)
+	}
+	return nil
+}
+
+// Record tracks m; see Ledger. A message whose SentAt is already TTL old is
+// accepted but not tracked. Times are kept to the millisecond.
+func (r *Redis) Record(ctx context.Context, m Message) error {
+	const op = "record"
+	if err := begin(ctx, op); err != nil {
+		return err
+	}
+	if err := m.Validate(); err != nil {
+		return redisErr(op, err)
+	}
+	if _, err := r.run(ctx, recordScript, recordArgs(m)...); err != nil {
+		return redisErr(op, err)
+	}
+	return nil
+}
+
+// recordArgs returns the arguments of the record script for m: its key,
+// then the fields c k r n p g s e y f.
+func recordArgs(m Message) []any {
+	var expires, reply string
+	if !m.ExpiresAt.IsZero() {
+		expires = strconv.FormatInt(m.ExpiresAt.UnixMilli(), 10)
+	}
+	if m.Reply {
+		reply = "1"
+	}
+	return []any{m.Key,
+		m.ChatID, string(m.Kind), m.RobotCode, m.MsgKey, m.MsgParam, m.Tag,
+		strconv.FormatInt(m.SentAt.UnixMilli(), 10), expires, reply, m.Failure}
+}
+
+// redisFields are the fields of a message hash that make up a Message, in
+// the order the scripts return them.
+var redisFields = []string{"c", "k", "r", "n", "p", "g", "s", "e", "y", "f"}
+
+// Get returns the tracked message with the key; see Ledger.
+func (r *Redis) Get(ctx context.Context, key string) (Message, error) {
+	const op = "get"
+	if err := begin(ctx, op); err != nil {
+		return Message{}, err
+	}
+	vs, err := r.c.HMGet(ctx, r.prefix+"m:"+key, redisFields...).Result()
+	if err != nil {
+		return Message{}, redisErr(op, err)
+	}
+	row := make([]any, 0, 1+len(vs))
+	row = append(row, key)
+	row = append(row, vs...)
+	m, err := decodeMessage(row)
+	if err != nil {
+		return Message{}, redisErr(op, err)
+	}
+	if m.SentAt.IsZero() || m.SentAt.UnixMilli() <= r.now().UnixMilli()-r.ttl {
+		return Message{}, fmt.Errorf("redis ledger: get %q: %w", key, ErrNotFound)
+	}
+	return m, nil
+}
+
+// List returns the tracked messages of a chat, newest first; see Ledger.
+func (r *Redis) List(ctx context.Context, chatID string, limit int) ([]Message, error) {
+	return r.messages(ctx, "list", listScript, chatID, limit)
+}
+
+// Newest returns the newest n unclaimed non-reply messages of a chat; see
+// Ledger.
+func (r *Redis) Newest(ctx context.Context, chatID string, n int) ([]Message, error) {
+	if n <= 0 {
+		return nil, begin(ctx, "newest")
+	}
+	return r.messages(ctx, "newest", newestScript, chatID, n, 0)
+}
+
+// TakeNewest claims and returns what Newest would; see Ledger.
+func (r *Redis) TakeNewest(ctx context.Context, chatID string, n int) ([]Message, error) {
+	if n <= 0 {
+		return nil, begin(ctx, "take newest")
+	}
+	return r.messages(ctx, "take newest", newestScript, chatID, n, 1)
+}
+
+// Claim claims those of the keys that are tracked and unclaimed; see
+// Ledger.
+func (r *Redis) Claim(ctx context.Context, keys []string) ([]Message, error) {
+	if len(keys) == 0 {
+		return nil, begin(ctx, "claim")
+	}
+	return r.messages(ctx, "claim", claimScript, keyArgs(keys)...)
+}
+
+// Remove forgets the keys; see Ledger.
+func (r *Redis) Remove(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return begin(ctx, "remove")
+	}
+	return r.exec(ctx, "remove", removeScript, keyArgs(keys)...)
+}
+
+// Fail records the failure reasons and releases the claims; see Ledger.
+func (r *Redis) Fail(ctx context.Context, reasons map[string]string) error {
+	if len(reasons) == 0 {
+		return begin(ctx, "fail")
+	}
+	args := make([]any, 0, 2*len(reasons))
+	for k, reason := range reasons {
+		args = append(args, k, reason)
+	}
+	return r.exec(ctx, "fail", failScript, args...)
+}
+
+// Release releases the claims on the keys; see Ledger.
+func (r *Redis) Release(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return begin(ctx, "release")
+	}
+	return r.exec(ctx, "release", releaseScript, keyArgs(keys)...)
+}
+
+// ByTag returns the unclaimed non-reply messages with the tag, newest
+// first; see Ledger.
+func (r *Redis) ByTag(ctx context.Context, tag string) ([]Message, error) {
+	if tag == "" {
+		return nil, begin(ctx, "by tag")
+	}
+	return r.messages(ctx, "by tag", byTagScript, tag)
+}
+
+// Due returns the unclaimed messages due for automatic recall at now,
+// earliest first; see Ledger.
+func (r *Redis) Due(ctx context.Context, now time.Time, limit int) ([]Message, error) {
+	return r.messages(ctx, "due", dueScript, now.UnixMilli(), limit)
+}
+
+// SetTitle remembers the title of a chat; see Ledger.
+func (r *Redis) SetTitle(ctx context.Context, chatID string, kind Kind, title string) error {
+	const op = "set title"
+	if err := begin(ctx, op); err != nil {
+		return err
+	}
+	switch {
+	case chatID == "":
+		return redisErr(op, fmt.Errorf("%w: empty chat id", ErrInvalid))
+	case !kind.Valid():
+		return redisErr(op, fmt.Errorf("%w: unknown chat kind %q", ErrInvalid, kind))
+	}
+	return r.exec(ctx, op, setTitleScript, chatID, string(kind), title, fold(title))
+}
+
+// Chats returns the chats with tracked messages, most recently active
+// first; see Ledger.
+func (r *Redis) Chats(ctx context.Context) ([]Chat, error) {
+	const op = "chats"
+	if err := begin(ctx, op); err != nil {
+		return nil, err
+	}
+	v, err := r.run(ctx, chatsScript)
+	if err != nil {
+		return nil, redisErr(op, err)
+	}
+	rows, _ := v.([]any)
+	type active struct {
+		Chat
+		newest float64
+	}
+	all := make([]active, 0, len(rows))
+	for _, row := range rows {
+		f, _ := row.([]any)
+		if len(f) != 5 {
+			return nil, redisErr(op, fmt.Errorf("unexpected reply %v", row))
+		}
+		c, err := decodeChat(f[:4])
+		if err != nil {
+			return nil, redisErr(op, err)
+		}
+		newest, err := strconv.ParseFloat(str(f[4]), 64)
+		if err != nil {
+			return nil, redisErr(op, fmt.Errorf("chat %q: bad activity score: %w", c.ID, err))
+		}
+		all = append(all, active{c, newest})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].newest != all[j].newest {
+			return all[i].newest > all[j].newest
+		}
+		return all[i].ID < all[j].ID
+	})
+	out := make([]Chat, len(all))
+	for i, a := range all {
+		out[i] = a.Chat
+	}
+	return out, nil
+}
+
+// FindChat returns the chat with the ID or, failing that, the title; see
+// Ledger.
+func (r *Redis) FindChat(ctx context.Context, idOrTitle string) (Chat, error) {
+	const op = "find chat"
+	if err := begin(ctx, op); err != nil {
+		return Chat{}, err
+	}
+	v, err := r.run(ctx, findChatScript, idOrTitle, fold(idOrTitle))
+	if err != nil {
+		return Chat{}, redisErr(op, err)
+	}
+	f, _ := v.([]any)
+	if len(f) == 0 {
+		return Chat{}, redisErr(op, fmt.Errorf("unexpected reply %v", v))
+	}
+	switch str(f[0]) {
+	case "ok":
+		if len(f) != 5 {
+			break
+		}
+		c, err := decodeChat(f[1:])
+		if err != nil {
+			return Chat{}, redisErr(op, err)
+		}
+		return c, nil
+	case "none":
+		return Chat{}, fmt.Errorf("redis ledger: find chat %q: %w", idOrTitle, ErrNotFound)
+	case "many":
+		if len(f) != 2 {
+			break
+		}
+		return Chat{}, fmt.Errorf("redis ledger: find chat %q: %w: %v chats have this title", idOrTitle, ErrAmbiguous, f[1])
+	}
+	return Chat{}, redisErr(op, fmt.Errorf("unexpected reply %v", v))
+}
+
+// Ping reports whether Redis answers; see Ledger.
+func (r *Redis) Ping(ctx context.Context) error {
+	const op = "ping"
+	if err := begin(ctx, op); err != nil {
+		return err
+	}
+	if err := r.c.Ping(ctx).Err(); err != nil {
+		return redisErr(op, err)
+	}
+	return nil
+}
+
+// exec runs a script that returns nothing of interest.
+func (r *Redis) exec(ctx context.Context, op string, s *redis.Script, args ...any) error {
+	if err := begin(ctx, op); err != nil {
+		return err
+	}
+	if _, err := r.run(ctx, s, args...); err != nil {
+		return redisErr(op, err)
+	}
+	return nil
+}
+
+// messages runs a script that returns messages.
+func (r *Redis) messages(ctx context.Context, op string, s *redis.Script, args ...any) ([]Message, error) {
+	if err := begin(ctx, op); err != nil {
+		return nil, err
+	}
+	v, err := r.run(ctx, s, args...)
+	if err != nil {
+		return nil, redisErr(op, err)
+	}
+	rows, _ := v.([]any)
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	out := make([]Message, 0, len(rows))
+	for _, row := range rows {
+		f, _ := row.([]any)
+		m, err := decodeMessage(f)
+		if err != nil {
+			return nil, redisErr(op, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// keyArgs returns ss as script arguments.
+func keyArgs(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// str returns v as a string: "" for nil (or false, in RESP3).
+func str(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	}
+	return ""
+}
+
+// decodeMessage decodes a message as the scripts return it: the key, then
+// the values of redisFields. A message without SentAt is returned as the
+// zero Message.
+func decodeMessage(f []any) (Message, error) {
+	if len(f) != 1+len(redisFields) {
+		return Message{}, fmt.Errorf("unexpected reply %v", f)
+	}
+	s := func(i int) string { return str(f[1+i]) }
+	sent := s(6)
+	if sent == "" {
+		return Message{}, nil
+	}
+	key := str(f[0])
+	ms, err := strconv.ParseInt(sent, 10, 64)
+	if err != nil {
+		return Message{}, fmt.Errorf("message %q: bad sent time: %w", key, err)
+	}
+	m := Message{
+		Key:       key,
+		ChatID:    s(0),
+		Kind:      Kind(s(1)),
+		RobotCode: s(2),
+		MsgKey:    s(3),
+		MsgParam:  s(4),
+		Tag:       s(5),
+		SentAt:    time.UnixMilli(ms).UTC(),
+		Reply:     s(8) == "1",
+		Failure:   s(9),
+	}
+	if e := s(7); e != "" {
+		ms, err := strconv.ParseInt(e, 10, 64)
+		if err != nil {
+			return Message{}, fmt.Errorf("message %q: bad expiry time: %w", key, err)
+		}
+		m.ExpiresAt = time.UnixMilli(ms).UTC()
+	}
+	return m, nil
+}
+
+// decodeChat decodes {id, kind, title, count}.
+func decodeChat(f []any) (Chat, error) {
+	n, ok := f[3].(int64)
+	if !ok {
+		return Chat{}, fmt.Errorf("chat %q: bad count %v", str(f[0]), f[3])
+	}
+	return Chat{ID: str(f[0]), Kind: Kind(str(f[1])), Title: str(f[2]), Count: int(n)}, nil
+}

@@ -1,0 +1,564 @@
+package store_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dingrecall/dingrecall/store"
+	"github.com/dingrecall/dingrecall/store/storetest"
+)
+
+// redisSkip is the message of a Redis test skipped for want of Redis.
+const redisSkip = "REDIS_URL not set or Redis unreachable: skipping Redis tests (see README)"
+
+// testRedis returns a client of the Redis named by REDIS_URL, closed when tb
+// ends. Without a reachable Redis it skips tb, or fails it when
+// DINGRECALL_REQUIRE_REDIS=1 (as in CI, which must never skip silently).
+func testRedis(tb testing.TB) *redis.Client {
+	tb.Helper()
+	unavailable := func(why string) {
+		tb.Helper()
+		if os.Getenv("DINGRECALL_REQUIRE_REDIS") == "1" {
+			tb.Fatalf("DINGRECALL_REQUIRE_REDIS=1 but %s", why)
+		}
+		tb.Skip(redisSkip)
+	}
+	u := os.Getenv("REDIS_URL")
+	if u == "" {
+		unavailable("REDIS_URL is not set")
+	}
+	o, err := redis.ParseURL(u)
+	if err != nil {
+		unavailable(fmt.Sprintf("REDIS_URL is invalid: %v", err))
+	}
+	c := redis.NewClient(o)
+	tb.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		unavailable(fmt.Sprintf("Redis at REDIS_URL is unreachable: %v", err))
+	}
+	return c
+}
+
+// testPrefix returns a key prefix of its own for tb and deletes its keys
+// when tb ends.
+func testPrefix(tb testing.TB, c *redis.Client) string {
+	tb.Helper()
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	p := "test:" + hex.EncodeToString(b)
+	tb.Cleanup(func() {
+		if err := deleteKeys(context.Background(), c, p); err != nil {
+			tb.Errorf("clean up keys of %s: %v", p, err)
+		}
+	})
+	return p
+}
+
+// prefixKeys returns the keys of the ledger and deduper with prefix p.
+func prefixKeys(ctx context.Context, c *redis.Client, p string) ([]string, error) {
+	var out []string
+	for _, pattern := range []string{"{" + p + "}:*", p + ":*"} {
+		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			out = append(out, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// deleteKeys deletes the keys of the ledger and deduper with prefix p.
+func deleteKeys(ctx context.Context, c *redis.Client, p string) error {
+	keys, err := prefixKeys(ctx, c, p)
+	if err != nil {
+		return err
+	}
+	for chunk := range slices.Chunk(keys, 1000) {
+		if err := c.Del(ctx, chunk...).Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestRedis(t *testing.T) {
+	c := testRedis(t)
+	storetest.Run(t, func(t *testing.T, cfg storetest.Config) store.Ledger {
+		return store.NewRedis(c, store.RedisOptions{
+			Prefix:  testPrefix(t, c),
+			TTL:     cfg.TTL,
+			PerChat: cfg.PerChat,
+			Lease:   cfg.Lease,
+			Now:     cfg.Clock.Now,
+		})
+	})
+}
+
+func TestRedisDeduper(t *testing.T) {
+	c := testRedis(t)
+	t.Run("NewRedisDeduper", func(t *testing.T) {
+		storetest.RunDeduper(t, func(t *testing.T, clock *storetest.Clock) store.Deduper {
+			return store.NewRedisDeduper(c, store.RedisDeduperOptions{Prefix: testPrefix(t, c), Now: clock.Now})
+		})
+	})
+	t.Run("Ledger", func(t *testing.T) {
+		storetest.RunDeduper(t, func(t *testing.T, clock *storetest.Clock) store.Deduper {
+			return store.NewRedis(c, store.RedisOptions{Prefix: testPrefix(t, c), Now: clock.Now}).Deduper()
+		})
+	})
+}
+
+// TestRedisReplicas runs two replicas, each with its own client, on one
+// ledger: taking the newest messages concurrently they never take one twice
+// and together take them all.
+func TestRedisReplicas(t *testing.T) {
+	c := testRedis(t)
+	prefix := testPrefix(t, c)
+	clock := storetest.NewClock(storetest.Start)
+	replicas := make([]*store.Redis, 2)
+	for i := range replicas {
+		other := redis.NewClient(c.Options())
+		t.Cleanup(func() { _ = other.Close() })
+		replicas[i] = store.NewRedis(other, store.RedisOptions{Prefix: prefix, Now: clock.Now})
+	}
+	ctx := t.Context()
+	var want []string
+	for i := range 600 {
+		k := fmt.Sprintf("k%03d", i)
+		m := store.Message{Key: k, Kind: store.KindGroup, ChatID: "cid-a", SentAt: storetest.Start.Add(time.Duration(i) * time.Second)}
+		if i%7 == 0 {
+			m.Reply = true
+		} else {
+			want = append(want, k)
+		}
+		require.NoError(t, replicas[i%2].Record(ctx, m))
+	}
+
+	const workers = 8 // per replica
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		got   = map[string]int{}
+		per   [2]int
+		start = make(chan struct{})
+	)
+	for w := range 2 * workers {
+		r := replicas[w%2]
+		wg.Go(func() {
+			<-start
+			for {
+				ms, err := r.TakeNewest(ctx, "cid-a", 1+w%4)
+				if !assert.NoError(t, err) || len(ms) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, m := range ms {
+					got[m.Key]++
+				}
+				per[w%2] += len(ms)
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for k, n := range got {
+		assert.Equal(t, 1, n, "%s taken once", k)
+	}
+	keys := slices.Sorted(func(yield func(string) bool) {
+		for k := range got {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	assert.Equal(t, want, keys, "all taken")
+	assert.Positive(t, per[0], "replica 0 took some")
+	assert.Positive(t, per[1], "replica 1 took some")
+}
+
+// TestRedisUnreachable checks that a ledger on a Redis that is down can be
+// built, and that its calls fail quickly instead of hanging. It needs no
+// Redis.
+func TestRedisUnreachable(t *testing.T) {
+	for _, u := range []string{
+		"redis://127.0.0.1:1/0?dial_timeout=200ms&max_retries=-1",       // refused
+		"redis://10.255.255.1:6379/0?dial_timeout=200ms&max_retries=-1", // black hole, or unroutable
+	} {
+		t.Run(u, func(t *testing.T) {
+			l, err := store.OpenRedis(u, store.RedisOptions{})
+			require.NoError(t, err, "OpenRedis does not connect")
+			t.Cleanup(func() { _ = l.Close() })
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			calls := []struct {
+				name string
+				call func() error
+			}{
+				{"Ping", func() error { return l.Ping(ctx) }},
+				{"Record", func() error {
+					return l.Record(ctx, store.Message{Key: "k", Kind: store.KindGroup, ChatID: "cid-a", SentAt: time.Now()})
+				}},
+				{"TakeNewest", func() error { _, err := l.TakeNewest(ctx, "cid-a", 1); return err }},
+				{"Get", func() error { _, err := l.Get(ctx, "k"); return err }},
+				{"FirstSeen", func() error { _, err := l.Deduper().FirstSeen(ctx, "msg", time.Minute); return err }},
+			}
+			for _, tt := range calls {
+				t.Run(tt.name, func(t *testing.T) {
+					began := time.Now()
+					err := tt.call()
+					require.Error(t, err)
+					assert.NotErrorIs(t, err, store.ErrNotFound)
+					assert.Less(t, time.Since(began), 5*time.Second, "failed fast")
+					assert.Contains(t, err.Error(), "redis")
+				})
+			}
+		})
+	}
+}
+
+func TestOpenRedis(t *testing.T) {
+	tests := []struct {
+		name, url string
+		ok        bool
+	}{
+		{"tcp", "redis://127.0.0.1:6379/0", true},
+		{"with options", "redis://user:s3cret@localhost:6380/2?dial_timeout=1s&max_retries=1", true},
+		{"tls", "rediss://localhost:6380", true},
+		{"wrong scheme", "http://localhost:6379", false},
+		{"bad port", "redis://user:s3cret@localhost:port x/0", false},
+		{"bad escape", "redis://user:s3cret@loc%zzalhost/0", false},
+		{"bad db", "redis://localhost:6379/db", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := store.OpenRedis(tt.url, store.RedisOptions{})
+			if tt.ok {
+				require.NoError(t, err)
+				require.NoError(t, l.Close())
+				return
+			}
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), "s3cret", "the password is not in the error")
+		})
+	}
+}
+
+// TestRedisLayout checks the keys the ledger leaves in Redis: what expires
+// when, and that nothing lingers once the messages are gone.
+func TestRedisLayout(t *testing.T) {
+	c := testRedis(t)
+	ctx := t.Context()
+	prefix := testPrefix(t, c)
+	clock := storetest.NewClock(storetest.Start)
+	const ttl = time.Hour
+	l := store.NewRedis(c, store.RedisOptions{Prefix: prefix, TTL: ttl, Now: clock.Now})
+	p := "{" + prefix + "}:"
+	sent := storetest.Start.Add(-10 * time.Minute)
+	require.NoError(t, l.Record(ctx, store.Message{
+		Key: "k1", Kind: store.KindGroup, ChatID: "cid-a", RobotCode: "robot", MsgKey: "sampleText",
+		MsgParam: `{"content":"hi"}`, Tag: "deploy", SentAt: sent, ExpiresAt: storetest.Start.Add(time.Minute),
+	}))
+	require.NoError(t, l.Record(ctx, store.Message{Key: "k2", Kind: store.KindGroup, ChatID: "cid-a", SentAt: storetest.Start, Reply: true}))
+	require.NoError(t, l.SetTitle(ctx, "cid-b", store.KindPrivate, "Ops"))
+
+	keys, err := prefixKeys(ctx, c, prefix)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		p + "c:cid-a", p + "chats", p + "due", p + "f:" + store.Fold("Ops"), p + "fold",
+		p + "kind", p + "m:k1", p + "m:k2", p + "t:deploy", p + "title",
+	}, keys)
+
+	fields, err := c.HGetAll(ctx, p+"m:k1").Result()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{
+		"c": "cid-a", "k": "group", "r": "robot", "n": "sampleText", "p": `{"content":"hi"}`, "g": "deploy",
+		"s": strconv.FormatInt(sent.UnixMilli(), 10), "e": strconv.FormatInt(storetest.Start.Add(time.Minute).UnixMilli(), 10),
+	}, fields, "times in Unix milliseconds, empty fields left out")
+
+	// Redis reclaims a message a grace period after its TTL by the clock.
+	grace := 5 * time.Minute
+	pttl := func(key string) time.Duration {
+		t.Helper()
+		d, err := c.PTTL(ctx, key).Result()
+		require.NoError(t, err)
+		return d
+	}
+	within := func(key string, want time.Duration) {
+		t.Helper()
+		got := pttl(key)
+		assert.LessOrEqual(t, got, want, key)
+		assert.Greater(t, got, want-time.Minute, key)
+	}
+	within(p+"m:k1", ttl-10*time.Minute+grace)
+	within(p+"m:k2", ttl+grace)
+	within(p+"c:cid-a", ttl+grace) // the chat lives as long as its newest message
+	within(p+"t:deploy", ttl-10*time.Minute+grace)
+	for _, k := range []string{p + "chats", p + "due", p + "kind", p + "title", p + "fold"} {
+		assert.Equal(t, time.Duration(-1), pttl(k), "%s does not expire", k)
+	}
+
+	// The clock, not Redis, decides: an hour later by the clock, Redis
+	// still holds k2's hash, but the ledger has dropped it.
+	clock.Advance(ttl)
+	_, err = l.Get(ctx, "k2")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	n, err := c.Exists(ctx, p+"m:k2").Result()
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n)
+
+	// Once the messages are gone and the title forgotten, nothing is left.
+	chats, err := l.Chats(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, chats)
+	require.NoError(t, l.SetTitle(ctx, "cid-b", store.KindPrivate, ""))
+	keys, err = prefixKeys(ctx, c, prefix)
+	require.NoError(t, err)
+	assert.Empty(t, keys)
+
+	// Removing leaves nothing either.
+	clock.Set(storetest.Start)
+	require.NoError(t, l.Record(ctx, store.Message{Key: "k3", Kind: store.KindOTO, ChatID: "staff-1", Tag: "x", SentAt: storetest.Start, ExpiresAt: storetest.Start}))
+	require.NoError(t, l.Remove(ctx, "k3"))
+	keys, err = prefixKeys(ctx, c, prefix)
+	require.NoError(t, err)
+	assert.Empty(t, keys)
+
+	// The deduper's keys expire a grace period after their ttl.
+	d := l.Deduper()
+	first, err := d.FirstSeen(ctx, "msg-1", time.Minute)
+	require.NoError(t, err)
+	require.True(t, first)
+	within(prefix+":dedup:msg-1", time.Minute+grace)
+}
+
+// TestRedisFindChatFolding checks that titles match ignoring case exactly
+// as strings.EqualFold does.
+func TestRedisFindChatFolding(t *testing.T) {
+	c := testRedis(t)
+	ctx := t.Context()
+	l := store.NewRedis(c, store.RedisOptions{Prefix: testPrefix(t, c)})
+	titles := map[string]string{
+		"cid-greek":  "ΣΊΣΥΦΟΣ",
+		"cid-kelvin": "\u212Aelvin", // KELVIN SIGN
+		"cid-zh":     "发布群",
+		"cid-german": "Straße",
+	}
+	for id, title := range titles {
+		require.NoError(t, l.SetTitle(ctx, id, store.KindGroup, title))
+	}
+	tests := []struct {
+		query, want string
+	}{
+		{"σίσυφοσ", "cid-greek"},
+		{"σίσυφος", "cid-greek"}, // final sigma
+		{"kelvin", "cid-kelvin"},
+		{"KELVIN", "cid-kelvin"},
+		{"发布群", "cid-zh"},
+		{"STRASSE", ""}, // EqualFold does not fold ß to ss
+		{"straße", "cid-german"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			got, err := l.FindChat(ctx, tt.query)
+			if tt.want == "" {
+				require.ErrorIs(t, err, store.ErrNotFound)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got.ID)
+			assert.True(t, strings.EqualFold(tt.query, got.Title))
+		})
+	}
+}
+
+func TestFold(t *testing.T) {
+	words := []string{"", "a", "A", "ǅ", "ǆ", "Ǆ", "σ", "ς", "Σ", "k", "K", "\u212A", "ß", "ẞ", "ss", "İ", "i", "ı", "I", "\xff", "\xfe", "发布"}
+	for _, a := range words {
+		for _, b := range words {
+			assert.Equal(t, strings.EqualFold(a, b), store.Fold(a) == store.Fold(b), "%q %q", a, b)
+		}
+	}
+}
+
+// usedMemory returns Redis's used_memory.
+func usedMemory(tb testing.TB, c *redis.Client) int64 {
+	tb.Helper()
+	info, err := c.Info(context.Background(), "memory").Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sc := bufio.NewScanner(strings.NewReader(info))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return n
+		}
+	}
+	tb.Fatal("no used_memory in INFO memory")
+	return 0
+}
+
+// settledMemory returns Redis's used_memory once it stops moving (Redis
+// shrinks its tables and buffers in the background after mass deletes, as
+// a previous benchmark's clean-up does), or after five seconds.
+func settledMemory(tb testing.TB, c *redis.Client) int64 {
+	tb.Helper()
+	prev := usedMemory(tb, c)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		cur := usedMemory(tb, c)
+		if d := cur - prev; d > -64<<10 && d < 64<<10 {
+			return cur
+		}
+		prev = cur
+	}
+	return prev
+}
+
+// benchMessage returns the i-th message of a benchmark over chats, every
+// tenth of each chat a reply.
+func benchMessage(prefix string, i int, chats []string) store.Message {
+	return store.Message{
+		Key:       benchKey(prefix, i),
+		Kind:      store.KindGroup,
+		ChatID:    chats[i%len(chats)],
+		RobotCode: "dingrobot0000000000",
+		MsgKey:    "sampleText",
+		MsgParam:  `{"content":"build ` + strconv.Itoa(i) + ` passed on main"}`,
+		SentAt:    storetest.Start.Add(time.Duration(i) * time.Millisecond),
+		Reply:     (i/len(chats))%10 == 0,
+	}
+}
+
+// fillRedis records n messages over the chats through pipelines and
+// returns the ledger and the Redis memory it takes per message.
+func fillRedis(b *testing.B, c *redis.Client, n int, chats []string) (*store.Redis, float64) {
+	b.Helper()
+	ctx := context.Background()
+	clock := storetest.NewClock(storetest.Start)
+	l := store.NewRedis(c, store.RedisOptions{Prefix: testPrefix(b, c), PerChat: store.DefaultPerChat, Now: clock.Now})
+	before := settledMemory(b, c)
+	const workers, batch = 4, 500
+	var (
+		wg   sync.WaitGroup
+		errs = make([]error, workers)
+	)
+	for w := range workers {
+		wg.Go(func() {
+			msgs := make([]store.Message, 0, batch)
+			for i := w * batch; i < n; i += workers * batch {
+				msgs = msgs[:0]
+				for j := i; j < min(i+batch, n); j++ {
+					msgs = append(msgs, benchMessage("q", j, chats))
+				}
+				if err := l.RecordPipelined(ctx, msgs, batch); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	perMsg := float64(usedMemory(b, c)-before) / float64(n)
+	for _, chat := range []string{chats[0], chats[len(chats)-1]} {
+		ms, err := l.List(ctx, chat, 0)
+		if err != nil || len(ms) != n/len(chats) {
+			b.Fatalf("chat %s tracks %d messages (%v), want %d", chat, len(ms), err, n/len(chats))
+		}
+	}
+	return l, perMsg
+}
+
+func BenchmarkRedisNewest20(b *testing.B) {
+	c := testRedis(b)
+	for _, size := range []struct {
+		name     string
+		n, chats int
+	}{
+		{"10k", 10_000, 10},
+		{"1M", 1_000_000, 10_000},
+	} {
+		b.Run(size.name, func(b *testing.B) {
+			if size.n > 100_000 && testing.Short() {
+				b.Skip("large ledger skipped in -short mode")
+			}
+			chats := make([]string, size.chats)
+			for i := range chats {
+				chats[i] = fmt.Sprintf("cid%029d", i)
+			}
+			began := time.Now()
+			l, perMsg := fillRedis(b, c, size.n, chats)
+			b.Logf("filled %d messages over %d chats in %v", size.n, size.chats, time.Since(began).Round(time.Millisecond))
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				ms, err := l.Newest(ctx, chats[i%len(chats)], 20)
+				if err != nil || len(ms) != 20 {
+					b.Fatalf("newest: %d messages, %v", len(ms), err)
+				}
+				i++
+			}
+			b.ReportMetric(perMsg, "B/msg")
+		})
+	}
+}
+
+func BenchmarkRedisRecord(b *testing.B) {
+	c := testRedis(b)
+	ctx := context.Background()
+	clock := storetest.NewClock(storetest.Start)
+	l := store.NewRedis(c, store.RedisOptions{Prefix: testPrefix(b, c), Now: clock.Now})
+	chats := make([]string, 1000)
+	for i := range chats {
+		chats[i] = fmt.Sprintf("cid%029d", i)
+	}
+	before := settledMemory(b, c)
+	i := 0
+	for b.Loop() {
+		err := l.Record(ctx, store.Message{
+			Key:       benchKey("r", i),
+			Kind:      store.KindGroup,
+			ChatID:    chats[i%len(chats)],
+			RobotCode: "dingrobot0000000000",
+			MsgKey:    "sampleText",
+			MsgParam:  `{"content":"build passed on main"}`,
+			SentAt:    storetest.Start.Add(time.Duration(i) * time.Millisecond),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.StopTimer()
+	if i > 0 {
+		b.ReportMetric(float64(usedMemory(b, c)-before)/float64(i), "B/msg")
+	}
+}
