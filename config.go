@@ -90,8 +90,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		p.fail("REPLY_TTL", "is %v: want less than LEDGER_TTL (%v), or replies leave the ledger before they are recalled", c.ReplyTTL, c.LedgerTTL)
 	}
 	c.Sandbox = c.AppKey == ""
-	if !c.Sandbox && c.AppSecret == "" {
+	switch {
+	case !c.Sandbox && c.AppSecret == "":
 		p.fail("DINGTALK_APP_SECRET", "is required when DINGTALK_APP_KEY is set")
+	case c.Sandbox && c.AppSecret != "":
+		p.fail("DINGTALK_APP_KEY", "is required when DINGTALK_APP_SECRET is set (unset both for sandbox mode)")
 	}
 	return c, p.err()
 }

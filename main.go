@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -28,9 +29,22 @@ import (
 	"github.com/dingrecall/dingrecall/templates"
 )
 
+// usage is what "dingrecall help" prints.
+const usage = `usage: dingrecall              serve (settings come from the environment; see README.md)
+       dingrecall healthcheck  exit 0 if the local /healthz answers 200
+`
+
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+	switch args := os.Args[1:]; {
+	case len(args) == 0:
+	case len(args) == 1 && args[0] == "healthcheck":
 		os.Exit(healthcheck(os.Getenv))
+	case len(args) == 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "dingrecall: unknown arguments %q\n%s", args, usage)
+		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -53,13 +67,15 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	log := newLogger(cfg)
 	gin.SetMode(gin.ReleaseMode)
+	generatedToken := false
 
 	if cfg.Sandbox {
-		fake, err := startSandbox(&cfg, log)
+		fake, generated, err := startSandbox(&cfg, log)
 		if err != nil {
 			return err
 		}
 		defer fake.Close()
+		generatedToken = generated
 	}
 	tpl, err := templates.Load(cfg.Lang, bot.TemplateNames()...)
 	if err != nil {
@@ -115,6 +131,11 @@ func run(ctx context.Context, getenv func(string) string) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "sandbox": cfg.Sandbox, "lang": cfg.Lang, "store": cfg.Store}).Info("dingrecall listening")
+	if cfg.Sandbox {
+		sandboxBanner(log.Out, cfg, ln.Addr(), generatedToken)
+	} else {
+		go checkCredentials(ctx, client, log)
+	}
 
 	select {
 	case err := <-serveErr:
@@ -139,6 +160,18 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// checkCredentials fetches an access token once at start-up, so a wrong app
+// key or secret shows in the log at once rather than at the first reply.
+func checkCredentials(ctx context.Context, client *dingtalk.Client, log logrus.FieldLogger) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := client.CheckCredentials(ctx); err != nil {
+		log.WithError(err).Error("DingTalk did not issue an access token: check DINGTALK_APP_KEY, DINGTALK_APP_SECRET and DINGTALK_API_BASE")
+		return
+	}
+	log.Info("DingTalk accepted the app credentials")
 }
 
 // healthcheck is "dingrecall healthcheck": it asks the running app's
@@ -222,38 +255,57 @@ func newLogger(cfg config) *logrus.Logger {
 }
 
 // startSandbox starts the in-process fake DingTalk and points cfg at it, so
-// nothing can reach the real DingTalk. It logs the sandbox secret, the API
-// token and a ready-to-paste example.
-func startSandbox(cfg *config, log logrus.FieldLogger) (*dingtalktest.Server, error) {
+// nothing can reach the real DingTalk. It generates an API token unless one
+// is set, and reports whether it did.
+func startSandbox(cfg *config, log logrus.FieldLogger) (*dingtalktest.Server, bool, error) {
 	secret, err := randomHex(16)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	fake := dingtalktest.New(dingtalktest.WithCredentials("sandbox-app-key", "sandbox-"+secret))
 	cfg.AppKey, cfg.AppSecret, cfg.RobotCode, cfg.APIBase = fake.AppKey(), fake.AppSecret(), fake.RobotCode(), fake.URL()
+	generated := false
 	if cfg.APIToken == "" {
-		tok, err := randomHex(16)
-		if err != nil {
+		if cfg.APIToken, err = randomHex(16); err != nil {
 			fake.Close()
-			return nil, err
+			return nil, false, err
 		}
-		cfg.APIToken = tok
+		generated = true
 	}
-	port := "8080"
-	if _, p, err := net.SplitHostPort(cfg.ListenAddr); err == nil && p != "0" {
-		port = p
+	fields := logrus.Fields{"fake_dingtalk": fake.URL(), "app_secret": cfg.AppSecret}
+	if generated {
+		fields["api_token"] = cfg.APIToken
 	}
-	log.WithFields(logrus.Fields{"fake_dingtalk": fake.URL(), "app_secret": cfg.AppSecret, "api_token": cfg.APIToken}).
-		Warn("SANDBOX MODE: DINGTALK_APP_KEY is unset, so dingrecall talks to an in-process fake DingTalk; nothing reaches the real one")
-	log.WithField("example", fmt.Sprintf(
-		`curl -s -X POST localhost:%s/api/v1/messages -H "Authorization: Bearer %s" -H "Content-Type: application/json" -d '{"conversationId":"cidSandbox==","text":"hello from the sandbox"}'`,
-		port, cfg.APIToken)).Warn("sandbox: send a message through the bot")
+	log.WithFields(fields).Warn("SANDBOX MODE: DINGTALK_APP_KEY is unset, so dingrecall talks to an in-process fake DingTalk; nothing reaches the real one")
+	return fake, generated, nil
+}
+
+// sandboxBanner prints, as plain text that pastes into a shell, how to try
+// the sandbox listening on addr.
+func sandboxBanner(w io.Writer, cfg config, addr net.Addr, generatedToken bool) {
+	base := "http://" + addr.String()
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		base = fmt.Sprintf("http://localhost:%d", tcp.Port)
+	}
+	token, tokenNote := "$API_TOKEN", "as set in API_TOKEN"
+	if generatedToken {
+		token, tokenNote = cfg.APIToken, cfg.APIToken+" (generated; set API_TOKEN to choose one)"
+	}
 	h := http.Header{}
 	dingtalk.SignHeader(h, cfg.AppSecret, time.Now())
-	log.WithField("example", fmt.Sprintf(
-		`curl -s -X POST localhost:%s/dingtalk/callback -H "timestamp: %s" -H "sign: %s" -H "Content-Type: application/json" -d '{"conversationId":"cidSandbox==","conversationType":"2","conversationTitle":"sandbox","senderStaffId":"sandbox-owner","senderNick":"Sandbox Owner","isAdmin":true,"msgId":"sandbox-msg-1","msgtype":"text","text":{"content":" recall 1"}}'`,
-		port, h.Get(dingtalk.HeaderTimestamp), h.Get(dingtalk.HeaderSign))).Warn("sandbox: a signed callback (valid for an hour; change msgId to send it again)")
-	return fake, nil
+	fmt.Fprintf(w, `
+dingrecall SANDBOX MODE: DINGTALK_APP_KEY is unset, so it talks to an in-process fake DingTalk.
+  app secret: %[1]s
+  API token:  %[2]s
+
+Send a message through the bot:
+  curl -s -X POST %[3]s/api/v1/messages -H 'Authorization: Bearer %[4]s' -H 'Content-Type: application/json' -d '{"conversationId":"cidSandbox==","text":"hello from the sandbox"}'
+List what the bot tracks there:
+  curl -s -H 'Authorization: Bearer %[4]s' %[3]s/api/v1/conversations/cidSandbox==/messages
+Recall it as a group admin would (a signed callback, valid for an hour; change msgId to send it again):
+  curl -s -X POST %[3]s/dingtalk/callback -H 'timestamp: %[5]s' -H 'sign: %[6]s' -H 'Content-Type: application/json' -d '{"conversationId":"cidSandbox==","conversationType":"2","conversationTitle":"sandbox","senderStaffId":"sandbox-owner","senderNick":"Sandbox Owner","isAdmin":true,"msgId":"sandbox-msg-1","msgtype":"text","text":{"content":" recall 1"}}'
+
+`, cfg.AppSecret, tokenNote, base, token, h.Get(dingtalk.HeaderTimestamp), h.Get(dingtalk.HeaderSign))
 }
 
 // randomHex returns n random bytes as hex.

@@ -71,7 +71,7 @@ func TemplateNames() []string {
 // Handle runs the command in ev and replies in the chat it came from: the
 // group, or the sender's one-to-one chat with the bot.
 func (b *Bot) Handle(ctx context.Context, ev Event) {
-	log := b.log.WithFields(logrus.Fields{"chat": ev.ConversationID, "user": ev.StaffID, "msg": ev.MsgID})
+	log := b.log.WithFields(logrus.Fields{"chat": ev.ConversationID, "user": ev.StaffID, "msg_id": ev.MsgID})
 	if ev.Group && ev.Title != "" {
 		if err := b.ledger.SetTitle(ctx, ev.ConversationID, store.KindGroup, ev.Title); err != nil {
 			log.WithError(err).Warn("could not remember the chat title")
@@ -96,6 +96,8 @@ func (b *Bot) respond(ctx context.Context, ev Event, log logrus.FieldLogger) str
 	cmd, err := b.reg.Parse(ev.Text, b.cfg.RecallMax)
 	var argErr *ArgError
 	switch {
+	case errors.Is(err, ErrMissingChat):
+		return b.render(templates.MissingChat, nil, log)
 	case errors.As(err, &argErr) && errors.Is(err, ErrOutOfRange):
 		return b.render(templates.OutOfRange, templates.ErrorData{Arg: argErr.Arg, Max: b.cfg.RecallMax}, log)
 	case errors.As(err, &argErr):
@@ -135,7 +137,8 @@ func (b *Bot) runHelp(_ context.Context, req Request) string {
 	return b.render(templates.Help, b.helpData(""), req.Log)
 }
 
-// runChats lists the chats with recallable messages, for recall admins.
+// runChats lists the chats with recallable messages and how many, for
+// recall admins.
 func (b *Bot) runChats(ctx context.Context, req Request) string {
 	if !b.cfg.Policy.IsAdmin(req.Event.StaffID) {
 		req.Log.Warn("refused: chats is for recall admins")
@@ -146,12 +149,20 @@ func (b *Bot) runChats(ctx context.Context, req Request) string {
 		req.Log.WithError(err).Error("could not list chats")
 		return b.render(templates.StoreDown, nil, req.Log)
 	}
-	if len(chats) == 0 {
-		return b.render(templates.ChatsEmpty, nil, req.Log)
-	}
 	var d templates.ChatsData
 	for _, c := range chats {
-		d.Chats = append(d.Chats, templates.ChatLine{ID: c.ID, Title: c.Title, Count: c.Count})
+		// Count what "recall N" could take: not the bot's own replies.
+		recallable, err := b.ledger.Newest(ctx, c.ID, c.Count)
+		if err != nil {
+			req.Log.WithError(err).Error("could not count a chat's messages")
+			return b.render(templates.StoreDown, nil, req.Log)
+		}
+		if len(recallable) > 0 {
+			d.Chats = append(d.Chats, templates.ChatLine{ID: c.ID, Title: c.Title, Count: len(recallable)})
+		}
+	}
+	if len(d.Chats) == 0 {
+		return b.render(templates.ChatsEmpty, nil, req.Log)
 	}
 	return b.render(templates.Chats, d, req.Log)
 }
@@ -186,7 +197,7 @@ func (b *Bot) runRecall(ctx context.Context, req Request) string {
 		}
 	} else if !b.cfg.Policy.MayRecallHere(ev) {
 		log.Warn("refused: not allowed to recall in this chat")
-		return b.render(templates.RefuseRecall, templates.ErrorData{Nick: ev.Nick}, log)
+		return b.render(templates.RefuseRecall, templates.ErrorData{Nick: ev.Nick, GroupAdmins: b.cfg.Policy.GroupAdmins}, log)
 	}
 	out, err := b.recaller.Recall(ctx, Selection{ChatID: chatID, Last: cmd.N})
 	if err != nil {

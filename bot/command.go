@@ -29,24 +29,26 @@ type Command struct {
 }
 
 // Parse errors. ErrUnknownCommand is returned wrapped; the argument
-// problems come as *ArgError, which wraps ErrNotNumber or ErrOutOfRange.
+// problems come as *ArgError, which wraps ErrNotNumber, ErrOutOfRange or
+// ErrMissingChat.
 var (
 	ErrUnknownCommand = errors.New("unknown command")
 	ErrNotNumber      = errors.New("not a number")
 	ErrOutOfRange     = errors.New("out of range")
+	ErrMissingChat    = errors.New("no chat named after in")
 )
 
 // ArgError is a command argument the parser refused.
 type ArgError struct {
 	Arg string // the offending argument as typed
 	Max int    // the largest N allowed
-	Err error  // ErrNotNumber or ErrOutOfRange
+	Err error  // ErrNotNumber, ErrOutOfRange or ErrMissingChat
 }
 
 // Error describes the bad argument.
 func (e *ArgError) Error() string { return fmt.Sprintf("argument %q: %v", e.Arg, e.Err) }
 
-// Unwrap returns ErrNotNumber or ErrOutOfRange.
+// Unwrap returns ErrNotNumber, ErrOutOfRange or ErrMissingChat.
 func (e *ArgError) Unwrap() error { return e.Err }
 
 // Spec is one command in the registry: its names, its usage lines for help,
@@ -173,7 +175,7 @@ func parseRecall(args string, max int) (Command, error) {
 	countPart := args
 	if before, after, ok := cutChat(args); ok {
 		if after == "" {
-			return Command{}, &ArgError{Arg: args, Max: max, Err: ErrNotNumber}
+			return Command{}, &ArgError{Arg: args, Max: max, Err: ErrMissingChat}
 		}
 		countPart, cmd.Chat = before, after
 	}

@@ -1,6 +1,9 @@
 package bot
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+)
 
 // Policy decides who may recall where.
 type Policy struct {
@@ -14,18 +17,16 @@ type Policy struct {
 	GroupAdmins bool
 }
 
-// NewPolicy builds a policy from comma-separated staff ID lists.
+// NewPolicy builds a policy from staff ID lists separated by commas or blanks.
 func NewPolicy(admins, users string, groupAdmins bool) Policy {
 	return Policy{Admins: idSet(admins), Users: idSet(users), GroupAdmins: groupAdmins}
 }
 
-// idSet splits a comma-separated list into a set, ignoring blanks.
+// idSet splits a list separated by commas or blanks into a set.
 func idSet(list string) map[string]bool {
 	set := make(map[string]bool)
-	for _, id := range strings.Split(list, ",") {
-		if id = strings.TrimSpace(id); id != "" {
-			set[id] = true
-		}
+	for _, id := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		set[id] = true
 	}
 	return set
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func TestPolicy(t *testing.T) {
-	p := bot.NewPolicy(" boss, ops-lead ,", "dev-1,dev-2", true)
+	p := bot.NewPolicy(" boss, ops-lead ,", "dev-1 dev-2", true)
 	noGroupAdmins := bot.NewPolicy("boss", "dev-1", false)
 	tests := []struct {
 		name      string

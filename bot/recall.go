@@ -14,9 +14,9 @@ import (
 )
 
 // ReasonNotTracked is the failure reason of a key asked for by name that the
-// ledger does not hold (never sent by the bot, expired, already recalled, or
-// being recalled right now).
-const ReasonNotTracked = "not tracked: unknown, expired, already recalled or being recalled"
+// ledger does not hold for that chat (never sent through dingrecall, sent to
+// another chat, expired, already recalled, or being recalled right now).
+const ReasonNotTracked = "not tracked in this chat: unknown, in another chat, expired, already recalled or being recalled"
 
 // Selection says which tracked messages a recall takes. Exactly one of Last,
 // Keys and Tag is set.

@@ -561,9 +561,8 @@ func TestTransportAndOversizedErrors(t *testing.T) {
 	assert.True(t, apiErr.Retryable())
 	assert.Less(t, len(err.Error()), 1000, "an error body is read through a limit")
 
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closed.Close()
-	c, err = dingtalk.NewClient("k", "s", dingtalk.WithBaseURL(closed.URL), dingtalk.WithRetryPolicy(fastRetry))
+	// Nothing listens on port 1 (a privileged port no test can take).
+	c, err = dingtalk.NewClient("k", "s", dingtalk.WithBaseURL("http://127.0.0.1:1"), dingtalk.WithRetryPolicy(fastRetry))
 	require.NoError(t, err)
 	_, err = c.SendGroup(context.Background(), "cid", dingtalk.Text("x"))
 	require.ErrorAs(t, err, &apiErr)

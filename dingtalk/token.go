@@ -83,3 +83,10 @@ func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) 
 	}
 	return out.AccessToken, time.Duration(out.ExpireIn) * time.Second, nil
 }
+
+// CheckCredentials fetches an access token (or uses the cached one), to tell
+// early whether DingTalk accepts the app key and secret.
+func (c *Client) CheckCredentials(ctx context.Context) error {
+	_, err := c.accessToken(ctx)
+	return err
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -26,8 +27,8 @@ func (h *handler) authorize(c *gin.Context) {
 		writeError(c, errAPIDisabled)
 		return
 	}
-	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(h.d.APIToken)) != 1 {
+	scheme, got, _ := strings.Cut(strings.TrimSpace(c.GetHeader("Authorization")), " ")
+	if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(h.d.APIToken)) != 1 {
 		writeError(c, errUnauthorized)
 		return
 	}
@@ -61,12 +62,30 @@ func decodeJSON(c *gin.Context, v any) error {
 		if field == "" {
 			field = "body"
 		}
-		return badField(field, "want a %s, got JSON %s", typeErr.Type, typeErr.Value)
+		return badField(field, "want %s, got %s", jsonKind(typeErr.Type), typeErr.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return badField(field, "is not a known field")
 	}
 	return badField("body", "%v", err)
+}
+
+// jsonKind names the JSON value a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
 }
 
 // sendRequest is the body of POST /api/v1/messages.
@@ -103,13 +122,19 @@ func (r *sendRequest) outgoing(maxTTL time.Duration) (bot.Outgoing, error) {
 		return o, badField("chatType", "want group, private or oto, got %q", r.ChatType)
 	}
 	if o.Kind == store.KindOTO {
-		if strings.TrimSpace(r.UserID) == "" {
+		switch {
+		case strings.TrimSpace(r.UserID) == "":
 			return o, badField("userId", "is required for chatType oto")
+		case r.ConversationID != "":
+			return o, badField("conversationId", "chatType oto takes userId, not conversationId")
 		}
 		o.ChatID = r.UserID
 	} else {
-		if strings.TrimSpace(r.ConversationID) == "" {
+		switch {
+		case strings.TrimSpace(r.ConversationID) == "":
 			return o, badField("conversationId", "is required")
+		case r.UserID != "":
+			return o, badField("userId", "is for chatType oto; chatType %s takes conversationId", r.ChatType)
 		}
 		o.ChatID = r.ConversationID
 	}
@@ -146,7 +171,7 @@ func (r *sendRequest) outgoing(maxTTL time.Duration) (bot.Outgoing, error) {
 		return o, badField("text", "give only one of text, markdown, or msgKey with msgParam")
 	}
 	if err := o.Message.Validate(); err != nil {
-		return o, badField(field, "%v", err)
+		return o, badField(field, "%s", strings.TrimPrefix(err.Error(), dingtalk.ErrInvalidMessage.Error()+": "))
 	}
 	o.Tag = r.Tag
 	if r.TTL != "" {
@@ -207,13 +232,13 @@ type recallRequest struct {
 	UserID         string   `json:"userId"`
 	Last           *int     `json:"last"`
 	Keys           []string `json:"keys"`
-	Tag            string   `json:"tag"`
+	Tag            *string  `json:"tag"`
 	DryRun         bool     `json:"dryRun"`
 }
 
 // selection validates the request and turns it into a bot.Selection.
 func (r *recallRequest) selection(max int) (bot.Selection, error) {
-	sel := bot.Selection{ChatID: r.ConversationID, Tag: r.Tag, Keys: r.Keys, Max: max}
+	sel := bot.Selection{ChatID: r.ConversationID, Keys: r.Keys, Max: max}
 	if r.UserID != "" {
 		if r.ConversationID != "" {
 			return sel, badField("userId", "give conversationId or userId, not both")
@@ -239,14 +264,18 @@ func (r *recallRequest) selection(max int) (bot.Selection, error) {
 			}
 		}
 	}
-	if r.Tag != "" {
+	if r.Tag != nil {
 		forms++
+		if strings.TrimSpace(*r.Tag) == "" {
+			return sel, badField("tag", "is empty")
+		}
+		sel.Tag = *r.Tag
 	}
 	switch {
 	case forms == 0:
-		return sel, badField("last", "give last, keys or tag")
+		return sel, badField("body", "give one of last, keys and tag")
 	case forms > 1:
-		return sel, badField("last", "give only one of last, keys and tag")
+		return sel, badField("body", "give only one of last, keys and tag")
 	case sel.ChatID == "" && sel.Tag == "":
 		return sel, badField("conversationId", "is required with last and keys")
 	}

@@ -55,7 +55,7 @@ func (h *handler) callback(c *gin.Context) {
 		}
 	}
 	if !first {
-		h.d.Log.WithField("msg", cb.MsgID).Info("callback: duplicate msgId acknowledged, not run again")
+		h.d.Log.WithField("msg_id", cb.MsgID).Info("callback: duplicate msgId acknowledged, not run again")
 		c.JSON(http.StatusOK, gin.H{})
 		return
 	}
@@ -65,7 +65,7 @@ func (h *handler) callback(c *gin.Context) {
 		if ferr := dedup.Forget(context.WithoutCancel(ctx), cb.MsgID); ferr != nil {
 			h.d.Log.WithError(ferr).Warn("callback: could not forget a refused msgId")
 		}
-		h.d.Log.WithFields(logrus.Fields{"msg": cb.MsgID, "chat": cb.ConversationID}).WithError(err).Warn("callback refused: busy")
+		h.d.Log.WithFields(logrus.Fields{"msg_id": cb.MsgID, "chat": cb.ConversationID}).WithError(err).Warn("callback refused: busy")
 		writeError(c, err)
 		return
 	}

@@ -28,6 +28,7 @@ const (
 	BadNumber      = "error.bad_number"
 	OutOfRange     = "error.out_of_range"
 	UnknownChat    = "error.unknown_chat"
+	MissingChat    = "error.missing_chat"
 	AmbiguousChat  = "error.ambiguous_chat"
 	UnknownCommand = "error.unknown_command"
 	NotText        = "error.not_text"
@@ -37,7 +38,7 @@ const (
 // Names lists every reply a language must define.
 var Names = []string{
 	Help, RecallDone, RecallNothing, Chats, ChatsEmpty, RefuseRecall, RefuseAdmin,
-	OnlyOneToOne, BadNumber, OutOfRange, UnknownChat, AmbiguousChat, UnknownCommand, NotText,
+	OnlyOneToOne, BadNumber, OutOfRange, UnknownChat, MissingChat, AmbiguousChat, UnknownCommand, NotText,
 	StoreDown,
 }
 
@@ -163,4 +164,6 @@ type ErrorData struct {
 	Chat    string // the chat named
 	Max     int    // RECALL_MAX
 	Matches int    // chats sharing a title
+	// GroupAdmins is RECALL_GROUP_ADMINS: whether a group admin may help.
+	GroupAdmins bool
 }
