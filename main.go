@@ -25,6 +25,7 @@ import (
 	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/dingtalk/dingtalktest"
 	"github.com/dingrecall/dingrecall/handlers"
+	"github.com/dingrecall/dingrecall/sandbox"
 	"github.com/dingrecall/dingrecall/store"
 	"github.com/dingrecall/dingrecall/templates"
 )
@@ -69,9 +70,10 @@ func run(ctx context.Context, getenv func(string) string) error {
 	gin.SetMode(gin.ReleaseMode)
 	generatedToken := false
 
+	var fake *dingtalktest.Server
 	if cfg.Sandbox {
-		fake, generated, err := startSandbox(&cfg, log)
-		if err != nil {
+		var generated bool
+		if fake, generated, err = startSandbox(&cfg, log); err != nil {
 			return err
 		}
 		defer fake.Close()
@@ -126,6 +128,12 @@ func run(ctx context.Context, getenv func(string) string) error {
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
+	}
+	if cfg.Sandbox {
+		sandbox.Register(router, sandbox.Deps{
+			Fake: fake, AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, Log: log,
+			Self: func() string { return loopbackURL(ln.Addr()) },
+		})
 	}
 	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
@@ -264,6 +272,10 @@ func startSandbox(cfg *config, log logrus.FieldLogger) (*dingtalktest.Server, bo
 	}
 	fake := dingtalktest.New(dingtalktest.WithCredentials("sandbox-app-key", "sandbox-"+secret))
 	cfg.AppKey, cfg.AppSecret, cfg.RobotCode, cfg.APIBase = fake.AppKey(), fake.AppSecret(), fake.RobotCode(), fake.URL()
+	if cfg.Admins == "" && cfg.Users == "" {
+		// The simulator's people: ops-lead may recall anywhere, oncall here.
+		cfg.Admins, cfg.Users = "ops-lead", "oncall"
+	}
 	generated := false
 	if cfg.APIToken == "" {
 		if cfg.APIToken, err = randomHex(16); err != nil {
@@ -280,13 +292,19 @@ func startSandbox(cfg *config, log logrus.FieldLogger) (*dingtalktest.Server, bo
 	return fake, generated, nil
 }
 
+// loopbackURL is the http URL of a listening address, with "localhost" for
+// an unspecified host such as ":8080".
+func loopbackURL(addr net.Addr) string {
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return fmt.Sprintf("http://localhost:%d", tcp.Port)
+	}
+	return "http://" + addr.String()
+}
+
 // sandboxBanner prints, as plain text that pastes into a shell, how to try
 // the sandbox listening on addr.
 func sandboxBanner(w io.Writer, cfg config, addr net.Addr, generatedToken bool) {
-	base := "http://" + addr.String()
-	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
-		base = fmt.Sprintf("http://localhost:%d", tcp.Port)
-	}
+	base := loopbackURL(addr)
 	token, tokenNote := "$API_TOKEN", "as set in API_TOKEN"
 	if generatedToken {
 		token, tokenNote = cfg.APIToken, cfg.APIToken+" (generated; set API_TOKEN to choose one)"
@@ -297,6 +315,9 @@ func sandboxBanner(w io.Writer, cfg config, addr net.Addr, generatedToken bool) 
 dingrecall SANDBOX MODE: DINGTALK_APP_KEY is unset, so it talks to an in-process fake DingTalk.
   app secret: %[1]s
   API token:  %[2]s
+
+Open the chat simulator in a browser:  %[3]s/sandbox
+  (recall admin: ops-lead; recall user: oncall; set RECALL_ADMINS / RECALL_USERS to change)
 
 Send a message through the bot:
   curl -s -X POST %[3]s/api/v1/messages -H 'Authorization: Bearer %[4]s' -H 'Content-Type: application/json' -d '{"conversationId":"cidSandbox==","text":"hello from the sandbox"}'
