@@ -25,6 +25,7 @@ import (
 	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/dingtalk/dingtalktest"
 	"github.com/dingrecall/dingrecall/handlers"
+	"github.com/dingrecall/dingrecall/metrics"
 	"github.com/dingrecall/dingrecall/sandbox"
 	"github.com/dingrecall/dingrecall/store"
 	"github.com/dingrecall/dingrecall/templates"
@@ -83,9 +84,10 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	mx := metrics.New()
 	client, err := dingtalk.NewClient(cfg.AppKey, cfg.AppSecret,
 		dingtalk.WithBaseURL(cfg.APIBase), robotCodeOption(cfg.RobotCode),
-		dingtalk.WithQPS(cfg.QPS), dingtalk.WithLogger(log))
+		dingtalk.WithQPS(cfg.QPS), dingtalk.WithLogger(log), dingtalk.WithObserver(mx))
 	if err != nil {
 		return err
 	}
@@ -96,18 +98,21 @@ func run(ctx context.Context, getenv func(string) string) error {
 	defer closeStore()
 
 	sender := bot.NewSender(client, ledger, cfg.CoolAppCode, time.Now, log)
-	recaller := bot.NewRecaller(client, ledger, log)
+	recaller := bot.NewRecaller(client, ledger, log, mx)
 	b := bot.New(bot.Config{
 		RecallMax: cfg.RecallMax,
 		ReplyTTL:  cfg.ReplyTTL,
 		Policy:    bot.NewPolicy(cfg.Admins, cfg.Users, cfg.GroupAdmins),
+		Observer:  mx,
 	}, ledger, sender, recaller, tpl, log)
+	mx.WatchLedger(func(ctx context.Context) (int, error) { return ledgerSize(ctx, ledger) })
 
 	// Work accepted before shutdown runs to the end: its context is cancelled
 	// only when the shutdown timeout has passed.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	pool := bot.NewPool(workCtx, cfg.Workers, cfg.QueueSize)
+	mx.WatchQueue(pool.Queued)
 	auto := bot.NewAutoRecaller(ledger, recaller, time.Now, log)
 	var bg sync.WaitGroup
 	autoCtx, stopAuto := context.WithCancel(workCtx)
@@ -123,7 +128,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	router := handlers.New(handlers.Deps{
 		AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, RecallMax: cfg.RecallMax, MaxTTL: maxTTL(cfg.LedgerTTL),
 		Bot: b, Pool: pool, Sender: sender, Recaller: recaller, Ledger: ledger, Dedup: dedup,
-		Now: time.Now, Log: log,
+		Now: time.Now, Log: log, Metrics: mx, MetricsHandler: mx.Handler(),
 	})
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
@@ -233,6 +238,20 @@ func openStore(cfg config, log logrus.FieldLogger) (store.Ledger, store.Deduper,
 	log.WithFields(logrus.Fields{"file": cfg.StoreFile, "messages": n}).Info("ledger loaded")
 	persist := func(ctx context.Context) { m.Persist(ctx, cfg.StoreFile, cfg.StoreEvery, log) }
 	return m, dedup, persist, noClose, nil
+}
+
+// ledgerSize counts the tracked messages: cheaply for the memory ledger,
+// by summing the chats for others.
+func ledgerSize(ctx context.Context, ledger store.Ledger) (int, error) {
+	if m, ok := ledger.(interface{ Len() int }); ok {
+		return m.Len(), nil
+	}
+	chats, err := ledger.Chats(ctx)
+	n := 0
+	for _, c := range chats {
+		n += c.Count
+	}
+	return n, err
 }
 
 // maxTTL is the longest "ttl" an API send may have: the message must still

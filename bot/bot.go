@@ -23,7 +23,25 @@ type Config struct {
 	ReplyTTL time.Duration
 	// Policy says who may recall where.
 	Policy Policy
+	// Observer is told of every command and recall; nil for none.
+	Observer Observer
 }
+
+// Observer is told what the bot does, for metrics. Its methods must be safe
+// for concurrent use and quick.
+type Observer interface {
+	// Command is told of every command: its name ("unknown" when none
+	// parsed) and outcome (ok, refused, invalid, unavailable).
+	Command(name, outcome string)
+	// Recall is told of every recall's count of recalled and failed keys.
+	Recall(recalled, failed int)
+}
+
+// nopObserver is the Observer of a bot without one.
+type nopObserver struct{}
+
+func (nopObserver) Command(string, string) {}
+func (nopObserver) Recall(int, int)        {}
 
 // Bot answers chat commands.
 type Bot struct {
@@ -34,6 +52,7 @@ type Bot struct {
 	tpl      *templates.Set
 	reg      *Registry
 	log      logrus.FieldLogger
+	obs      Observer
 }
 
 // Request is one command to run: the event that carried it and the parsed
@@ -46,7 +65,11 @@ type Request struct {
 
 // New builds a bot. tpl must define TemplateNames().
 func New(cfg Config, ledger store.Ledger, sender *Sender, recaller *Recaller, tpl *templates.Set, log logrus.FieldLogger) *Bot {
-	return &Bot{cfg: cfg, ledger: ledger, sender: sender, recaller: recaller, tpl: tpl, reg: DefaultRegistry(), log: log}
+	obs := cfg.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	return &Bot{cfg: cfg, ledger: ledger, sender: sender, recaller: recaller, tpl: tpl, reg: DefaultRegistry(), log: log, obs: obs}
 }
 
 // TemplateNames lists the templates the bot needs beyond templates.Names: a
@@ -82,43 +105,66 @@ func (b *Bot) Handle(ctx context.Context, ev Event) {
 		log.Warn("one-to-one message from a sender without staff id: no chat to reply in")
 		return
 	}
-	text := b.respond(ctx, ev, log)
-	if _, err := b.sender.Send(ctx, Outgoing{Kind: kind, ChatID: here, Message: dingtalk.Text(text), TTL: b.cfg.ReplyTTL, Reply: true}); err != nil {
+	name, reply := b.respond(ctx, ev, log)
+	b.obs.Command(name, reply.Outcome())
+	if _, err := b.sender.Send(ctx, Outgoing{Kind: kind, ChatID: here, Message: dingtalk.Text(reply.Text), TTL: b.cfg.ReplyTTL, Reply: true}); err != nil {
 		log.WithError(err).Error("could not send the reply")
 	}
 }
 
-// respond parses ev's command, runs it and returns the reply text.
-func (b *Bot) respond(ctx context.Context, ev Event, log logrus.FieldLogger) string {
+// respond parses ev's command, runs it and returns the command's name
+// ("unknown" when there is none) and the reply.
+func (b *Bot) respond(ctx context.Context, ev Event, log logrus.FieldLogger) (string, Reply) {
 	if !ev.Textual {
-		return b.render(templates.NotText, b.helpData(""), log)
+		return "unknown", b.render(templates.NotText, b.helpData(""), log)
 	}
 	cmd, err := b.reg.Parse(ev.Text, b.cfg.RecallMax)
 	var argErr *ArgError
 	switch {
 	case errors.Is(err, ErrMissingChat):
-		return b.render(templates.MissingChat, nil, log)
+		return CmdRecall, b.render(templates.MissingChat, nil, log)
 	case errors.As(err, &argErr) && errors.Is(err, ErrOutOfRange):
-		return b.render(templates.OutOfRange, templates.ErrorData{Arg: argErr.Arg, Max: b.cfg.RecallMax}, log)
+		return CmdRecall, b.render(templates.OutOfRange, templates.ErrorData{Arg: argErr.Arg, Max: b.cfg.RecallMax}, log)
 	case errors.As(err, &argErr):
-		return b.render(templates.BadNumber, templates.ErrorData{Arg: argErr.Arg, Max: b.cfg.RecallMax}, log)
+		return CmdRecall, b.render(templates.BadNumber, templates.ErrorData{Arg: argErr.Arg, Max: b.cfg.RecallMax}, log)
 	case err != nil:
-		return b.render(templates.UnknownCommand, b.helpData(strings.TrimSpace(ev.Text)), log)
+		return "unknown", b.render(templates.UnknownCommand, b.helpData(strings.TrimSpace(ev.Text)), log)
 	}
 	spec, _ := b.reg.Lookup(cmd.Name)
 	log = log.WithField("command", cmd.Name)
-	return spec.Run(b, ctx, Request{Event: ev, Command: cmd, Log: log})
+	return cmd.Name, spec.Run(b, ctx, Request{Event: ev, Command: cmd, Log: log})
+}
+
+// Reply is a command's answer: its text and the template it came from.
+type Reply struct {
+	Text     string
+	Template string
+}
+
+// Outcome classifies the reply for metrics: ok, refused, invalid (bad
+// input) or unavailable (the store was down).
+func (r Reply) Outcome() string {
+	switch r.Template {
+	case templates.RefuseRecall, templates.RefuseAdmin:
+		return "refused"
+	case templates.StoreDown:
+		return "unavailable"
+	case templates.NotText, templates.MissingChat, templates.OutOfRange, templates.BadNumber,
+		templates.UnknownCommand, templates.OnlyOneToOne, templates.UnknownChat, templates.AmbiguousChat:
+		return "invalid"
+	}
+	return "ok"
 }
 
 // render executes a reply template; a failure (which the start-up check
 // makes unlikely) becomes a plain fallback rather than silence.
-func (b *Bot) render(name string, data any, log logrus.FieldLogger) string {
+func (b *Bot) render(name string, data any, log logrus.FieldLogger) Reply {
 	text, err := b.tpl.Render(name, data)
 	if err != nil {
 		log.WithError(err).Error("could not render a reply")
-		return "dingrecall: " + name
+		text = "dingrecall: " + name
 	}
-	return text
+	return Reply{Text: text, Template: name}
 }
 
 // helpData is the data of the help reply in the bot's language.
@@ -126,20 +172,20 @@ func (b *Bot) helpData(typed string) templates.HelpData {
 	d := templates.HelpData{Max: b.cfg.RecallMax, Text: typed}
 	for _, s := range b.reg.Specs() {
 		for _, u := range s.Usages {
-			d.Commands = append(d.Commands, templates.HelpLine{Usage: u.Text[b.tpl.Lang()], Summary: b.render(u.Summary, nil, b.log)})
+			d.Commands = append(d.Commands, templates.HelpLine{Usage: u.Text[b.tpl.Lang()], Summary: b.render(u.Summary, nil, b.log).Text})
 		}
 	}
 	return d
 }
 
 // runHelp answers help.
-func (b *Bot) runHelp(_ context.Context, req Request) string {
+func (b *Bot) runHelp(_ context.Context, req Request) Reply {
 	return b.render(templates.Help, b.helpData(""), req.Log)
 }
 
 // runChats lists the chats with recallable messages and how many, for
 // recall admins.
-func (b *Bot) runChats(ctx context.Context, req Request) string {
+func (b *Bot) runChats(ctx context.Context, req Request) Reply {
 	if !b.cfg.Policy.IsAdmin(req.Event.StaffID) {
 		req.Log.Warn("refused: chats is for recall admins")
 		return b.render(templates.RefuseAdmin, templates.ErrorData{Nick: req.Event.Nick}, req.Log)
@@ -169,7 +215,7 @@ func (b *Bot) runChats(ctx context.Context, req Request) string {
 
 // runRecall recalls the newest N messages here, or in another chat for a
 // recall admin writing one-to-one.
-func (b *Bot) runRecall(ctx context.Context, req Request) string {
+func (b *Bot) runRecall(ctx context.Context, req Request) Reply {
 	ev, cmd, log := req.Event, req.Command, req.Log
 	_, chatID := ev.here()
 	label := ""

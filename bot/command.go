@@ -63,7 +63,7 @@ type Spec struct {
 	// Parse turns the text after the command word into a Command.
 	Parse func(args string, max int) (Command, error)
 	// Run carries the command out for req and returns the reply.
-	Run func(b *Bot, ctx context.Context, req Request) string
+	Run func(b *Bot, ctx context.Context, req Request) Reply
 }
 
 // Usage is one help line: how to type it in each language, and the template

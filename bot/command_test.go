@@ -89,7 +89,7 @@ func TestArgErrorNamesTheArgument(t *testing.T) {
 
 func TestRegistryRejectsDuplicates(t *testing.T) {
 	parse := func(string, int) (bot.Command, error) { return bot.Command{}, nil }
-	run := func(*bot.Bot, context.Context, bot.Request) string { return "" }
+	run := func(*bot.Bot, context.Context, bot.Request) bot.Reply { return bot.Reply{} }
 	tests := []struct {
 		name  string
 		specs []bot.Spec

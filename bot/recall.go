@@ -53,11 +53,16 @@ type Recaller struct {
 	dt     DingTalk
 	ledger store.Ledger
 	log    logrus.FieldLogger
+	obs    Observer
 }
 
-// NewRecaller builds the recall engine.
-func NewRecaller(dt DingTalk, ledger store.Ledger, log logrus.FieldLogger) *Recaller {
-	return &Recaller{dt: dt, ledger: ledger, log: log}
+// NewRecaller builds the recall engine; obs (nil for none) is told of every
+// recall's result.
+func NewRecaller(dt DingTalk, ledger store.Ledger, log logrus.FieldLogger, obs Observer) *Recaller {
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	return &Recaller{dt: dt, ledger: ledger, log: log, obs: obs}
 }
 
 // Preview returns what Recall would select, claiming nothing.
@@ -196,6 +201,7 @@ func (r *Recaller) RecallClaimed(ctx context.Context, msgs []store.Message) Outc
 		}
 	}
 	r.settle(ctx, out)
+	r.obs.Recall(len(out.Recalled), len(out.Failed))
 	return out
 }
 

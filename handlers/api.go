@@ -215,7 +215,7 @@ func (h *handler) sendMessage(c *gin.Context) {
 	}
 	m, err := h.d.Sender.Send(c.Request.Context(), o)
 	if err != nil {
-		h.d.Log.WithFields(logrus.Fields{"chat": o.ChatID, "api": "messages"}).WithError(err).Warn("api send failed")
+		h.requestLogger(c).WithFields(logrus.Fields{"chat": o.ChatID, "api": "messages"}).WithError(err).Warn("api send failed")
 		writeError(c, err)
 		return
 	}
@@ -316,7 +316,7 @@ func (h *handler) recall(c *gin.Context) {
 	}
 	out, err := h.d.Recaller.Recall(ctx, sel)
 	if err != nil {
-		h.d.Log.WithError(err).Error("api recall: store unavailable")
+		h.requestLogger(c).WithError(err).Error("api recall: store unavailable")
 		writeError(c, err)
 		return
 	}
@@ -325,7 +325,7 @@ func (h *handler) recall(c *gin.Context) {
 	for k, reason := range out.Failed {
 		resp.Failed[k] = reason
 	}
-	h.d.Log.WithFields(logrus.Fields{"chat": sel.ChatID, "tag": sel.Tag, "user": "api", "recalled": len(out.Recalled), "failed": len(out.Failed)}).Info("recall")
+	h.requestLogger(c).WithFields(logrus.Fields{"chat": sel.ChatID, "tag": sel.Tag, "user": "api", "recalled": len(out.Recalled), "failed": len(out.Failed)}).Info("recall")
 	c.JSON(http.StatusOK, resp)
 }
 

@@ -26,18 +26,23 @@ const (
 // anything, bound and decode the body, drop a msgId seen before, and queue
 // the command; answer 200 at once.
 func (h *handler) callback(c *gin.Context) {
+	log := h.requestLogger(c)
 	if err := dingtalk.VerifySignature(c.Request.Header, h.d.AppSecret, h.d.Now()); err != nil {
-		h.d.Log.WithField("remote", c.ClientIP()).WithError(err).Warn("callback refused: bad signature")
+		log.WithField("remote", c.ClientIP()).WithError(err).Warn("callback refused: bad signature")
+		h.d.Metrics.Callback("bad_signature")
 		writeError(c, err)
 		return
 	}
 	body, err := readBody(c)
 	if err != nil {
+		h.d.Metrics.Callback("bad_request")
 		writeError(c, err)
 		return
 	}
 	cb, err := dingtalk.DecodeCallback(body)
 	if err != nil {
+		log.WithError(err).Warn("callback refused: bad request")
+		h.d.Metrics.Callback("bad_request")
 		writeError(c, err)
 		return
 	}
@@ -47,7 +52,7 @@ func (h *handler) callback(c *gin.Context) {
 	if err != nil {
 		// The shared store is down: de-duplicate in this process instead, so
 		// the command still runs and can tell the person to try again.
-		h.d.Log.WithError(err).Warn("callback: de-duplication store unavailable, de-duplicating locally")
+		log.WithError(err).Warn("callback: de-duplication store unavailable, de-duplicating locally")
 		dedup = h.localDedup
 		if first, err = dedup.FirstSeen(ctx, cb.MsgID, DedupWindow); err != nil {
 			writeError(c, err)
@@ -55,7 +60,8 @@ func (h *handler) callback(c *gin.Context) {
 		}
 	}
 	if !first {
-		h.d.Log.WithField("msg_id", cb.MsgID).Info("callback: duplicate msgId acknowledged, not run again")
+		log.WithField("msg_id", cb.MsgID).Info("callback: duplicate msgId acknowledged, not run again")
+		h.d.Metrics.Callback("duplicate")
 		c.JSON(http.StatusOK, gin.H{})
 		return
 	}
@@ -63,12 +69,14 @@ func (h *handler) callback(c *gin.Context) {
 	if err := h.d.Pool.Submit(func(ctx context.Context) { h.d.Bot.Handle(ctx, ev) }); err != nil {
 		// Let DingTalk deliver it again: forget that we saw it.
 		if ferr := dedup.Forget(context.WithoutCancel(ctx), cb.MsgID); ferr != nil {
-			h.d.Log.WithError(ferr).Warn("callback: could not forget a refused msgId")
+			log.WithError(ferr).Warn("callback: could not forget a refused msgId")
 		}
-		h.d.Log.WithFields(logrus.Fields{"msg_id": cb.MsgID, "chat": cb.ConversationID}).WithError(err).Warn("callback refused: busy")
+		log.WithFields(logrus.Fields{"msg_id": cb.MsgID, "chat": cb.ConversationID}).WithError(err).Warn("callback refused: busy")
+		h.d.Metrics.Callback("busy")
 		writeError(c, err)
 		return
 	}
+	h.d.Metrics.Callback("ok")
 	c.JSON(http.StatusOK, gin.H{})
 }
 

@@ -22,5 +22,11 @@ func (h *handler) readyz(c *gin.Context) {
 		writeError(c, &apiError{status: http.StatusServiceUnavailable, code: "store_unavailable", message: "the message store is unavailable"})
 		return
 	}
+	if h.d.Ready != nil {
+		if err := h.d.Ready(); err != nil {
+			writeError(c, &apiError{status: http.StatusServiceUnavailable, code: "not_ready", message: err.Error()})
+			return
+		}
+	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }

@@ -5,6 +5,10 @@
 package handlers
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -38,7 +42,25 @@ type Deps struct {
 	Log logrus.FieldLogger
 	// DisableCallback answers the callback route with 404 (stream mode).
 	DisableCallback bool
+	// Metrics is told of every callback's outcome; nil for none.
+	Metrics CallbackObserver
+	// MetricsHandler serves GET /metrics; nil for none.
+	MetricsHandler http.Handler
+	// Ready, when set, is checked by /readyz besides the ledger (for
+	// example: a Stream mode connection is up).
+	Ready func() error
 }
+
+// CallbackObserver is told the outcome of every callback: ok,
+// bad_signature, bad_request, duplicate or busy.
+type CallbackObserver interface {
+	Callback(outcome string)
+}
+
+// nopCallbacks is the CallbackObserver of a router without metrics.
+type nopCallbacks struct{}
+
+func (nopCallbacks) Callback(string) {}
 
 // New builds the router.
 func New(d Deps) *gin.Engine {
@@ -46,6 +68,9 @@ func New(d Deps) *gin.Engine {
 	r.UseRawPath = true // conversation IDs may hold an escaped "/"
 	r.UnescapePathValues = true
 	r.Use(gin.Recovery(), requestLog(d.Log))
+	if d.Metrics == nil {
+		d.Metrics = nopCallbacks{}
+	}
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNotFound) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, errMethod) })
@@ -60,6 +85,9 @@ func New(d Deps) *gin.Engine {
 	api.GET("/conversations/:conversationId/messages", h.listMessages)
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
+	if d.MetricsHandler != nil {
+		r.GET("/metrics", gin.WrapH(d.MetricsHandler))
+	}
 	return r
 }
 
@@ -70,19 +98,45 @@ type handler struct {
 	localDedup store.Deduper
 }
 
-// requestLog logs each request with its status and duration; never a header
-// or a body, which may carry secrets.
+// headerRequestID carries a request's ID, taken from the caller or made up.
+const headerRequestID = "X-Request-ID"
+
+// requestLog gives each request an ID (the caller's X-Request-ID if it is
+// sane, else a new one), answers with it, and logs the request with its
+// status and duration; never a header value or a body, which may carry
+// secrets.
 func requestLog(log logrus.FieldLogger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
+		id := c.GetHeader(headerRequestID)
+		if len(id) == 0 || len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return r < '!' || r > '~' }) {
+			id = newRequestID()
+		}
+		c.Header(headerRequestID, id)
+		c.Set(ctxRequestID, id)
 		c.Next()
 		path := c.FullPath()
 		if path == "" {
 			path = "unmatched"
 		}
 		log.WithFields(logrus.Fields{
-			"method": c.Request.Method, "path": path, "status": c.Writer.Status(),
+			"request_id": id, "method": c.Request.Method, "path": path, "status": c.Writer.Status(),
 			"took": time.Since(start).String(), "remote": c.ClientIP(),
 		}).Debug("http request")
 	}
+}
+
+// ctxRequestID is the gin context key of the request ID.
+const ctxRequestID = "request_id"
+
+// newRequestID returns 16 random hex digits.
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// requestLogger is the log with the request's ID.
+func (h *handler) requestLogger(c *gin.Context) logrus.FieldLogger {
+	return h.d.Log.WithField("request_id", c.GetString(ctxRequestID))
 }
