@@ -1,0 +1,120 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Audit actions and sources.
+const (
+	ActionRecall  = "recall"
+	ActionRestore = "restore"
+
+	SourceCommand = "command"
+	SourceAPI     = "api"
+	SourceTTL     = "ttl"
+	SourceGuard   = "guard"
+)
+
+// Results of an audited message.
+const (
+	ResultRecalled = "recalled"
+	ResultFailed   = "failed"
+	ResultTooOld   = "too_old"
+	ResultResent   = "resent"
+	ResultNotSent  = "not_sent"
+)
+
+// DefaultAuditTTL is how long audit entries are kept (AUDIT_TTL).
+const DefaultAuditTTL = 720 * time.Hour
+
+// AuditEntry is one recall or restore as the audit log keeps it: who asked,
+// where, and what happened to each message, with its content.
+type AuditEntry struct {
+	// ID identifies the entry; AddAudit assigns one when empty.
+	ID string `json:"id"`
+	// At is when it happened.
+	At time.Time `json:"at"`
+	// Action is ActionRecall or ActionRestore.
+	Action string `json:"action"`
+	// Source is who acted: SourceCommand (a person in a chat), SourceAPI,
+	// SourceTTL (a message's ttl ran out) or SourceGuard.
+	Source string `json:"source"`
+	// StaffID and Nick are the person who asked, for SourceCommand.
+	StaffID string `json:"staffId,omitempty"`
+	Nick    string `json:"nick,omitempty"`
+	// ChatID is the chat the request named (empty for a tag across chats).
+	ChatID string `json:"conversationId,omitempty"`
+	// Request is what was asked, such as "recall 3" or "tag deploy-42".
+	Request string `json:"request,omitempty"`
+	// Ref is, for a restore, the ID of the recall it undid.
+	Ref string `json:"ref,omitempty"`
+	// Items are the messages, in the order they were handled.
+	Items []AuditItem `json:"items"`
+}
+
+// AuditItem is one message of an audit entry.
+type AuditItem struct {
+	Key      string    `json:"processQueryKey"`
+	ChatID   string    `json:"conversationId"`
+	Kind     Kind      `json:"chatType"`
+	MsgKey   string    `json:"msgKey"`
+	MsgParam string    `json:"msgParam"`
+	Tag      string    `json:"tag,omitempty"`
+	SentAt   time.Time `json:"sentAt"`
+	// Result is ResultRecalled, ResultFailed, ResultTooOld, ResultResent
+	// or ResultNotSent.
+	Result string `json:"result"`
+	// Reason says why a message failed or was not sent.
+	Reason string `json:"reason,omitempty"`
+	// NewKey is, for a restore, the key of the re-sent message.
+	NewKey string `json:"newKey,omitempty"`
+}
+
+// Chats returns the chats the entry concerns: its ChatID and those of its
+// items, without repeats.
+func (e AuditEntry) Chats() []string {
+	seen := make(map[string]bool)
+	var out []string
+	for _, id := range append([]string{e.ChatID}, itemChats(e.Items)...) {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// itemChats lists the chat of each item.
+func itemChats(items []AuditItem) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.ChatID
+	}
+	return out
+}
+
+// Audit is the audit log of recalls and restores.
+type Audit interface {
+	// AddAudit appends an entry, kept for the audit TTL.
+	AddAudit(ctx context.Context, e AuditEntry) error
+	// AuditLog returns the entries concerning chatID (every entry when
+	// chatID is empty), newest first; at most limit, or all when limit <= 0.
+	AuditLog(ctx context.Context, chatID string, limit int) ([]AuditEntry, error)
+}
+
+// States holds short-lived values shared by replicas: pending confirmations,
+// guard windows and the like. Values expire by the store's clock.
+type States interface {
+	// PutStateIfAbsent stores value under key for ttl unless key holds a
+	// live value. It returns the value key holds after the call and whether
+	// this call stored it; of concurrent callers at most one stores.
+	PutStateIfAbsent(ctx context.Context, key, value string, ttl time.Duration) (string, bool, error)
+	// SetState stores value under key for ttl, replacing any value.
+	SetState(ctx context.Context, key, value string, ttl time.Duration) error
+	// TakeState returns the live value under key and deletes it, atomically:
+	// of concurrent callers at most one gets it.
+	TakeState(ctx context.Context, key string) (string, bool, error)
+	// DeleteState forgets key.
+	DeleteState(ctx context.Context, key string) error
+}
