@@ -73,6 +73,7 @@ type Server struct {
 	routes    map[string]route
 	closed    chan struct{}
 	closeOnce sync.Once
+	gw        *gateway // Stream mode gateway (gateway.go)
 
 	// Set by options before the server starts; read-only afterwards.
 	appKey, appSecret, robotCode string
@@ -149,6 +150,7 @@ func New(opts ...Option) *Server {
 		peak:         map[string]int{},
 		keyFailures:  map[string]string{},
 		qpsWindows:   map[string][]time.Time{},
+		gw:           newGateway(),
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -165,7 +167,7 @@ func New(opts ...Option) *Server {
 		PathPrivateRecall: {robot: true, recall: true, handle: s.recall(KindPrivate)},
 		PathOTORecall:     {robot: true, recall: true, handle: s.recall(KindOTO)},
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.srv = httptest.NewServer(s.gatewayRoutes(http.HandlerFunc(s.serve)))
 	return s
 }
 
