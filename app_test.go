@@ -29,6 +29,8 @@ type testApp struct {
 	cancel context.CancelFunc
 	done   chan error
 	msgSeq atomic.Int64
+	// now is the app's clock.
+	now func() time.Time
 }
 
 // apiToken is the API_TOKEN of test apps.
@@ -48,6 +50,12 @@ func freeAddr(t *testing.T) string {
 // answers /healthz. It stops the app when the test ends.
 func startApp(t *testing.T, fake *dingtalktest.Server, env map[string]string) *testApp {
 	t.Helper()
+	return startAppAt(t, fake, env, time.Now)
+}
+
+// startAppAt is startApp on the clock now.
+func startAppAt(t *testing.T, fake *dingtalktest.Server, env map[string]string, now func() time.Time) *testApp {
+	t.Helper()
 	if fake == nil {
 		fake = dingtalktest.NewTest(t)
 	}
@@ -60,15 +68,17 @@ func startApp(t *testing.T, fake *dingtalktest.Server, env map[string]string) *t
 		"RECALL_ADMINS":       "staff-admin",
 		"RECALL_USERS":        "staff-1001",
 		"REPLY_TTL":           "0",
+		"BURST_LIMIT":         "0", // tests send many messages at once; the guard tests set both
+		"DUPLICATE_WINDOW":    "0",
 		"LOG_LEVEL":           "error",
 	}
 	for k, v := range env {
 		vars[k] = v
 	}
-	a := &testApp{t: t, base: "http://" + vars["LISTEN_ADDR"], fake: fake, token: vars["API_TOKEN"], done: make(chan error, 1)}
+	a := &testApp{t: t, base: "http://" + vars["LISTEN_ADDR"], fake: fake, token: vars["API_TOKEN"], done: make(chan error, 1), now: now}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
-	go func() { a.done <- run(ctx, func(k string) string { return vars[k] }) }()
+	go func() { a.done <- runWith(ctx, func(k string) string { return vars[k] }, now) }()
 	require.Eventually(t, func() bool {
 		select {
 		case err := <-a.done:
@@ -168,7 +178,7 @@ func (a *testApp) callbackBody(text string, edit func(map[string]any)) map[strin
 		"conversationId": "cidGroupOps001==", "conversationType": "2", "conversationTitle": "ops-alerts",
 		"senderStaffId": "staff-1001", "senderNick": "Wang Fang", "isAdmin": false,
 		"robotCode": a.fake.RobotCode(), "msgId": fmt.Sprintf("msg-%d", a.msgSeq.Add(1)),
-		"createAt": time.Now().UnixMilli(), "msgtype": "text", "text": map[string]any{"content": " " + text},
+		"createAt": a.now().UnixMilli(), "msgtype": "text", "text": map[string]any{"content": " " + text},
 	}
 	if edit != nil {
 		edit(body)
@@ -188,7 +198,7 @@ func signed(secret string, at time.Time) http.Header {
 func (a *testApp) command(body map[string]any) dingtalktest.Message {
 	a.t.Helper()
 	before := len(a.fake.Sent())
-	status, out := a.do(http.MethodPost, "/dingtalk/callback", body, signed(a.fake.AppSecret(), time.Now()))
+	status, out := a.do(http.MethodPost, "/dingtalk/callback", body, signed(a.fake.AppSecret(), a.now()))
 	require.Equal(a.t, http.StatusOK, status, "%v", out)
 	return a.replyAfter(before)
 }

@@ -42,6 +42,13 @@ type config struct {
 	QueueSize    int
 	QPS          int
 	ShutdownWait time.Duration
+	ConfirmOver  int
+	MaxAge       time.Duration
+	RestoreWin   time.Duration
+	AuditTTL     time.Duration
+	DupWindow    time.Duration
+	BurstLimit   int
+	BurstRecall  bool
 
 	// Sandbox is true when DINGTALK_APP_KEY is unset: the app runs against an
 	// in-process fake DingTalk.
@@ -78,6 +85,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		QueueSize:    p.integer("QUEUE_SIZE", 256, 1, 100000),
 		QPS:          p.integer("DINGTALK_QPS", dingtalk.DefaultQPS, 1, 10000),
 		ShutdownWait: p.duration("SHUTDOWN_TIMEOUT", 30*time.Second, time.Second, time.Hour),
+		ConfirmOver:  p.integer("RECALL_CONFIRM_OVER", 20, 1, 100000),
+		MaxAge:       p.duration("RECALL_MAX_AGE", 24*time.Hour, time.Minute, 24*time.Hour),
+		RestoreWin:   p.duration("RESTORE_WINDOW", 10*time.Minute, 0, 24*time.Hour),
+		AuditTTL:     p.duration("AUDIT_TTL", 720*time.Hour, time.Minute, 10*365*24*time.Hour),
+		DupWindow:    p.duration("DUPLICATE_WINDOW", 30*time.Second, 0, 24*time.Hour),
+		BurstLimit:   p.integer("BURST_LIMIT", 20, 0, 100000),
+		BurstRecall:  p.boolean("BURST_AUTO_RECALL", false),
 	}
 	c.LogLevel = p.level("LOG_LEVEL", logrus.InfoLevel)
 	switch {

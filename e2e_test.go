@@ -18,7 +18,7 @@ import (
 const group = "cidGroupOps001=="
 
 func TestRecall22Of25(t *testing.T) {
-	a := startApp(t, nil, nil)
+	a := startApp(t, nil, map[string]string{"RECALL_CONFIRM_OVER": "50"})
 	keys := a.send(group, 25, nil)
 
 	reply := a.command(a.callbackBody("recall 22", nil))

@@ -63,6 +63,11 @@ const autoRecallInterval = time.Second
 // it stops taking requests, finishes the queued and running commands, and
 // returns.
 func run(ctx context.Context, getenv func(string) string) error {
+	return runWith(ctx, getenv, time.Now)
+}
+
+// runWith is run on the clock now, which tests set.
+func runWith(ctx context.Context, getenv func(string) string, now func() time.Time) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -91,20 +96,29 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	ledger, dedup, persist, closeStore, err := openStore(cfg, log)
+	st, err := openStore(cfg, log, now)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer st.close()
+	ledger := st.ledger
 
-	sender := bot.NewSender(client, ledger, cfg.CoolAppCode, time.Now, log)
-	recaller := bot.NewRecaller(client, ledger, log, mx)
+	sender := bot.NewSender(client, ledger, cfg.CoolAppCode, now, log)
+	recaller := bot.NewRecaller(client, ledger, bot.RecallerOptions{Log: log, Observer: mx, Audit: st.audit, MaxAge: cfg.MaxAge, Now: now})
 	b := bot.New(bot.Config{
-		RecallMax: cfg.RecallMax,
-		ReplyTTL:  cfg.ReplyTTL,
-		Policy:    bot.NewPolicy(cfg.Admins, cfg.Users, cfg.GroupAdmins),
-		Observer:  mx,
+		RecallMax:     cfg.RecallMax,
+		ReplyTTL:      cfg.ReplyTTL,
+		Policy:        bot.NewPolicy(cfg.Admins, cfg.Users, cfg.GroupAdmins),
+		Observer:      mx,
+		ConfirmOver:   cfg.ConfirmOver,
+		RestoreWindow: cfg.RestoreWin,
+		Audit:         st.audit,
+		States:        st.states,
+		Now:           now,
 	}, ledger, sender, recaller, tpl, log)
+	guard := bot.NewGuard(bot.GuardConfig{
+		DuplicateWindow: cfg.DupWindow, BurstLimit: cfg.BurstLimit, BurstAutoRecall: cfg.BurstRecall, ReplyTTL: cfg.ReplyTTL,
+	}, sender, ledger, st.states, recaller, tpl, now, log)
 	mx.WatchLedger(func(ctx context.Context) (int, error) { return ledgerSize(ctx, ledger) })
 
 	// Work accepted before shutdown runs to the end: its context is cancelled
@@ -113,7 +127,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	defer cancelWork()
 	pool := bot.NewPool(workCtx, cfg.Workers, cfg.QueueSize)
 	mx.WatchQueue(pool.Queued)
-	auto := bot.NewAutoRecaller(ledger, recaller, time.Now, log)
+	auto := bot.NewAutoRecaller(ledger, recaller, now, log)
 	var bg sync.WaitGroup
 	autoCtx, stopAuto := context.WithCancel(workCtx)
 	defer stopAuto()
@@ -121,14 +135,14 @@ func run(ctx context.Context, getenv func(string) string) error {
 	var persisted sync.WaitGroup
 	persistCtx, stopPersist := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPersist()
-	if persist != nil {
-		persisted.Go(func() { persist(persistCtx) })
+	if st.persist != nil {
+		persisted.Go(func() { st.persist(persistCtx) })
 	}
 
 	router := handlers.New(handlers.Deps{
 		AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, RecallMax: cfg.RecallMax, MaxTTL: maxTTL(cfg.LedgerTTL),
-		Bot: b, Pool: pool, Sender: sender, Recaller: recaller, Ledger: ledger, Dedup: dedup,
-		Now: time.Now, Log: log, Metrics: mx, MetricsHandler: mx.Handler(),
+		Bot: b, Pool: pool, Guard: guard, Recaller: recaller, Audit: st.audit, Ledger: ledger, Dedup: st.dedup,
+		Now: now, Log: log, Metrics: mx, MetricsHandler: mx.Handler(),
 	})
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
@@ -214,30 +228,45 @@ func healthcheck(getenv func(string) string) int {
 	return 0
 }
 
-// openStore builds the ledger and the de-duplicator STORE names, the saver
-// to run for the memory store with STORE_FILE (else nil), and what to close
-// at the end.
-func openStore(cfg config, log logrus.FieldLogger) (store.Ledger, store.Deduper, func(context.Context), func() error, error) {
+// stores are the parts of the store STORE names.
+type stores struct {
+	ledger store.Ledger
+	dedup  store.Deduper
+	audit  store.Audit
+	states store.States
+	// persist is the STORE_FILE saver to run, nil when there is none.
+	persist func(context.Context)
+	close   func() error
+}
+
+// openStore builds the ledger, de-duplicator, audit log and states STORE
+// names; for the memory store with STORE_FILE it loads the file.
+func openStore(cfg config, log logrus.FieldLogger, now func() time.Time) (stores, error) {
 	if cfg.Store == "redis" {
-		r, err := store.OpenRedis(cfg.RedisURL, store.RedisOptions{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh})
+		r, err := store.OpenRedis(cfg.RedisURL, store.RedisOptions{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, Now: now})
 		if err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+			return stores{}, fmt.Errorf("REDIS_URL: %w", err)
 		}
-		return r, r.Deduper(), nil, r.Close, nil
+		return stores{ledger: r, dedup: r.Deduper(), audit: r.Audit(cfg.AuditTTL), states: r.States(), close: r.Close}, nil
 	}
-	m := store.NewMemory(store.MemoryOptions{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh})
-	dedup := store.NewMemoryDeduper(store.MemoryDeduperOptions{})
-	noClose := func() error { return nil }
+	m := store.NewMemory(store.MemoryOptions{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, Now: now})
+	s := stores{
+		ledger: m,
+		dedup:  store.NewMemoryDeduper(store.MemoryDeduperOptions{Now: now}),
+		audit:  store.NewMemoryAudit(cfg.AuditTTL, now),
+		states: store.NewMemoryStates(now),
+		close:  func() error { return nil },
+	}
 	if cfg.StoreFile == "" {
-		return m, dedup, nil, noClose, nil
+		return s, nil
 	}
 	n, err := m.LoadFile(cfg.StoreFile)
 	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("STORE_FILE: %w", err)
+		return stores{}, fmt.Errorf("STORE_FILE: %w", err)
 	}
 	log.WithFields(logrus.Fields{"file": cfg.StoreFile, "messages": n}).Info("ledger loaded")
-	persist := func(ctx context.Context) { m.Persist(ctx, cfg.StoreFile, cfg.StoreEvery, log) }
-	return m, dedup, persist, noClose, nil
+	s.persist = func(ctx context.Context) { m.Persist(ctx, cfg.StoreFile, cfg.StoreEvery, log) }
+	return s, nil
 }
 
 // ledgerSize counts the tracked messages: cheaply for the memory ledger,

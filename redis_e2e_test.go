@@ -70,7 +70,7 @@ func (r *redisServer) stop() {
 func TestTwoInstancesShareOneRedis(t *testing.T) {
 	rs := startRedis(t)
 	fake := dingtalktest.NewTest(t)
-	env := map[string]string{"STORE": "redis", "REDIS_URL": rs.url()}
+	env := map[string]string{"STORE": "redis", "REDIS_URL": rs.url(), "RECALL_CONFIRM_OVER": "50"}
 	a := startApp(t, fake, env)
 	b := startApp(t, fake, env)
 

@@ -75,7 +75,7 @@ func (a *AutoRecaller) RecallDue(ctx context.Context) int {
 			a.log.WithError(err).Warn("auto-recall: could not claim due messages")
 			return total
 		}
-		out := a.recaller.RecallClaimed(ctx, claimed)
+		out := a.recaller.RecallClaimed(ctx, claimed, Actor{Source: store.SourceTTL, Request: "ttl expired"})
 		total += len(out.Recalled)
 		a.note(out, now)
 		if len(out.Recalled) > 0 || len(out.Failed) > 0 {

@@ -25,6 +25,18 @@ type Config struct {
 	Policy Policy
 	// Observer is told of every command and recall; nil for none.
 	Observer Observer
+	// ConfirmOver is the largest N "recall N" takes without asking for
+	// "recall confirm" (RECALL_CONFIRM_OVER).
+	ConfirmOver int
+	// RestoreWindow is how long after a recall "restore" may undo it
+	// (RESTORE_WINDOW).
+	RestoreWindow time.Duration
+	// Audit is the audit log "recall retry", "recall log" and "restore" read.
+	Audit store.Audit
+	// States keeps pending confirmations, shared by replicas.
+	States store.States
+	// Now is the clock; nil for time.Now.
+	Now func() time.Time
 }
 
 // Observer is told what the bot does, for metrics. Its methods must be safe
@@ -68,6 +80,12 @@ func New(cfg Config, ledger store.Ledger, sender *Sender, recaller *Recaller, tp
 	obs := cfg.Observer
 	if obs == nil {
 		obs = nopObserver{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ConfirmOver <= 0 {
+		cfg.ConfirmOver = cfg.RecallMax
 	}
 	return &Bot{cfg: cfg, ledger: ledger, sender: sender, recaller: recaller, tpl: tpl, reg: DefaultRegistry(), log: log, obs: obs}
 }
@@ -115,20 +133,19 @@ func (b *Bot) Handle(ctx context.Context, ev Event) {
 // respond parses ev's command, runs it and returns the command's name
 // ("unknown" when there is none) and the reply.
 func (b *Bot) respond(ctx context.Context, ev Event, log logrus.FieldLogger) (string, Reply) {
-	if !ev.Textual {
-		return "unknown", b.render(templates.NotText, b.helpData(""), log)
+	var cmd Command
+	var err error
+	if ev.Textual {
+		cmd, err = b.reg.Parse(ev.Text, b.cfg.RecallMax)
 	}
-	cmd, err := b.reg.Parse(ev.Text, b.cfg.RecallMax)
-	var argErr *ArgError
+	if !ev.Textual || err != nil || cmd.Sub != SubConfirm {
+		b.cancelPending(ctx, ev, log) // anything but "recall confirm" cancels
+	}
 	switch {
-	case errors.Is(err, ErrMissingChat):
-		return CmdRecall, b.render(templates.MissingChat, nil, log)
-	case errors.As(err, &argErr) && errors.Is(err, ErrOutOfRange):
-		return CmdRecall, b.render(templates.OutOfRange, templates.ErrorData{Arg: argErr.Arg, Max: b.cfg.RecallMax}, log)
-	case errors.As(err, &argErr):
-		return CmdRecall, b.render(templates.BadNumber, templates.ErrorData{Arg: argErr.Arg, Max: b.cfg.RecallMax}, log)
+	case !ev.Textual:
+		return "unknown", b.render(templates.NotText, b.helpData(""), log)
 	case err != nil:
-		return "unknown", b.render(templates.UnknownCommand, b.helpData(strings.TrimSpace(ev.Text)), log)
+		return b.parseError(err, ev, log)
 	}
 	spec, _ := b.reg.Lookup(cmd.Name)
 	log = log.WithField("command", cmd.Name)
@@ -213,54 +230,145 @@ func (b *Bot) runChats(ctx context.Context, req Request) Reply {
 	return b.render(templates.Chats, d, req.Log)
 }
 
-// runRecall recalls the newest N messages here, or in another chat for a
-// recall admin writing one-to-one.
+// runRecall runs recall and its subcommands, here or, for a recall admin
+// writing one-to-one, in another chat.
 func (b *Bot) runRecall(ctx context.Context, req Request) Reply {
-	ev, cmd, log := req.Event, req.Command, req.Log
-	_, chatID := ev.here()
-	label := ""
-	if cmd.Chat != "" {
-		if ev.Group {
-			return b.render(templates.OnlyOneToOne, nil, log)
-		}
-		if !b.cfg.Policy.IsAdmin(ev.StaffID) {
-			log.WithField("target", cmd.Chat).Warn("refused: recall in another chat is for recall admins")
-			return b.render(templates.RefuseAdmin, templates.ErrorData{Nick: ev.Nick}, log)
-		}
-		chat, err := b.ledger.FindChat(ctx, cmd.Chat)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return b.render(templates.UnknownChat, templates.ErrorData{Chat: cmd.Chat}, log)
-		case errors.Is(err, store.ErrAmbiguous):
-			return b.render(templates.AmbiguousChat, templates.ErrorData{Chat: cmd.Chat, Matches: b.countTitle(ctx, cmd.Chat)}, log)
-		case err != nil:
-			log.WithError(err).Error("could not look up the chat")
-			return b.render(templates.StoreDown, nil, log)
-		}
-		chatID, label = chat.ID, chat.Title
-		if label == "" {
-			label = chat.ID
-		}
-	} else if !b.cfg.Policy.MayRecallHere(ev) {
-		log.Warn("refused: not allowed to recall in this chat")
-		return b.render(templates.RefuseRecall, templates.ErrorData{Nick: ev.Nick, GroupAdmins: b.cfg.Policy.GroupAdmins}, log)
+	cmd := req.Command
+	if cmd.Sub == SubConfirm {
+		return b.confirm(ctx, req)
 	}
-	out, err := b.recaller.Recall(ctx, Selection{ChatID: chatID, Last: cmd.N})
+	t, refusal := b.target(ctx, req, cmd.Sub == SubLog)
+	if refusal != nil {
+		return *refusal
+	}
+	switch cmd.Sub {
+	case SubPreview:
+		return b.preview(ctx, req, t, cmd.N, false)
+	case SubRetry:
+		return b.retry(ctx, req, t)
+	case SubLog:
+		return b.showLog(ctx, req, t)
+	case SubSince:
+		return b.recall(ctx, req, t, Selection{ChatID: t.id, Since: cmd.Since, Max: b.cfg.RecallMax}, 0)
+	case SubTag:
+		return b.recall(ctx, req, t, Selection{ChatID: t.id, Tag: cmd.Tag, Max: b.cfg.RecallMax}, 0)
+	}
+	if cmd.N > b.cfg.ConfirmOver {
+		return b.preview(ctx, req, t, cmd.N, true)
+	}
+	return b.recall(ctx, req, t, Selection{ChatID: t.id, Last: cmd.N}, cmd.N)
+}
+
+// target is the chat a command acts on.
+type target struct {
+	id    string
+	label string // the title or ID named with "in <chat>", empty for here
+}
+
+// target resolves where a command acts and whether the sender may act
+// there: here for recall users, group admins and recall admins; another
+// chat ("in <chat>") only for recall admins writing one-to-one. adminOnly
+// commands are for recall admins everywhere. A refusal or a lookup problem
+// comes back as the reply to send.
+func (b *Bot) target(ctx context.Context, req Request, adminOnly bool) (target, *Reply) {
+	ev, cmd, log := req.Event, req.Command, req.Log
+	refuse := func(name string, data any) (target, *Reply) {
+		r := b.render(name, data, log)
+		return target{}, &r
+	}
+	if cmd.Chat == "" {
+		_, here := ev.here()
+		switch {
+		case adminOnly && !b.cfg.Policy.IsAdmin(ev.StaffID):
+			log.Warn("refused: this command is for recall admins")
+			return refuse(templates.RefuseAdmin, templates.ErrorData{Nick: ev.Nick})
+		case !b.cfg.Policy.MayRecallHere(ev):
+			log.Warn("refused: not allowed to recall in this chat")
+			return refuse(templates.RefuseRecall, templates.ErrorData{Nick: ev.Nick, GroupAdmins: b.cfg.Policy.GroupAdmins})
+		}
+		return target{id: here}, nil
+	}
+	if ev.Group {
+		return refuse(templates.OnlyOneToOne, nil)
+	}
+	if !b.cfg.Policy.IsAdmin(ev.StaffID) {
+		log.WithField("target", cmd.Chat).Warn("refused: acting in another chat is for recall admins")
+		return refuse(templates.RefuseAdmin, templates.ErrorData{Nick: ev.Nick})
+	}
+	chat, err := b.ledger.FindChat(ctx, cmd.Chat)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return refuse(templates.UnknownChat, templates.ErrorData{Chat: cmd.Chat})
+	case errors.Is(err, store.ErrAmbiguous):
+		return refuse(templates.AmbiguousChat, templates.ErrorData{Chat: cmd.Chat, Matches: b.countTitle(ctx, cmd.Chat)})
+	case err != nil:
+		log.WithError(err).Error("could not look up the chat")
+		return refuse(templates.StoreDown, nil)
+	}
+	label := chat.Title
+	if label == "" {
+		label = chat.ID
+	}
+	return target{id: chat.ID, label: label}, nil
+}
+
+// actor is the audit actor of a command.
+func actor(req Request) Actor {
+	return Actor{Source: store.SourceCommand, StaffID: req.Event.StaffID, Nick: req.Event.Nick, Request: strings.TrimSpace(req.Event.Text)}
+}
+
+// recall runs sel and replies with the summary; asked is N for "recall N",
+// 0 for the other selections.
+func (b *Bot) recall(ctx context.Context, req Request, t target, sel Selection, asked int) Reply {
+	log := req.Log
+	out, err := b.recaller.Recall(ctx, sel, actor(req))
 	if err != nil {
 		log.WithError(err).Error("recall failed before reaching DingTalk")
 		return b.render(templates.StoreDown, nil, log)
 	}
-	data := templates.RecallData{Asked: cmd.N, Found: len(out.Selected), Recalled: len(out.Recalled), Chat: label}
-	log.WithFields(logrus.Fields{"target": chatID, "asked": cmd.N, "recalled": len(out.Recalled), "failed": len(out.Failed)}).Info("recall")
+	log.WithFields(logrus.Fields{"target": t.id, "asked": asked, "recalled": len(out.Recalled), "failed": len(out.Failed), "too_old": len(out.TooOld), "audit": out.AuditID}).Info("recall")
+	data := b.recallData(out, asked, t.label)
+	if sel.Since > 0 {
+		data.Window = span(sel.Since)
+	}
+	data.Tag = sel.Tag
 	if data.Found == 0 {
 		return b.render(templates.RecallNothing, data, log)
 	}
+	return b.render(templates.RecallDone, data, log)
+}
+
+// recallData summarises an outcome for the recall replies.
+func (b *Bot) recallData(out Outcome, asked int, label string) templates.RecallData {
+	data := templates.RecallData{Asked: asked, Found: len(out.Selected) - len(out.TooOld), Recalled: len(out.Recalled), TooOld: len(out.TooOld), Chat: label}
 	for _, m := range out.Selected {
 		if reason, failed := out.Failed[m.Key]; failed {
 			data.Failures = append(data.Failures, templates.Failure{Preview: Preview(m, 40), Reason: b.tpl.Explain(reason)})
 		}
 	}
-	return b.render(templates.RecallDone, data, log)
+	return data
+}
+
+// parseError is the reply to text that did not parse, with the command it
+// was meant for.
+func (b *Bot) parseError(err error, ev Event, log logrus.FieldLogger) (string, Reply) {
+	var argErr *ArgError
+	if !errors.As(err, &argErr) {
+		return "unknown", b.render(templates.UnknownCommand, b.helpData(strings.TrimSpace(ev.Text)), log)
+	}
+	data := templates.ErrorData{Arg: argErr.Arg, Max: b.cfg.RecallMax}
+	name := templates.BadNumber
+	switch {
+	case errors.Is(err, ErrMissingChat):
+		name = templates.MissingChat
+	case errors.Is(err, ErrMissingTag):
+		name = templates.MissingTag
+	case errors.Is(err, ErrBadDuration):
+		name = templates.BadDuration
+	case errors.Is(err, ErrOutOfRange):
+		name = templates.OutOfRange
+	}
+	return CmdRecall, b.render(name, data, log)
 }
 
 // countTitle counts the chats titled title, for the ambiguity reply.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"golang.org/x/text/width"
@@ -13,17 +14,40 @@ import (
 
 // Command names.
 const (
-	CmdRecall = "recall"
-	CmdChats  = "chats"
-	CmdHelp   = "help"
+	CmdRecall  = "recall"
+	CmdRestore = "restore"
+	CmdChats   = "chats"
+	CmdHelp    = "help"
 )
+
+// Subcommands of recall.
+const (
+	SubPreview = "preview"
+	SubConfirm = "confirm"
+	SubSince   = "since"
+	SubTag     = "tag"
+	SubRetry   = "retry"
+	SubLog     = "log"
+)
+
+// MaxSince is the longest window "recall since" takes: DingTalk recalls only
+// within 24 hours.
+const MaxSince = 24 * time.Hour
 
 // Command is a parsed chat command.
 type Command struct {
-	// Name is the command's canonical name (CmdRecall, CmdChats, CmdHelp).
+	// Name is the command's canonical name (CmdRecall, CmdRestore, CmdChats,
+	// CmdHelp).
 	Name string
-	// N is how many messages to recall, 1..max, for CmdRecall.
+	// Sub is the recall subcommand (SubPreview, ...), empty for "recall N".
+	Sub string
+	// N is how many messages to recall, 1..max, for "recall N" and "recall
+	// preview N".
 	N int
+	// Since is the window of "recall since", 1s..MaxSince.
+	Since time.Duration
+	// Tag is the tag of "recall tag".
+	Tag string
 	// Chat is the chat named with "in <chat>", empty for this chat.
 	Chat string
 }
@@ -36,6 +60,8 @@ var (
 	ErrNotNumber      = errors.New("not a number")
 	ErrOutOfRange     = errors.New("out of range")
 	ErrMissingChat    = errors.New("no chat named after in")
+	ErrBadDuration    = errors.New("not a duration")
+	ErrMissingTag     = errors.New("no tag named")
 )
 
 // ArgError is a command argument the parser refused.
@@ -169,36 +195,186 @@ func isASCII(s string) bool {
 	return true
 }
 
-// parseRecall reads "[N] [in <chat>]" ("[N] [在 <chat>]").
-func parseRecall(args string, max int) (Command, error) {
-	cmd := Command{Name: CmdRecall, N: 1}
-	countPart := args
-	if before, after, ok := cutChat(args); ok {
-		if after == "" {
-			return Command{}, &ArgError{Arg: args, Max: max, Err: ErrMissingChat}
+// subWords maps the words of recall's subcommands, English and Chinese, to
+// the subcommand.
+var subWords = []struct{ word, sub string }{
+	{"preview", SubPreview}, {"预览", SubPreview},
+	{"confirm", SubConfirm}, {"确认", SubConfirm},
+	{"since", SubSince}, {"最近", SubSince},
+	{"tag", SubTag}, {"标签", SubTag},
+	{"retry", SubRetry}, {"重试", SubRetry},
+	{"log", SubLog}, {"记录", SubLog},
+}
+
+// cutSub splits a recall subcommand word off args: "preview 3" → preview,
+// "3"; the Chinese words may be glued to what follows ("预览3").
+func cutSub(args string) (sub, rest string) {
+	word, after := splitWord(args)
+	for _, w := range subWords {
+		if fold(word) == w.word {
+			return w.sub, after
 		}
-		countPart, cmd.Chat = before, after
+		if r, ok := strings.CutPrefix(args, w.word); ok && !isASCII(w.word) {
+			return w.sub, strings.TrimSpace(r)
+		}
 	}
-	if countPart == "" {
+	return "", args
+}
+
+// parseRecall reads recall's arguments: "[N] [in <chat>]", "preview N [in
+// <chat>]", "confirm", "since <duration> [in <chat>]", "<duration>" with a
+// Chinese unit ("10分钟"), "tag <tag> [in <chat>]", "retry [in <chat>]" and
+// "log [in <chat>]".
+func parseRecall(args string, max int) (Command, error) {
+	sub, rest := cutSub(args)
+	if _, ok := zhDuration(beforeChat(args)); sub == "" && ok {
+		sub, rest = SubSince, args // "撤回 10分钟"
+	}
+	cmd := Command{Name: CmdRecall, Sub: sub}
+	switch sub {
+	case SubConfirm:
+		if rest != "" {
+			return Command{}, fmt.Errorf("%w: recall confirm takes no arguments", ErrUnknownCommand)
+		}
 		return cmd, nil
+	case SubTag:
+		tag, chat, err := withChat(rest, max)
+		if err != nil {
+			return Command{}, err
+		}
+		if tag == "" {
+			return Command{}, &ArgError{Arg: rest, Max: max, Err: ErrMissingTag}
+		}
+		cmd.Tag, cmd.Chat = tag, chat
+		return cmd, nil
+	case SubRetry, SubLog:
+		what, chat, err := withChat(rest, max)
+		if err != nil {
+			return Command{}, err
+		}
+		if what != "" {
+			if sub == SubLog && chat == "" {
+				chat = what // "recall log <chat>"
+			} else {
+				return Command{}, fmt.Errorf("%w: recall %s takes no count", ErrUnknownCommand, sub)
+			}
+		}
+		cmd.Chat = chat
+		return cmd, nil
+	case SubSince:
+		span, chat, err := withChat(rest, max)
+		if err != nil {
+			return Command{}, err
+		}
+		d, err := parseSince(span)
+		if err != nil {
+			return Command{}, &ArgError{Arg: span, Max: max, Err: err}
+		}
+		cmd.Since, cmd.Chat = d, chat
+		return cmd, nil
+	}
+	count, chat, err := withChat(rest, max)
+	if err != nil {
+		return Command{}, err
+	}
+	cmd.Chat = chat
+	if cmd.N, err = parseCount(count, max); err != nil {
+		return Command{}, err
+	}
+	return cmd, nil
+}
+
+// withChat splits "<what> [in <chat>]", failing when "in" names no chat.
+func withChat(args string, max int) (what, chat string, err error) {
+	before, after, ok := cutChat(args)
+	if !ok {
+		return args, "", nil
+	}
+	if after == "" {
+		return "", "", &ArgError{Arg: args, Max: max, Err: ErrMissingChat}
+	}
+	return before, after, nil
+}
+
+// beforeChat is args without any "in <chat>".
+func beforeChat(args string) string {
+	before, _, _ := cutChat(args)
+	return before
+}
+
+// parseCount reads N (default 1) within 1..max; "3条" is 3.
+func parseCount(countPart string, max int) (int, error) {
+	if countPart == "" {
+		return 1, nil
 	}
 	count := strings.TrimSuffix(fold(countPart), "条")
 	if strings.ContainsFunc(count, unicode.IsSpace) {
-		return Command{}, &ArgError{Arg: countPart, Max: max, Err: ErrNotNumber}
+		return 0, &ArgError{Arg: countPart, Max: max, Err: ErrNotNumber}
 	}
 	n, err := strconv.Atoi(count)
 	if err != nil {
 		var numErr *strconv.NumError
 		if errors.As(err, &numErr) && errors.Is(numErr.Err, strconv.ErrRange) {
-			return Command{}, &ArgError{Arg: countPart, Max: max, Err: ErrOutOfRange}
+			return 0, &ArgError{Arg: countPart, Max: max, Err: ErrOutOfRange}
 		}
-		return Command{}, &ArgError{Arg: countPart, Max: max, Err: ErrNotNumber}
+		return 0, &ArgError{Arg: countPart, Max: max, Err: ErrNotNumber}
 	}
 	if n < 1 || n > max {
-		return Command{}, &ArgError{Arg: countPart, Max: max, Err: ErrOutOfRange}
+		return 0, &ArgError{Arg: countPart, Max: max, Err: ErrOutOfRange}
 	}
-	cmd.N = n
-	return cmd, nil
+	return n, nil
+}
+
+// zhUnits are the Chinese time units "撤回 10分钟" takes.
+var zhUnits = []struct {
+	suffix string
+	unit   time.Duration
+}{
+	{"分钟", time.Minute}, {"小时", time.Hour}, {"秒钟", time.Second}, {"秒", time.Second},
+	{"分", time.Minute}, {"时", time.Hour}, {"天", 24 * time.Hour},
+}
+
+// zhDuration reads a whole number with a Chinese unit: "10分钟", "1小时".
+func zhDuration(s string) (time.Duration, bool) {
+	s = strings.TrimSpace(fold(s))
+	for _, u := range zhUnits {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(num))
+			if err != nil || n < 0 {
+				return 0, false
+			}
+			return time.Duration(n) * u.unit, true
+		}
+	}
+	return 0, false
+}
+
+// parseSince reads a window: a Go duration ("10m", "1h", "30s", "1h30m") or
+// a number with a Chinese unit, within 1s..MaxSince.
+func parseSince(s string) (time.Duration, error) {
+	d, ok := zhDuration(s)
+	if !ok {
+		var err error
+		if d, err = time.ParseDuration(strings.TrimSpace(fold(s))); err != nil {
+			return 0, ErrBadDuration
+		}
+	}
+	if d < time.Second || d > MaxSince {
+		return 0, ErrBadDuration
+	}
+	return d, nil
+}
+
+// parseRestore reads restore's arguments: "[in <chat>]".
+func parseRestore(args string, max int) (Command, error) {
+	what, chat, err := withChat(args, max)
+	if err != nil {
+		return Command{}, err
+	}
+	if what != "" {
+		return Command{}, fmt.Errorf("%w: restore takes no arguments", ErrUnknownCommand)
+	}
+	return Command{Name: CmdRestore, Chat: chat}, nil
 }
 
 // cutChat splits "N in <chat>" or "N 在 <chat>" at whichever separator comes
@@ -257,7 +433,16 @@ func DefaultRegistry() *Registry {
 	r, err := NewRegistry(
 		Spec{Name: CmdRecall, Aliases: []string{"撤回"}, Parse: parseRecall, Run: (*Bot).runRecall, Usages: []Usage{
 			{Text: map[string]string{"en": "recall [N]", "zh": "撤回 [N]"}, Summary: "cmd:recall"},
+			{Text: map[string]string{"en": "recall preview N", "zh": "撤回 预览 N"}, Summary: "cmd:recall-preview"},
+			{Text: map[string]string{"en": "recall confirm", "zh": "撤回 确认"}, Summary: "cmd:recall-confirm"},
+			{Text: map[string]string{"en": "recall since 10m", "zh": "撤回 10分钟"}, Summary: "cmd:recall-since"},
+			{Text: map[string]string{"en": "recall tag <tag>", "zh": "撤回 标签 <标签>"}, Summary: "cmd:recall-tag"},
+			{Text: map[string]string{"en": "recall retry", "zh": "撤回 重试"}, Summary: "cmd:recall-retry"},
+			{Text: map[string]string{"en": "recall log", "zh": "撤回 记录"}, Summary: "cmd:recall-log"},
 			{Text: map[string]string{"en": "recall N in <chat>", "zh": "撤回 N 在 <会话>"}, Summary: "cmd:recall-in"},
+		}},
+		Spec{Name: CmdRestore, Aliases: []string{"恢复"}, Parse: parseRestore, Run: (*Bot).runRestore, Usages: []Usage{
+			{Text: map[string]string{"en": "restore", "zh": "恢复"}, Summary: "cmd:restore"},
 		}},
 		Spec{Name: CmdChats, Aliases: []string{"会话"}, Parse: parseNoArgs(CmdChats), Run: (*Bot).runChats, Usages: []Usage{
 			{Text: map[string]string{"en": "chats", "zh": "会话"}, Summary: "cmd:chats"},

@@ -3,6 +3,7 @@ package bot_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -42,6 +43,38 @@ func TestParse(t *testing.T) {
 		{"recall 2 in 现在的群", bot.Command{Name: bot.CmdRecall, N: 2, Chat: "现在的群"}, nil},
 		{"／recall 2", bot.Command{Name: bot.CmdRecall, N: 2}, nil},
 		{"＠bot 撤回 2", bot.Command{Name: bot.CmdRecall, N: 2}, nil},
+		{"recall preview 5", bot.Command{Name: bot.CmdRecall, Sub: bot.SubPreview, N: 5}, nil},
+		{"recall preview", bot.Command{Name: bot.CmdRecall, Sub: bot.SubPreview, N: 1}, nil},
+		{"撤回 预览 3", bot.Command{Name: bot.CmdRecall, Sub: bot.SubPreview, N: 3}, nil},
+		{"撤回预览3", bot.Command{Name: bot.CmdRecall, Sub: bot.SubPreview, N: 3}, nil},
+		{"recall preview 2 in ops", bot.Command{Name: bot.CmdRecall, Sub: bot.SubPreview, N: 2, Chat: "ops"}, nil},
+		{"recall confirm", bot.Command{Name: bot.CmdRecall, Sub: bot.SubConfirm}, nil},
+		{"撤回 确认", bot.Command{Name: bot.CmdRecall, Sub: bot.SubConfirm}, nil},
+		{"recall since 10m", bot.Command{Name: bot.CmdRecall, Sub: bot.SubSince, Since: 10 * time.Minute}, nil},
+		{"recall since 1h in ops", bot.Command{Name: bot.CmdRecall, Sub: bot.SubSince, Since: time.Hour, Chat: "ops"}, nil},
+		{"撤回 10分钟", bot.Command{Name: bot.CmdRecall, Sub: bot.SubSince, Since: 10 * time.Minute}, nil},
+		{"撤回10分钟", bot.Command{Name: bot.CmdRecall, Sub: bot.SubSince, Since: 10 * time.Minute}, nil},
+		{"撤回 1小时", bot.Command{Name: bot.CmdRecall, Sub: bot.SubSince, Since: time.Hour}, nil},
+		{"撤回 30秒", bot.Command{Name: bot.CmdRecall, Sub: bot.SubSince, Since: 30 * time.Second}, nil},
+		{"撤回 最近 30s", bot.Command{Name: bot.CmdRecall, Sub: bot.SubSince, Since: 30 * time.Second}, nil},
+		{"recall tag deploy-42", bot.Command{Name: bot.CmdRecall, Sub: bot.SubTag, Tag: "deploy-42"}, nil},
+		{"撤回 标签 发布", bot.Command{Name: bot.CmdRecall, Sub: bot.SubTag, Tag: "发布"}, nil},
+		{"recall retry", bot.Command{Name: bot.CmdRecall, Sub: bot.SubRetry}, nil},
+		{"撤回 重试", bot.Command{Name: bot.CmdRecall, Sub: bot.SubRetry}, nil},
+		{"recall log", bot.Command{Name: bot.CmdRecall, Sub: bot.SubLog}, nil},
+		{"recall log in ops", bot.Command{Name: bot.CmdRecall, Sub: bot.SubLog, Chat: "ops"}, nil},
+		{"recall log ops-alerts", bot.Command{Name: bot.CmdRecall, Sub: bot.SubLog, Chat: "ops-alerts"}, nil},
+		{"撤回 记录", bot.Command{Name: bot.CmdRecall, Sub: bot.SubLog}, nil},
+		{"restore", bot.Command{Name: bot.CmdRestore}, nil},
+		{"恢复", bot.Command{Name: bot.CmdRestore}, nil},
+		{"restore in ops", bot.Command{Name: bot.CmdRestore, Chat: "ops"}, nil},
+		{"recall since soon", bot.Command{}, bot.ErrBadDuration},
+		{"recall since 25h", bot.Command{}, bot.ErrBadDuration},
+		{"recall since 0s", bot.Command{}, bot.ErrBadDuration},
+		{"recall tag", bot.Command{}, bot.ErrMissingTag},
+		{"recall confirm 3", bot.Command{}, bot.ErrUnknownCommand},
+		{"recall retry 3", bot.Command{}, bot.ErrUnknownCommand},
+		{"restore 3", bot.Command{}, bot.ErrUnknownCommand},
 		{"chats", bot.Command{Name: bot.CmdChats}, nil},
 		{"会话", bot.Command{Name: bot.CmdChats}, nil},
 		{"help", bot.Command{Name: bot.CmdHelp}, nil},

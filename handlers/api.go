@@ -213,7 +213,7 @@ func (h *handler) sendMessage(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	m, err := h.d.Sender.Send(c.Request.Context(), o)
+	m, err := h.d.Guard.Send(c.Request.Context(), o)
 	if err != nil {
 		h.requestLogger(c).WithFields(logrus.Fields{"chat": o.ChatID, "api": "messages"}).WithError(err).Warn("api send failed")
 		writeError(c, err)
@@ -233,6 +233,7 @@ type recallRequest struct {
 	Last           *int     `json:"last"`
 	Keys           []string `json:"keys"`
 	Tag            *string  `json:"tag"`
+	Since          string   `json:"since"`
 	DryRun         bool     `json:"dryRun"`
 }
 
@@ -271,15 +272,36 @@ func (r *recallRequest) selection(max int) (bot.Selection, error) {
 		}
 		sel.Tag = *r.Tag
 	}
+	if r.Since != "" {
+		forms++
+		d, err := time.ParseDuration(r.Since)
+		if err != nil || d < time.Second || d > bot.MaxSince {
+			return sel, badField("since", "want a duration such as 10m, 30s or 1h, from 1s to 24h, got %q", r.Since)
+		}
+		sel.Since = d
+	}
 	switch {
 	case forms == 0:
-		return sel, badField("body", "give one of last, keys and tag")
+		return sel, badField("body", "give one of last, keys, tag and since")
 	case forms > 1:
-		return sel, badField("body", "give only one of last, keys and tag")
+		return sel, badField("body", "give only one of last, keys, tag and since")
 	case sel.ChatID == "" && sel.Tag == "":
-		return sel, badField("conversationId", "is required with last and keys")
+		return sel, badField("conversationId", "is required with last, keys and since")
 	}
 	return sel, nil
+}
+
+// summary says what the request asked, for the audit log.
+func (r *recallRequest) summary() string {
+	switch {
+	case r.Last != nil:
+		return fmt.Sprintf("last %d", *r.Last)
+	case r.Keys != nil:
+		return fmt.Sprintf("%d keys", len(r.Keys))
+	case r.Tag != nil:
+		return "tag " + *r.Tag
+	}
+	return "since " + r.Since
 }
 
 // recallResponse is the answer of POST /api/v1/recall.
@@ -314,7 +336,7 @@ func (h *handler) recall(c *gin.Context) {
 		c.JSON(http.StatusOK, resp)
 		return
 	}
-	out, err := h.d.Recaller.Recall(ctx, sel)
+	out, err := h.d.Recaller.Recall(ctx, sel, bot.Actor{Source: store.SourceAPI, Request: req.summary()})
 	if err != nil {
 		h.requestLogger(c).WithError(err).Error("api recall: store unavailable")
 		writeError(c, err)
@@ -324,6 +346,9 @@ func (h *handler) recall(c *gin.Context) {
 	resp.Recalled = append(resp.Recalled, out.Recalled...)
 	for k, reason := range out.Failed {
 		resp.Failed[k] = reason
+	}
+	for _, m := range out.TooOld {
+		resp.Failed[m.Key] = bot.ReasonTooOld
 	}
 	h.requestLogger(c).WithFields(logrus.Fields{"chat": sel.ChatID, "tag": sel.Tag, "user": "api", "recalled": len(out.Recalled), "failed": len(out.Failed)}).Info("recall")
 	c.JSON(http.StatusOK, resp)
@@ -382,4 +407,32 @@ func (h *handler) listMessages(c *gin.Context) {
 		out = append(out, j)
 	}
 	c.JSON(http.StatusOK, gin.H{"messages": out})
+}
+
+// auditLog is GET /api/v1/audit?conversationId=&limit=: the audit log,
+// newest first (limit defaults to 50, at most 1000).
+func (h *handler) auditLog(c *gin.Context) {
+	limit := 50
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(c, badField("limit", "want 1 to 1000, got %q", raw))
+			return
+		}
+		limit = n
+	}
+	entries, err := h.d.Audit.AuditLog(c.Request.Context(), c.Query("conversationId"), limit)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if entries == nil {
+		entries = []store.AuditEntry{}
+	}
+	for i := range entries {
+		if entries[i].Items == nil {
+			entries[i].Items = []store.AuditItem{}
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"entries": entries})
 }

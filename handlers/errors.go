@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -43,8 +44,16 @@ func badField(field, format string, args ...any) *apiError {
 func writeError(c *gin.Context, err error) {
 	var ae *apiError
 	var dt *dingtalk.APIError
+	var dup *bot.DuplicateError
+	var burst *bot.BurstError
 	switch {
 	case errors.As(err, &ae):
+	case errors.As(err, &dup):
+		c.AbortWithStatusJSON(http.StatusConflict, gin.H{"error": gin.H{"code": "duplicate", "message": dup.Error()}, "processQueryKey": dup.Key})
+		return
+	case errors.As(err, &burst):
+		c.Header("Retry-After", strconv.Itoa(int(burst.RetryAfter.Seconds())))
+		ae = &apiError{status: http.StatusTooManyRequests, code: "burst", message: burst.Error()}
 	case errors.Is(err, dingtalk.ErrMissingSignature), errors.Is(err, dingtalk.ErrStaleTimestamp), errors.Is(err, dingtalk.ErrBadSignature):
 		ae = &apiError{status: http.StatusUnauthorized, code: "bad_signature", message: err.Error()}
 	case errors.Is(err, dingtalk.ErrInvalidCallback):

@@ -32,9 +32,11 @@ type Deps struct {
 	// Bot runs commands; Pool runs them off the request path.
 	Bot  *bot.Bot
 	Pool *bot.Pool
-	// Sender and Recaller serve the API.
-	Sender   *bot.Sender
+	// Guard sends the API's messages (through the Sender); Recaller and
+	// Audit serve the API's recalls and audit log.
+	Guard    *bot.Guard
 	Recaller *bot.Recaller
+	Audit    store.Audit
 	Ledger   store.Ledger
 	Dedup    store.Deduper
 	// Now is the clock for signature windows.
@@ -83,6 +85,7 @@ func New(d Deps) *gin.Engine {
 	api.POST("/messages", h.sendMessage)
 	api.POST("/recall", h.recall)
 	api.GET("/conversations/:conversationId/messages", h.listMessages)
+	api.GET("/audit", h.auditLog)
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 	if d.MetricsHandler != nil {

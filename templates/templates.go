@@ -17,29 +17,42 @@ var files embed.FS
 
 // Names of the replies every language must define.
 const (
-	Help           = "help"
-	RecallDone     = "recall.done"
-	RecallNothing  = "recall.nothing"
-	Chats          = "chats"
-	ChatsEmpty     = "chats.empty"
-	RefuseRecall   = "refuse.recall"
-	RefuseAdmin    = "refuse.admin"
-	OnlyOneToOne   = "error.only_one_to_one"
-	BadNumber      = "error.bad_number"
-	OutOfRange     = "error.out_of_range"
-	UnknownChat    = "error.unknown_chat"
-	MissingChat    = "error.missing_chat"
-	AmbiguousChat  = "error.ambiguous_chat"
-	UnknownCommand = "error.unknown_command"
-	NotText        = "error.not_text"
-	StoreDown      = "error.store_unavailable"
+	Help             = "help"
+	RecallDone       = "recall.done"
+	RecallNothing    = "recall.nothing"
+	Chats            = "chats"
+	ChatsEmpty       = "chats.empty"
+	RefuseRecall     = "refuse.recall"
+	RefuseAdmin      = "refuse.admin"
+	OnlyOneToOne     = "error.only_one_to_one"
+	BadNumber        = "error.bad_number"
+	OutOfRange       = "error.out_of_range"
+	UnknownChat      = "error.unknown_chat"
+	MissingChat      = "error.missing_chat"
+	AmbiguousChat    = "error.ambiguous_chat"
+	UnknownCommand   = "error.unknown_command"
+	NotText          = "error.not_text"
+	StoreDown        = "error.store_unavailable"
+	MissingTag       = "error.missing_tag"
+	BadDuration      = "error.bad_duration"
+	Preview          = "recall.preview"
+	NothingToConfirm = "confirm.nothing"
+	RetryDone        = "retry.done"
+	NothingToRetry   = "retry.nothing"
+	AuditLog         = "audit.log"
+	AuditEmpty       = "audit.empty"
+	RestoreDone      = "restore.done"
+	NothingToRestore = "restore.nothing"
+	RestoreTooLate   = "restore.too_late"
+	BurstNotice      = "guard.burst"
 )
 
 // Names lists every reply a language must define.
 var Names = []string{
 	Help, RecallDone, RecallNothing, Chats, ChatsEmpty, RefuseRecall, RefuseAdmin,
 	OnlyOneToOne, BadNumber, OutOfRange, UnknownChat, MissingChat, AmbiguousChat, UnknownCommand, NotText,
-	StoreDown,
+	StoreDown, MissingTag, BadDuration, Preview, NothingToConfirm, RetryDone, NothingToRetry,
+	AuditLog, AuditEmpty, RestoreDone, NothingToRestore, RestoreTooLate, BurstNotice,
 }
 
 // Languages are the reply languages (BOT_LANG).
@@ -114,7 +127,7 @@ func (s *Set) Explain(reason string) string {
 
 // funcs are the helpers the templates use.
 var funcs = template.FuncMap{
-	"inc": func(i int) int { return i + 1 },
+	"add": func(a, b int) int { return a + b },
 }
 
 // HelpLine is one command in the help reply.
@@ -136,13 +149,56 @@ type Failure struct {
 	Reason  string
 }
 
-// RecallData is the data of RecallDone and RecallNothing.
+// RecallData is the data of RecallDone, RecallNothing, RetryDone and
+// NothingToRetry.
 type RecallData struct {
-	Asked    int       // N as asked
-	Found    int       // tracked messages selected, at most Asked
+	Asked    int       // N as asked ("recall N"), 0 for other selections
+	Found    int       // tracked messages selected and recent enough to try
 	Recalled int       // of Found, recalled
+	TooOld   int       // selected but too old to recall
 	Chat     string    // the chat named with "in <chat>", empty for this chat
+	Window   string    // "recall since": the window, such as 10m0s
+	Tag      string    // "recall tag": the tag
 	Failures []Failure // of Found, not recalled
+}
+
+// PreviewData is the data of Preview.
+type PreviewData struct {
+	Asked    int      // N as asked
+	Count    int      // messages it would take
+	Chat     string   // the chat named with "in <chat>", empty for this chat
+	From, To string   // send times of the oldest and newest
+	Lines    []string // the first line of each, newest first
+	Confirm  bool     // the recall waits for "recall confirm"
+	Window   string   // how long it waits
+}
+
+// AuditLine is one audit entry in AuditLog.
+type AuditLine struct {
+	When, Action, Source, Who, Request string
+	Done, Failed                       int
+}
+
+// AuditData is the data of AuditLog and AuditEmpty.
+type AuditData struct {
+	Chat    string
+	Entries []AuditLine
+}
+
+// RestoreData is the data of the restore replies.
+type RestoreData struct {
+	Chat     string
+	Total    int // messages to re-send
+	Resent   int
+	Window   string // RESTORE_WINDOW
+	Failures []Failure
+}
+
+// BurstData is the data of BurstNotice.
+type BurstData struct {
+	Limit      int    // BURST_LIMIT
+	RetryAfter string // when sends resume
+	Recalled   int    // messages beyond the limit recalled (BURST_AUTO_RECALL)
 }
 
 // ChatLine is one chat in the Chats reply.

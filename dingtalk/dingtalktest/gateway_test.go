@@ -269,7 +269,8 @@ func TestGatewayRefuseDials(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, accepted)
-	assert.Len(t, s.Connections(), 2)
+	// A connection is listed a moment after its dial is accepted.
+	assert.Eventually(t, func() bool { return len(s.Connections()) == 2 }, 5*time.Second, 5*time.Millisecond)
 }
 
 func TestGatewayNotAWebSocket(t *testing.T) {

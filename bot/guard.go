@@ -1,0 +1,200 @@
+package bot
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/dingrecall/dingrecall/dingtalk"
+	"github.com/dingrecall/dingrecall/store"
+	"github.com/dingrecall/dingrecall/templates"
+)
+
+// BurstWindow is the window the burst guard counts messages in.
+const BurstWindow = time.Minute
+
+// DuplicateError is returned when the duplicate guard refused a send: the
+// same content went to the same chat within the window.
+type DuplicateError struct {
+	// Key is the processQueryKey of the first message ("" while that send is
+	// still under way).
+	Key string
+}
+
+// Error says what was refused.
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("the same message went to this chat moments ago (key %q)", e.Key)
+}
+
+// BurstError is returned when the burst guard refused a send.
+type BurstError struct {
+	// RetryAfter is how long until the chat takes messages again.
+	RetryAfter time.Duration
+	// Limit is BURST_LIMIT.
+	Limit int
+}
+
+// Error says what was refused.
+func (e *BurstError) Error() string {
+	return fmt.Sprintf("more than %d messages to this chat in one minute; retry in %v", e.Limit, e.RetryAfter)
+}
+
+// GuardConfig configures the guards of API sends.
+type GuardConfig struct {
+	// DuplicateWindow refuses the same content to the same chat within it; 0
+	// turns the duplicate guard off (DUPLICATE_WINDOW).
+	DuplicateWindow time.Duration
+	// BurstLimit is the most messages one chat takes per minute; 0 turns the
+	// burst guard off (BURST_LIMIT).
+	BurstLimit int
+	// BurstAutoRecall recalls the messages beyond the limit that got through
+	// anyway, as sends racing each other or on other replicas can
+	// (BURST_AUTO_RECALL).
+	BurstAutoRecall bool
+	// ReplyTTL is the TTL of the guard's notice in the chat (REPLY_TTL).
+	ReplyTTL time.Duration
+}
+
+// Guard stands between API sends and the Sender, against bot mistakes: the
+// same message sent twice, and a runaway bot flooding a chat.
+type Guard struct {
+	cfg      GuardConfig
+	sender   *Sender
+	ledger   store.Ledger
+	states   store.States
+	recaller *Recaller
+	tpl      *templates.Set
+	now      func() time.Time
+	log      logrus.FieldLogger
+}
+
+// NewGuard builds the guards.
+func NewGuard(cfg GuardConfig, sender *Sender, ledger store.Ledger, states store.States, recaller *Recaller, tpl *templates.Set, now func() time.Time, log logrus.FieldLogger) *Guard {
+	return &Guard{cfg: cfg, sender: sender, ledger: ledger, states: states, recaller: recaller, tpl: tpl, now: now, log: log}
+}
+
+// Send sends o through the Sender unless a guard refuses it with a
+// *DuplicateError or a *BurstError.
+func (g *Guard) Send(ctx context.Context, o Outgoing) (store.Message, error) {
+	if err := g.checkBurst(ctx, o); err != nil {
+		return store.Message{}, err
+	}
+	dupKey := ""
+	if g.cfg.DuplicateWindow > 0 {
+		sum := sha256.Sum256([]byte(string(o.Kind) + "\x00" + o.ChatID + "\x00" + o.Message.MsgKey + "\x00" + o.Message.MsgParam))
+		dupKey = "dup:" + hex.EncodeToString(sum[:])
+		first, stored, err := g.states.PutStateIfAbsent(ctx, dupKey, "", g.cfg.DuplicateWindow)
+		if err != nil {
+			return store.Message{}, fmt.Errorf("duplicate guard: %w", err)
+		}
+		if !stored {
+			return store.Message{}, &DuplicateError{Key: first}
+		}
+	}
+	m, err := g.sender.Send(ctx, o)
+	if dupKey != "" {
+		g.settleDuplicate(ctx, dupKey, m.Key)
+	}
+	if err == nil || errors.Is(err, ErrUntracked) {
+		g.afterSend(ctx, o)
+	}
+	return m, err
+}
+
+// settleDuplicate records the key of the first message under dupKey, or
+// forgets dupKey when the send failed, so that a retry may go through.
+func (g *Guard) settleDuplicate(ctx context.Context, dupKey, key string) {
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	if key == "" {
+		err = g.states.DeleteState(ctx, dupKey)
+	} else {
+		err = g.states.SetState(ctx, dupKey, key, g.cfg.DuplicateWindow)
+	}
+	if err != nil {
+		g.log.WithError(err).Warn("duplicate guard: could not record a send")
+	}
+}
+
+// window returns the chat's messages (not replies) of the last minute,
+// newest first, reading at most limit+extra of them.
+func (g *Guard) window(ctx context.Context, chatID string, n int) ([]store.Message, error) {
+	msgs, err := g.ledger.Newest(ctx, chatID, n)
+	if err != nil {
+		return nil, err
+	}
+	cut := g.now().Add(-BurstWindow)
+	for i, m := range msgs {
+		if !m.SentAt.After(cut) {
+			return msgs[:i], nil
+		}
+	}
+	return msgs, nil
+}
+
+// checkBurst refuses a send to a chat that had BurstLimit messages in the
+// last minute, and posts one notice there when it starts refusing.
+func (g *Guard) checkBurst(ctx context.Context, o Outgoing) error {
+	if g.cfg.BurstLimit <= 0 {
+		return nil
+	}
+	recent, err := g.window(ctx, o.ChatID, g.cfg.BurstLimit)
+	if err != nil {
+		return fmt.Errorf("burst guard: %w", err)
+	}
+	if len(recent) < g.cfg.BurstLimit {
+		return nil
+	}
+	oldest := recent[len(recent)-1].SentAt
+	wait := max(time.Second, oldest.Add(BurstWindow).Sub(g.now()).Round(time.Second))
+	g.notice(ctx, o, wait, 0)
+	return &BurstError{RetryAfter: wait, Limit: g.cfg.BurstLimit}
+}
+
+// afterSend enforces the limit after the fact: sends racing each other (or
+// on other replicas) can all pass the check; with BurstAutoRecall the
+// messages beyond the limit are recalled, the newest first.
+func (g *Guard) afterSend(ctx context.Context, o Outgoing) {
+	if g.cfg.BurstLimit <= 0 || !g.cfg.BurstAutoRecall {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	recent, err := g.window(ctx, o.ChatID, g.cfg.BurstLimit*4)
+	if err != nil || len(recent) <= g.cfg.BurstLimit {
+		return
+	}
+	excess := recent[:len(recent)-g.cfg.BurstLimit]
+	out, err := g.recaller.Recall(ctx, Selection{ChatID: o.ChatID, Keys: keysOf(excess)},
+		Actor{Source: store.SourceGuard, Request: fmt.Sprintf("burst guard: more than %d messages in a minute", g.cfg.BurstLimit)})
+	if err != nil {
+		g.log.WithError(err).Warn("burst guard: could not recall messages beyond the limit")
+		return
+	}
+	if len(out.Recalled) > 0 {
+		g.log.WithFields(logrus.Fields{"chat": o.ChatID, "recalled": len(out.Recalled)}).Warn("burst guard recalled messages beyond the limit")
+		g.notice(ctx, o, BurstWindow, len(out.Recalled))
+	}
+}
+
+// notice posts the guard's notice in the chat, once per minute.
+func (g *Guard) notice(ctx context.Context, o Outgoing, wait time.Duration, recalled int) {
+	ctx = context.WithoutCancel(ctx)
+	_, first, err := g.states.PutStateIfAbsent(ctx, "burst:"+string(o.Kind)+":"+o.ChatID, "1", BurstWindow)
+	if err != nil || !first {
+		return
+	}
+	text, err := g.tpl.Render(templates.BurstNotice, templates.BurstData{Limit: g.cfg.BurstLimit, RetryAfter: span(wait), Recalled: recalled})
+	if err != nil {
+		g.log.WithError(err).Error("burst guard: could not render the notice")
+		return
+	}
+	g.log.WithField("chat", o.ChatID).Warn("burst guard: pausing API sends to a chat")
+	if _, err := g.sender.Send(ctx, Outgoing{Kind: o.Kind, ChatID: o.ChatID, Message: dingtalk.Text(text), TTL: g.cfg.ReplyTTL, Reply: true}); err != nil {
+		g.log.WithError(err).Warn("burst guard: could not post the notice")
+	}
+}

@@ -1,0 +1,290 @@
+// The dingrecall sandbox page: fake DingTalk chats read from
+// GET /sandbox/api/state every half second. People post through
+// POST /sandbox/api/say (a signed callback to /dingtalk/callback) and the bot
+// through POST /sandbox/api/bot (/api/v1/messages). No library, no build step.
+(function () {
+  'use strict';
+
+  var POLL_MS = 500;
+  var panels = new Map(); // chat id -> {root, list, status, sig}
+  var people = [];
+  var botName = 'dingrecall';
+  var applied = 0; // sequence of the newest state shown
+  var requested = 0;
+
+  // el builds an element; text children become text nodes, never HTML.
+  function el(tag, attrs) {
+    var e = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (k) {
+        var v = attrs[k];
+        if (v === null || v === undefined || v === false) return;
+        if (k === 'class') e.className = v;
+        else if (k === 'text') e.textContent = v;
+        else if (k === 'bg') e.style.background = v; // CSSOM: allowed by the page's CSP
+        else if (k.slice(0, 5) === 'data-') e.setAttribute(k, String(v));
+        else if (k in e && typeof v !== 'string') e[k] = v;
+        else e.setAttribute(k, v === true ? '' : String(v));
+      });
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c === null || c === undefined || c === false) continue;
+      e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    }
+    return e;
+  }
+
+  function initials(name) {
+    var parts = String(name).replace(/[^A-Za-z0-9\u00C0-\uFFFF]+/g, ' ').trim().split(' ');
+    var s = parts.length > 1 ? parts[0][0] + parts[1][0] : String(name).slice(0, 2);
+    return s.toUpperCase();
+  }
+
+  function hue(s) {
+    var h = 0;
+    for (var i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) % 360;
+    return h;
+  }
+
+  function clock(iso) {
+    var d = new Date(iso);
+    if (isNaN(d)) return '';
+    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+  }
+
+  function postJSON(path, body) {
+    return fetch(path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        return { status: r.status, data: data };
+      });
+    });
+  }
+
+  function errorText(res) {
+    var e = res.data && res.data.error;
+    return (e && e.message) || ('HTTP ' + res.status);
+  }
+
+  function setStatus(panel, text, kind) {
+    panel.status.textContent = text;
+    panel.status.setAttribute('data-kind', kind || 'info');
+  }
+
+  // buildPanel makes the column of one chat: header, message list, composer.
+  function buildPanel(chat) {
+    var id = chat.id;
+    var isOTO = chat.kind === 'oto';
+    var userSelect = el('select', { name: 'user', id: 'say-' + id + '-user', 'aria-label': 'post as' });
+    people.forEach(function (p) {
+      if (isOTO && p.id !== chat.owner) return;
+      userSelect.appendChild(el('option', { value: p.id, text: p.nick + ' (' + p.id + ', ' + p.note + ')' }));
+    });
+    if (isOTO && !userSelect.options.length) {
+      userSelect.appendChild(el('option', { value: chat.owner, text: chat.owner }));
+    }
+    if (!isOTO) userSelect.value = 'oncall';
+    var adminBox = el('input', { type: 'checkbox', name: 'groupAdmin', id: 'say-' + id + '-admin' });
+    var sayText = el('input', {
+      type: 'text', name: 'text', id: 'say-' + id + '-text', autocomplete: 'off', maxlength: '2000',
+      placeholder: isOTO ? 'Write to the bot, e.g. recall 2 in ops-alerts' : 'Message @' + botName + ', e.g. recall 3'
+    });
+    var quick = el('div', { class: 'quick' });
+    (chat.suggestions || []).forEach(function (s) {
+      quick.appendChild(el('button', { type: 'button', class: 'chip', 'data-fill': s, text: s }));
+    });
+    quick.addEventListener('click', function (ev) {
+      var b = ev.target.closest('button[data-fill]');
+      if (!b) return;
+      sayText.value = b.getAttribute('data-fill');
+      sayText.focus();
+    });
+    var sayForm = el('form', { class: 'say', id: 'say-' + id, 'data-chat': id },
+      el('div', { class: 'row who' },
+        el('label', null, 'as ', userSelect),
+        isOTO ? el('span', { class: 'hint', text: 'one-to-one: no @ needed' })
+          : el('label', { class: 'check' }, adminBox, ' group admin')),
+      quick,
+      el('div', { class: 'row' }, sayText, el('button', { type: 'submit', class: 'primary', id: 'say-' + id + '-send', text: 'Send' })));
+
+    var botText = el('input', { type: 'text', name: 'text', id: 'bot-' + id + '-text', value: chat.sample || '', autocomplete: 'off', maxlength: '2000', 'aria-label': 'bot message' });
+    var botCount = el('input', { type: 'number', name: 'count', id: 'bot-' + id + '-count', min: '1', max: '20', value: '1', 'aria-label': 'how many' });
+    var botTTL = el('input', { type: 'text', name: 'ttl', id: 'bot-' + id + '-ttl', placeholder: 'ttl', autocomplete: 'off', 'aria-label': 'ttl, e.g. 30s', title: 'recall automatically after this, e.g. 30s (optional)' });
+    var botForm = el('form', { class: 'post', id: 'bot-' + id, 'data-chat': id },
+      el('span', { class: 'label', text: 'Bot posts' }), botText,
+      el('span', { class: 'times', text: '×' }), botCount, botTTL,
+      el('button', { type: 'submit', id: 'bot-' + id + '-send', text: 'Post via API' }));
+
+    var list = el('ol', { class: 'messages', id: 'messages-' + id, 'data-chat': id });
+    var status = el('p', { class: 'status', id: 'status-' + id, role: 'status' });
+    var sub = isOTO ? 'one-to-one · ' + chat.owner : (chat.kind + ' · ' + chat.conversationId);
+    var root = el('section', { class: 'chat', id: 'chat-' + id, 'data-chat': id, 'data-kind': chat.kind },
+      el('header', { class: 'chat-head' },
+        el('span', { class: 'avatar ' + (isOTO ? 'person' : 'group'), bg: 'hsl(' + hue(chat.title) + ',55%,52%)', text: initials(chat.title) }),
+        el('div', { class: 'titles' }, el('h2', { text: chat.title }), el('p', { class: 'sub', text: sub })),
+        el('span', { class: 'count', id: 'count-' + id })),
+      list,
+      el('div', { class: 'composer' }, sayForm, botForm, status));
+    var panel = { root: root, list: list, status: status, sig: '', count: root.querySelector('.count') };
+
+    sayForm.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var text = sayText.value.trim();
+      if (!text) return;
+      var send = sayForm.querySelector('button[type=submit]');
+      send.disabled = true;
+      setStatus(panel, 'sending a signed callback…', 'info');
+      postJSON('/sandbox/api/say', { chat: id, user: userSelect.value, groupAdmin: !isOTO && adminBox.checked, text: text })
+        .then(function (res) {
+          if (res.status !== 200) {
+            setStatus(panel, 'not sent: ' + errorText(res), 'error');
+          } else if (res.data.callbackStatus !== 200) {
+            setStatus(panel, '/dingtalk/callback answered ' + res.data.callbackStatus + ': ' + (res.data.callbackError || ''), 'error');
+          } else {
+            sayText.value = '';
+            setStatus(panel, '/dingtalk/callback answered 200 (msgId ' + res.data.msgId + ')', 'ok');
+          }
+          refresh();
+        })
+        .catch(function (e) { setStatus(panel, 'not sent: ' + e, 'error'); })
+        .then(function () { send.disabled = false; });
+    });
+    botForm.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var text = botText.value.trim();
+      if (!text) return;
+      var send = botForm.querySelector('button[type=submit]');
+      send.disabled = true;
+      setStatus(panel, 'posting through /api/v1/messages…', 'info');
+      var body = { chat: id, text: text, count: parseInt(botCount.value, 10) || 1 };
+      if (botTTL.value.trim()) body.ttl = botTTL.value.trim();
+      postJSON('/sandbox/api/bot', body)
+        .then(function (res) {
+          if (res.status !== 200) setStatus(panel, errorText(res), 'error');
+          else setStatus(panel, '/api/v1/messages accepted ' + res.data.sent + (res.data.sent === 1 ? ' message' : ' messages'), 'ok');
+          refresh();
+        })
+        .catch(function (e) { setStatus(panel, 'not posted: ' + e, 'error'); })
+        .then(function () { send.disabled = false; });
+    });
+    return panel;
+  }
+
+  // bubble renders one message.
+  function bubble(m) {
+    var isBot = m.from === 'bot';
+    var attrs = {
+      class: 'msg ' + (isBot ? 'from-bot' : 'from-user') + (m.recalled ? ' recalled' : ''),
+      id: 'msg-' + m.id, 'data-id': m.id, 'data-from': m.from
+    };
+    if (isBot) {
+      attrs['data-key'] = m.key;
+      attrs['data-recalled'] = m.recalled ? 'true' : 'false';
+    } else {
+      attrs['data-user'] = m.user;
+      attrs['data-callback'] = String(m.callbackStatus || 0);
+    }
+    var name = isBot ? botName : m.nick;
+    var avatar = el('span', { class: 'avatar ' + (isBot ? 'bot' : 'person'), text: isBot ? 'DR' : initials(name) });
+    if (!isBot) avatar.style.background = 'hsl(' + hue(m.user) + ',55%,50%)';
+    var meta = el('div', { class: 'meta' },
+      el('span', { class: 'nick', text: name }),
+      isBot ? el('span', { class: 'badge bot', text: 'bot' }) : el('span', { class: 'staff', text: m.user }),
+      m.groupAdmin ? el('span', { class: 'badge admin', text: 'group admin' }) : null,
+      el('time', { datetime: m.at, text: clock(m.at) }));
+    var content = el('div', { class: 'bubble' },
+      m.title && m.title !== m.text ? el('strong', { class: 'title', text: m.title }) : null,
+      el('div', { class: 'text', text: m.text }));
+    var notes = null;
+    if (isBot && m.recalled) {
+      notes = el('div', { class: 'note recalled-label', text: 'recalled' + (m.recalledAt ? ' at ' + clock(m.recalledAt) : '') });
+    } else if (!isBot && !m.callbackStatus && !m.callbackError) {
+      notes = el('div', { class: 'note pending', text: 'sending…' });
+    } else if (!isBot && m.callbackStatus !== 200) {
+      notes = el('div', { class: 'note error', text: 'callback ' + (m.callbackStatus || 'failed') + (m.callbackError ? ': ' + m.callbackError : '') });
+    }
+    return el('li', attrs, avatar, el('div', { class: 'body' }, meta, content, notes));
+  }
+
+  function renderMessages(panel, chat) {
+    var sig = JSON.stringify(chat.messages);
+    if (sig === panel.sig) return;
+    panel.sig = sig;
+    var list = panel.list;
+    var atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    var frag = document.createDocumentFragment();
+    if (!chat.messages.length) {
+      frag.appendChild(el('li', { class: 'empty', text: 'No messages yet. Make the bot post something, then recall it.' }));
+    }
+    chat.messages.forEach(function (m) { frag.appendChild(bubble(m)); });
+    list.replaceChildren(frag);
+    var bots = chat.messages.filter(function (m) { return m.from === 'bot'; });
+    var live = bots.filter(function (m) { return !m.recalled; }).length;
+    panel.count.textContent = bots.length ? live + ' live · ' + (bots.length - live) + ' recalled' : '';
+    if (atBottom) list.scrollTop = list.scrollHeight;
+  }
+
+  function renderPeople() {
+    var p = document.getElementById('people');
+    p.replaceChildren(el('span', { class: 'label', text: 'People (default settings): ' }));
+    people.forEach(function (x) {
+      p.appendChild(el('span', { class: 'person' },
+        el('span', { class: 'dot', bg: 'hsl(' + hue(x.id) + ',55%,50%)' }),
+        el('b', { text: x.id }), ' ' + x.note));
+    });
+    p.appendChild(el('span', { class: 'person' }, 'any group admin (tick “group admin”) may recall in that group'));
+  }
+
+  function apply(state) {
+    if (state.botName) botName = state.botName;
+    if (!people.length && state.people) {
+      people = state.people;
+      renderPeople();
+    }
+    var main = document.getElementById('chats');
+    state.chats.forEach(function (chat) {
+      var panel = panels.get(chat.id);
+      if (!panel) {
+        panel = buildPanel(chat);
+        panels.set(chat.id, panel);
+        main.appendChild(panel.root);
+      }
+      renderMessages(panel, chat);
+    });
+    document.body.setAttribute('data-ready', 'true');
+  }
+
+  function setConn(live) {
+    var c = document.getElementById('conn');
+    c.setAttribute('data-live', live ? 'true' : 'false');
+    c.textContent = live ? 'live' : 'app not answering';
+  }
+
+  // refresh fetches the state once; an answer older than one already shown
+  // is dropped.
+  function refresh() {
+    var seq = ++requested;
+    return fetch('/sandbox/api/state', { cache: 'no-store' })
+      .then(function (r) {
+        if (!r.ok) throw new Error('HTTP ' + r.status);
+        return r.json();
+      })
+      .then(function (state) {
+        if (seq < applied) return;
+        applied = seq;
+        apply(state);
+        setConn(true);
+      })
+      .catch(function () { setConn(false); });
+  }
+
+  function loop() {
+    refresh().then(function () { setTimeout(loop, POLL_MS); });
+  }
+
+  loop();
+})();
