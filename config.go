@@ -66,7 +66,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		APIBase:      p.baseURL("DINGTALK_API_BASE", dingtalk.DefaultBaseURL),
 		CoolAppCode:  p.str("DINGTALK_COOL_APP_CODE", ""),
 		ListenAddr:   p.str("LISTEN_ADDR", ":8080"),
-		CallbackMode: p.oneOf("CALLBACK_MODE", "http", "http"),
+		CallbackMode: p.oneOf("CALLBACK_MODE", "http", "http", "stream", "both"),
 		Admins:       p.str("RECALL_ADMINS", ""),
 		Users:        p.str("RECALL_USERS", ""),
 		GroupAdmins:  p.boolean("RECALL_GROUP_ADMINS", true),

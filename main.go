@@ -24,6 +24,7 @@ import (
 	"github.com/dingrecall/dingrecall/bot"
 	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/dingtalk/dingtalktest"
+	"github.com/dingrecall/dingrecall/dingtalk/stream"
 	"github.com/dingrecall/dingrecall/handlers"
 	"github.com/dingrecall/dingrecall/metrics"
 	"github.com/dingrecall/dingrecall/sandbox"
@@ -55,6 +56,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// version is dingrecall's version, sent as the Stream mode user agent.
+const version = "0.1.0"
 
 // autoRecallInterval is how often expired messages are looked for.
 const autoRecallInterval = time.Second
@@ -139,9 +143,26 @@ func runWith(ctx context.Context, getenv func(string) string, now func() time.Ti
 		persisted.Go(func() { st.persist(persistCtx) })
 	}
 
+	intake := bot.NewIntake(b, pool, st.dedup, now, log)
+	streamClient, err := newStreamClient(cfg, intake, mx, log)
+	if err != nil {
+		return err
+	}
+	streamCtx, stopStream := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopStream()
+	var streaming sync.WaitGroup
+	if streamClient != nil {
+		streaming.Go(func() {
+			if err := streamClient.Run(streamCtx); err != nil {
+				log.WithError(err).Error("stream mode stopped")
+			}
+		})
+	}
+
 	router := handlers.New(handlers.Deps{
 		AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, RecallMax: cfg.RecallMax, MaxTTL: maxTTL(cfg.LedgerTTL),
-		Bot: b, Pool: pool, Guard: guard, Recaller: recaller, Audit: st.audit, Ledger: ledger, Dedup: st.dedup,
+		Intake: intake, Guard: guard, Recaller: recaller, Audit: st.audit, Ledger: ledger,
+		DisableCallback: cfg.CallbackMode == "stream", Ready: streamReady(streamClient),
 		Now: now, Log: log, Metrics: mx, MetricsHandler: mx.Handler(),
 	})
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
@@ -150,7 +171,7 @@ func runWith(ctx context.Context, getenv func(string) string, now func() time.Ti
 	}
 	if cfg.Sandbox {
 		sandbox.Register(router, sandbox.Deps{
-			Fake: fake, AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, Log: log,
+			Fake: fake, AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, Log: log, Stream: cfg.CallbackMode == "stream",
 			Self: func() string { return loopbackURL(ln.Addr()) },
 		})
 	}
@@ -175,6 +196,8 @@ func runWith(ctx context.Context, getenv func(string) string, now func() time.Ti
 	if err := srv.Shutdown(shutCtx); err != nil {
 		log.WithError(err).Warn("http server did not stop cleanly")
 	}
+	stopStream() // no more callbacks from the socket; what it queued still runs
+	streaming.Wait()
 	if err := pool.Close(shutCtx); err != nil {
 		log.WithError(err).Error("shutdown timeout: some commands did not finish")
 	}
@@ -226,6 +249,41 @@ func healthcheck(getenv func(string) string) int {
 		return 1
 	}
 	return 0
+}
+
+// newStreamClient builds the Stream mode client for CALLBACK_MODE stream or
+// both (nil for http). Its callbacks take the same intake as HTTP ones; a
+// callback the pool cannot take is acknowledged with 500 so that DingTalk
+// delivers it again.
+func newStreamClient(cfg config, intake *bot.Intake, mx *metrics.Metrics, log logrus.FieldLogger) (*stream.Client, error) {
+	if cfg.CallbackMode == "http" {
+		return nil, nil
+	}
+	handle := func(ctx context.Context, cb *dingtalk.Callback) error {
+		outcome, err := intake.Accept(ctx, cb)
+		mx.Callback(outcome)
+		return err
+	}
+	c, err := stream.New(cfg.AppKey, cfg.AppSecret, handle,
+		stream.WithBaseURL(cfg.APIBase), stream.WithLogger(log), stream.WithObserver(mx), stream.WithUA("dingrecall/"+version))
+	if err != nil {
+		return nil, fmt.Errorf("stream mode: %w", err)
+	}
+	return c, nil
+}
+
+// streamReady is the readiness check of stream mode: a connection is up.
+// Without a stream client there is nothing to check.
+func streamReady(c *stream.Client) func() error {
+	if c == nil {
+		return nil
+	}
+	return func() error {
+		if !c.Connected() {
+			return errors.New("no Stream mode connection to DingTalk is up")
+		}
+		return nil
+	}
 }
 
 // stores are the parts of the store STORE names.

@@ -29,16 +29,14 @@ type Deps struct {
 	RecallMax int
 	// MaxTTL is the longest "ttl" a message may be sent with.
 	MaxTTL time.Duration
-	// Bot runs commands; Pool runs them off the request path.
-	Bot  *bot.Bot
-	Pool *bot.Pool
+	// Intake takes callbacks to the bot.
+	Intake *bot.Intake
 	// Guard sends the API's messages (through the Sender); Recaller and
 	// Audit serve the API's recalls and audit log.
 	Guard    *bot.Guard
 	Recaller *bot.Recaller
 	Audit    store.Audit
 	Ledger   store.Ledger
-	Dedup    store.Deduper
 	// Now is the clock for signature windows.
 	Now func() time.Time
 	Log logrus.FieldLogger
@@ -77,7 +75,7 @@ func New(d Deps) *gin.Engine {
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNotFound) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, errMethod) })
 
-	h := &handler{d: d, localDedup: store.NewMemoryDeduper(store.MemoryDeduperOptions{Now: d.Now})}
+	h := &handler{d: d}
 	if !d.DisableCallback {
 		r.POST("/dingtalk/callback", h.callback)
 	}
@@ -97,8 +95,6 @@ func New(d Deps) *gin.Engine {
 // handler holds the dependencies of every route.
 type handler struct {
 	d Deps
-	// localDedup stands in for Deps.Dedup while the shared store is down.
-	localDedup store.Deduper
 }
 
 // headerRequestID carries a request's ID, taken from the caller or made up.

@@ -158,19 +158,32 @@ func (s *sim) say(c *gin.Context) {
 		fail(c, &reqError{status: http.StatusInternalServerError, code: "internal", message: err.Error()})
 		return
 	}
-	h := http.Header{"Content-Type": {"application/json"}}
-	dingtalk.SignHeader(h, s.d.AppSecret, s.now())
-	status, errText, err := s.post(c.Request.Context(), "/dingtalk/callback", h, body)
+	status, errText, err := s.deliver(c.Request.Context(), body)
 	log := s.d.Log.WithFields(logrus.Fields{"chat": ch.ConversationID, "user": t.User, "msg_id": t.MsgID, "status": status})
 	if err != nil {
-		s.settle(t, 0, "the callback could not be reached: "+err.Error())
-		log.WithError(err).Warn("sandbox: callback could not be reached")
-		fail(c, &reqError{status: http.StatusBadGateway, code: "unreachable", message: "the app's /dingtalk/callback could not be reached: " + err.Error()})
+		s.settle(t, 0, "the callback could not be delivered: "+err.Error())
+		log.WithError(err).Warn("sandbox: callback could not be delivered")
+		fail(c, &reqError{status: http.StatusBadGateway, code: "unreachable", message: "the callback could not be delivered: " + err.Error()})
 		return
 	}
 	s.settle(t, status, errText)
 	log.Debug("sandbox: posted a callback")
 	c.JSON(http.StatusOK, sayResponse{ID: t.ID, MsgID: t.MsgID, CallbackStatus: status, CallbackError: errText})
+}
+
+// deliver hands a callback body to the app the way DingTalk would: signed
+// to /dingtalk/callback, or in stream mode pushed over the fake gateway's
+// WebSocket (answering 200 once pushed).
+func (s *sim) deliver(ctx context.Context, body []byte) (int, string, error) {
+	if s.d.Stream {
+		if _, err := s.d.Fake.PushCallback("", body); err != nil {
+			return 0, "", err
+		}
+		return http.StatusOK, "", nil
+	}
+	h := http.Header{"Content-Type": {"application/json"}}
+	dingtalk.SignHeader(h, s.d.AppSecret, s.now())
+	return s.post(ctx, "/dingtalk/callback", h, body)
 }
 
 // callbackBody is the callback DingTalk posts when the person of t writes to

@@ -48,6 +48,9 @@ type Deps struct {
 	Self func() string
 	// Log is where the simulator logs.
 	Log logrus.FieldLogger
+	// Stream delivers typed messages over the fake's Stream mode gateway
+	// (CALLBACK_MODE=stream) instead of to /dingtalk/callback.
+	Stream bool
 }
 
 // Limits of the simulator.

@@ -385,7 +385,7 @@ func TestSayWhenTheAppCannotBeReached(t *testing.T) {
 	assert.Equal(t, "unreachable", out["error"].(map[string]any)["code"])
 	chats, _ := g.state()
 	require.Len(t, chats["ops-alerts"].Messages, 1)
-	assert.Contains(t, chats["ops-alerts"].Messages[0].CallbackError, "could not be reached")
+	assert.Contains(t, chats["ops-alerts"].Messages[0].CallbackError, "could not be delivered")
 
 	status, out = g.post("/sandbox/api/bot", map[string]any{"chat": "ops-alerts", "text": "hello"})
 	assert.Equal(t, http.StatusBadGateway, status)
