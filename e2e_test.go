@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -488,6 +489,9 @@ func TestHealth(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, status)
 }
 
+// TestSandboxStartsWithNothingSet starts the app as "go run ." on a fresh
+// clone would, except for LISTEN_ADDR (a free port, so that tests never
+// clash on 8080) and a quieter LOG_LEVEL.
 func TestSandboxStartsWithNothingSet(t *testing.T) {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -505,6 +509,14 @@ func TestSandboxStartsWithNothingSet(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}, 10*time.Second, 10*time.Millisecond)
+	resp, err := http.Get("http://" + addr + "/sandbox")
+	require.NoError(t, err)
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, resp.Header.Get("Content-Type"), "text/html")
+	assert.Contains(t, string(page), "dingrecall", "the chat simulator page is served")
 	cancel()
 	require.NoError(t, <-done)
 }
@@ -523,6 +535,7 @@ func TestBadConfigStopsStartup(t *testing.T) {
 		{"key missing", map[string]string{"DINGTALK_APP_SECRET": "s"}, []string{"DINGTALK_APP_KEY is required when DINGTALK_APP_SECRET is set"}},
 		{"bad base url", map[string]string{"DINGTALK_APP_KEY": "k", "DINGTALK_APP_SECRET": "s", "DINGTALK_API_BASE": "api.dingtalk.com"}, []string{"DINGTALK_API_BASE"}},
 		{"bool", map[string]string{"RECALL_GROUP_ADMINS": "maybe"}, []string{"RECALL_GROUP_ADMINS"}},
+		{"unwritable store file", map[string]string{"STORE_FILE": "/nonexistent-dir/ledger.json"}, []string{"STORE_FILE", "no such file or directory"}},
 		{"replies outlive the ledger", map[string]string{"REPLY_TTL": "2h", "LEDGER_TTL": "1h"}, []string{"REPLY_TTL is 2h0m0s: want less than LEDGER_TTL"}},
 	}
 	for _, tt := range tests {
@@ -541,12 +554,15 @@ func TestRestartWithStoreFileRecallsWhatWasSentBefore(t *testing.T) {
 	env := map[string]string{"STORE_FILE": t.TempDir() + "/ledger.json", "STORE_FILE_INTERVAL": "1h"}
 	first := startApp(t, fake, env)
 	keys := first.send(group, 10, nil)
+	status, _ := first.api(http.MethodPost, "/recall", map[string]any{"conversationId": "cidOther==", "keys": []string{"nope"}})
+	require.Equal(t, http.StatusOK, status) // an audit entry to carry over
 	selfCleaning := first.send("cidNotices==", 1, map[string]any{"ttl": "3s"})
 	require.NoError(t, first.stop())
 	require.Empty(t, fake.Recalled(), "the ttl message was not due before the restart")
 
 	second := startApp(t, fake, env)
 	assert.Equal(t, reverse(keys), second.listed(group), "the new instance knows every key")
+	assert.NotEmpty(t, second.auditEntries(""), "and the audit log")
 	reply := second.command(second.callbackBody("recall 10", nil))
 	assert.Contains(t, replyText(t, reply), "Recalled 10 messages")
 	assert.Subset(t, fake.Recalled(), keys)

@@ -122,8 +122,8 @@ func runWith(ctx context.Context, getenv func(string) string, now func() time.Ti
 	}, ledger, sender, recaller, tpl, log)
 	guard := bot.NewGuard(bot.GuardConfig{
 		DuplicateWindow: cfg.DupWindow, BurstLimit: cfg.BurstLimit, BurstAutoRecall: cfg.BurstRecall, ReplyTTL: cfg.ReplyTTL,
-	}, sender, ledger, st.states, recaller, tpl, now, log)
-	mx.WatchLedger(func(ctx context.Context) (int, error) { return ledgerSize(ctx, ledger) })
+	}, sender, st.states, recaller, tpl, now, log)
+	mx.WatchLedger(ledgerSize(ledger))
 
 	// Work accepted before shutdown runs to the end: its context is cancelled
 	// only when the shutdown timeout has passed.
@@ -260,7 +260,7 @@ func newStreamClient(cfg config, intake *bot.Intake, mx *metrics.Metrics, log lo
 		return nil, nil
 	}
 	handle := func(ctx context.Context, cb *dingtalk.Callback) error {
-		outcome, err := intake.Accept(ctx, cb)
+		outcome, err := intake.Accept(ctx, cb, "")
 		mx.Callback(outcome)
 		return err
 	}
@@ -308,38 +308,61 @@ func openStore(cfg config, log logrus.FieldLogger, now func() time.Time) (stores
 		return stores{ledger: r, dedup: r.Deduper(), audit: r.Audit(cfg.AuditTTL), states: r.States(), close: r.Close}, nil
 	}
 	m := store.NewMemory(store.MemoryOptions{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, Now: now})
+	audit := store.NewMemoryAudit(cfg.AuditTTL, now)
 	s := stores{
 		ledger: m,
 		dedup:  store.NewMemoryDeduper(store.MemoryDeduperOptions{Now: now}),
-		audit:  store.NewMemoryAudit(cfg.AuditTTL, now),
+		audit:  audit,
 		states: store.NewMemoryStates(now),
 		close:  func() error { return nil },
 	}
 	if cfg.StoreFile == "" {
 		return s, nil
 	}
-	n, err := m.LoadFile(cfg.StoreFile)
+	file := store.NewFile(cfg.StoreFile, m, audit)
+	n, err := file.Load()
 	if err != nil {
 		return stores{}, fmt.Errorf("STORE_FILE: %w", err)
 	}
+	// Save once now: a path that cannot be written stops start-up instead of
+	// failing quietly at every interval.
+	if err := file.Save(); err != nil {
+		return stores{}, fmt.Errorf("STORE_FILE: %w", err)
+	}
 	log.WithFields(logrus.Fields{"file": cfg.StoreFile, "messages": n}).Info("ledger loaded")
-	s.persist = func(ctx context.Context) { m.Persist(ctx, cfg.StoreFile, cfg.StoreEvery, log) }
+	s.persist = func(ctx context.Context) { file.Persist(ctx, cfg.StoreEvery, log) }
 	return s, nil
 }
 
-// ledgerSize counts the tracked messages: cheaply for the memory ledger,
-// by summing the chats for others.
-func ledgerSize(ctx context.Context, ledger store.Ledger) (int, error) {
+// ledgerSize counts the tracked messages for the metrics: cheaply for the
+// memory ledger; for others by summing the chats, which walks every chat,
+// so that count is taken at most every ledgerSizeEvery and reused between.
+func ledgerSize(ledger store.Ledger) func(context.Context) (int, error) {
 	if m, ok := ledger.(interface{ Len() int }); ok {
-		return m.Len(), nil
+		return func(context.Context) (int, error) { return m.Len(), nil }
 	}
-	chats, err := ledger.Chats(ctx)
-	n := 0
-	for _, c := range chats {
-		n += c.Count
+	var mu sync.Mutex
+	var last int
+	var lastErr error
+	var at time.Time
+	return func(ctx context.Context) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !at.IsZero() && time.Since(at) < ledgerSizeEvery {
+			return last, lastErr
+		}
+		chats, err := ledger.Chats(ctx)
+		n := 0
+		for _, c := range chats {
+			n += c.Count
+		}
+		last, lastErr, at = n, err, time.Now()
+		return n, err
 	}
-	return n, err
 }
+
+// ledgerSizeEvery is how often a shared ledger is counted for the metrics.
+const ledgerSizeEvery = time.Minute
 
 // maxTTL is the longest "ttl" an API send may have: the message must still
 // be in the ledger, and within DingTalk's 24 hours, when it falls due.
@@ -417,6 +440,12 @@ func sandboxBanner(w io.Writer, cfg config, addr net.Addr, generatedToken bool) 
 	}
 	h := http.Header{}
 	dingtalk.SignHeader(h, cfg.AppSecret, time.Now())
+	recallHow := fmt.Sprintf(`Recall it as a group admin would (a signed callback, valid for an hour; change msgId to send it again):
+  curl -s -X POST %[1]s/dingtalk/callback -H 'timestamp: %[2]s' -H 'sign: %[3]s' -H 'Content-Type: application/json' -d '{"conversationId":"cidSandbox==","conversationType":"2","conversationTitle":"sandbox","senderStaffId":"sandbox-owner","senderNick":"Sandbox Owner","isAdmin":true,"msgId":"sandbox-msg-1","msgtype":"text","text":{"content":" recall 1"}}'`,
+		base, h.Get(dingtalk.HeaderTimestamp), h.Get(dingtalk.HeaderSign))
+	if cfg.CallbackMode == "stream" {
+		recallHow = "Stream mode: callbacks arrive over the fake's WebSocket, so type commands (recall 1) in the chat simulator above."
+	}
 	fmt.Fprintf(w, `
 dingrecall SANDBOX MODE: DINGTALK_APP_KEY is unset, so it talks to an in-process fake DingTalk.
   app secret: %[1]s
@@ -429,10 +458,8 @@ Send a message through the bot:
   curl -s -X POST %[3]s/api/v1/messages -H 'Authorization: Bearer %[4]s' -H 'Content-Type: application/json' -d '{"conversationId":"cidSandbox==","text":"hello from the sandbox"}'
 List what the bot tracks there:
   curl -s -H 'Authorization: Bearer %[4]s' %[3]s/api/v1/conversations/cidSandbox==/messages
-Recall it as a group admin would (a signed callback, valid for an hour; change msgId to send it again):
-  curl -s -X POST %[3]s/dingtalk/callback -H 'timestamp: %[5]s' -H 'sign: %[6]s' -H 'Content-Type: application/json' -d '{"conversationId":"cidSandbox==","conversationType":"2","conversationTitle":"sandbox","senderStaffId":"sandbox-owner","senderNick":"Sandbox Owner","isAdmin":true,"msgId":"sandbox-msg-1","msgtype":"text","text":{"content":" recall 1"}}'
-
-`, cfg.AppSecret, tokenNote, base, token, h.Get(dingtalk.HeaderTimestamp), h.Get(dingtalk.HeaderSign))
+%[5]s
+`, cfg.AppSecret, tokenNote, base, token, recallHow)
 }
 
 // randomHex returns n random bytes as hex.

@@ -63,10 +63,12 @@ func TestRecallConfirm(t *testing.T) {
 		assert.Contains(t, reply, "no recall waiting")
 		assert.Empty(t, a.fake.Recalled())
 	})
-	t.Run("the same person confirms", func(t *testing.T) {
+	t.Run("the same person confirms exactly what was previewed", func(t *testing.T) {
+		late := a.send(group, 1, map[string]any{"text": "sent after the preview"})
 		reply := replyText(t, a.command(a.callbackBody("撤回 确认", nil)))
 		assert.Contains(t, reply, "Recalled 22 messages")
 		assert.ElementsMatch(t, keys[3:], a.fake.Recalled())
+		assert.NotContains(t, a.fake.Recalled(), late[0], "a message the preview did not show is not taken")
 	})
 	t.Run("a confirm is used once", func(t *testing.T) {
 		assert.Contains(t, replyText(t, a.command(a.callbackBody("recall confirm", nil))), "no recall waiting")
@@ -82,6 +84,12 @@ func TestRecallConfirm(t *testing.T) {
 		assert.Contains(t, replyText(t, a.command(a.callbackBody("recall 21", nil))), "recall confirm")
 		clk.Advance(2*time.Minute + time.Second)
 		assert.Contains(t, replyText(t, a.command(a.callbackBody("recall confirm", nil))), "no recall waiting")
+	})
+	t.Run("since and tag ask too when they take many", func(t *testing.T) {
+		a.send("cidTagged==", 21, map[string]any{"tag": "storm"})
+		reply := replyText(t, a.command(a.callbackBody("recall tag storm", func(b map[string]any) { b["conversationId"] = "cidTagged==" })))
+		assert.Contains(t, reply, `"recall tag storm" would take 21 messages`)
+		assert.Contains(t, reply, "recall confirm")
 	})
 	t.Run("a recall at or under the threshold goes at once", func(t *testing.T) {
 		before := len(a.fake.Recalled())
@@ -298,6 +306,19 @@ func TestBurstGuard(t *testing.T) {
 	assert.Equal(t, http.StatusCreated, status, "other chats are not paused")
 }
 
+func TestBurstGuardCountsSendsNotTrackedMessages(t *testing.T) {
+	a := startApp(t, nil, map[string]string{"BURST_LIMIT": "3"})
+	for round := range 3 {
+		status, out := a.api(http.MethodPost, "/messages", map[string]any{"conversationId": group, "text": fmt.Sprint("spam ", round)})
+		require.Equal(t, http.StatusCreated, status, "%v", out)
+		// The runaway cleans up after itself: the ledger forgets the message.
+		status, _ = a.api(http.MethodPost, "/recall", map[string]any{"conversationId": group, "last": 1})
+		require.Equal(t, http.StatusOK, status)
+	}
+	status, _ := a.api(http.MethodPost, "/messages", map[string]any{"conversationId": group, "text": "spam 3"})
+	assert.Equal(t, http.StatusTooManyRequests, status, "recalled sends still count")
+}
+
 // jsonBody encodes v for a request body.
 func jsonBody(t *testing.T, v any) *strings.Reader {
 	t.Helper()
@@ -308,3 +329,26 @@ func jsonBody(t *testing.T, v any) *strings.Reader {
 
 // containsText reports whether s holds part.
 func containsText(s, part string) bool { return strings.Contains(s, part) }
+
+func TestRestoreRunsOnceWhenAskedTwiceAtOnce(t *testing.T) {
+	a := startApp(t, nil, map[string]string{"WORKERS": "4"})
+	a.send(group, 3, nil)
+	a.command(a.callbackBody("recall 3", nil))
+	before := len(a.fake.Sent())
+	a.fake.SetLatency(100 * time.Millisecond)
+	for range 2 {
+		status, _ := a.do(http.MethodPost, "/dingtalk/callback", a.callbackBody("restore", nil), signed(a.fake.AppSecret(), time.Now()))
+		require.Equal(t, http.StatusOK, status)
+	}
+	// Two replies and three re-sent messages, not six.
+	require.Eventually(t, func() bool { return len(a.fake.Sent()) >= before+5 }, 10*time.Second, 10*time.Millisecond)
+	a.fake.SetLatency(0)
+	a.command(a.callbackBody("help", nil))
+	resent := 0
+	for _, m := range a.fake.Sent()[before:] {
+		if text := replyText(t, m); strings.HasPrefix(text, "alert ") {
+			resent++
+		}
+	}
+	assert.Equal(t, 3, resent)
+}

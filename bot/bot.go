@@ -113,6 +113,9 @@ func TemplateNames() []string {
 // group, or the sender's one-to-one chat with the bot.
 func (b *Bot) Handle(ctx context.Context, ev Event) {
 	log := b.log.WithFields(logrus.Fields{"chat": ev.ConversationID, "user": ev.StaffID, "msg_id": ev.MsgID})
+	if ev.RequestID != "" {
+		log = log.WithField("request_id", ev.RequestID)
+	}
 	if ev.Group && ev.Title != "" {
 		if err := b.ledger.SetTitle(ctx, ev.ConversationID, store.KindGroup, ev.Title); err != nil {
 			log.WithError(err).Warn("could not remember the chat title")
@@ -166,7 +169,7 @@ func (r Reply) Outcome() string {
 		return "refused"
 	case templates.StoreDown:
 		return "unavailable"
-	case templates.NotText, templates.MissingChat, templates.OutOfRange, templates.BadNumber,
+	case templates.NotText, templates.MissingChat, templates.MissingTag, templates.BadDuration, templates.OutOfRange, templates.BadNumber,
 		templates.UnknownCommand, templates.OnlyOneToOne, templates.UnknownChat, templates.AmbiguousChat:
 		return "invalid"
 	}
@@ -243,20 +246,17 @@ func (b *Bot) runRecall(ctx context.Context, req Request) Reply {
 	}
 	switch cmd.Sub {
 	case SubPreview:
-		return b.preview(ctx, req, t, cmd.N, false)
+		return b.preview(ctx, req, t, Selection{ChatID: t.id, Last: cmd.N}, cmd.N)
 	case SubRetry:
 		return b.retry(ctx, req, t)
 	case SubLog:
 		return b.showLog(ctx, req, t)
 	case SubSince:
-		return b.recall(ctx, req, t, Selection{ChatID: t.id, Since: cmd.Since, Max: b.cfg.RecallMax}, 0)
+		return b.recallOrAsk(ctx, req, t, Selection{ChatID: t.id, Since: cmd.Since, Max: b.cfg.RecallMax}, 0)
 	case SubTag:
-		return b.recall(ctx, req, t, Selection{ChatID: t.id, Tag: cmd.Tag, Max: b.cfg.RecallMax}, 0)
+		return b.recallOrAsk(ctx, req, t, Selection{ChatID: t.id, Tag: cmd.Tag, Max: b.cfg.RecallMax}, 0)
 	}
-	if cmd.N > b.cfg.ConfirmOver {
-		return b.preview(ctx, req, t, cmd.N, true)
-	}
-	return b.recall(ctx, req, t, Selection{ChatID: t.id, Last: cmd.N}, cmd.N)
+	return b.recallOrAsk(ctx, req, t, Selection{ChatID: t.id, Last: cmd.N}, cmd.N)
 }
 
 // target is the chat a command acts on.
@@ -328,10 +328,8 @@ func (b *Bot) recall(ctx context.Context, req Request, t target, sel Selection, 
 	}
 	log.WithFields(logrus.Fields{"target": t.id, "asked": asked, "recalled": len(out.Recalled), "failed": len(out.Failed), "too_old": len(out.TooOld), "audit": out.AuditID}).Info("recall")
 	data := b.recallData(out, asked, t.label)
-	if sel.Since > 0 {
-		data.Window = span(sel.Since)
-	}
-	data.Tag = sel.Tag
+	empty := b.emptyData(t, sel, asked)
+	data.Window, data.Tag = empty.Window, empty.Tag
 	if data.Found == 0 {
 		return b.render(templates.RecallNothing, data, log)
 	}
@@ -368,7 +366,17 @@ func (b *Bot) parseError(err error, ev Event, log logrus.FieldLogger) (string, R
 	case errors.Is(err, ErrOutOfRange):
 		name = templates.OutOfRange
 	}
-	return CmdRecall, b.render(name, data, log)
+	cmd := CmdRecall
+	if word, _ := splitWord(normalise(ev.Text)); b.isRestore(word) {
+		cmd = CmdRestore
+	}
+	return cmd, b.render(name, data, log)
+}
+
+// isRestore reports whether word invokes restore.
+func (b *Bot) isRestore(word string) bool {
+	s, ok := b.reg.words[fold(strings.TrimLeft(word, "/／"))]
+	return ok && s.Name == CmdRestore
 }
 
 // countTitle counts the chats titled title, for the ambiguity reply.

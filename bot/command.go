@@ -334,19 +334,34 @@ var zhUnits = []struct {
 	{"分", time.Minute}, {"时", time.Hour}, {"天", 24 * time.Hour},
 }
 
-// zhDuration reads a whole number with a Chinese unit: "10分钟", "1小时".
+// zhDuration reads whole numbers with Chinese units: "10分钟", "1小时",
+// "1小时30分钟".
 func zhDuration(s string) (time.Duration, bool) {
 	s = strings.TrimSpace(fold(s))
-	for _, u := range zhUnits {
-		if num, ok := strings.CutSuffix(s, u.suffix); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(num))
-			if err != nil || n < 0 {
-				return 0, false
+	var total time.Duration
+	for s != "" {
+		i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+		if i <= 0 {
+			return 0, false
+		}
+		n, err := strconv.Atoi(s[:i])
+		if err != nil {
+			return 0, false
+		}
+		s = strings.TrimSpace(s[i:])
+		matched := false
+		for _, u := range zhUnits {
+			if rest, ok := strings.CutPrefix(s, u.suffix); ok {
+				total += time.Duration(n) * u.unit
+				s, matched = strings.TrimSpace(rest), true
+				break
 			}
-			return time.Duration(n) * u.unit, true
+		}
+		if !matched {
+			return 0, false
 		}
 	}
-	return 0, false
+	return total, total > 0
 }
 
 // parseSince reads a window: a Go duration ("10m", "1h", "30s", "1h30m") or

@@ -56,6 +56,8 @@ func TestParse(t *testing.T) {
 		{"撤回10分钟", bot.Command{Name: bot.CmdRecall, Sub: bot.SubSince, Since: 10 * time.Minute}, nil},
 		{"撤回 1小时", bot.Command{Name: bot.CmdRecall, Sub: bot.SubSince, Since: time.Hour}, nil},
 		{"撤回 30秒", bot.Command{Name: bot.CmdRecall, Sub: bot.SubSince, Since: 30 * time.Second}, nil},
+		{"撤回 1小时30分钟", bot.Command{Name: bot.CmdRecall, Sub: bot.SubSince, Since: 90 * time.Minute}, nil},
+		{"撤回 2天", bot.Command{}, bot.ErrBadDuration},
 		{"撤回 最近 30s", bot.Command{Name: bot.CmdRecall, Sub: bot.SubSince, Since: 30 * time.Second}, nil},
 		{"recall tag deploy-42", bot.Command{Name: bot.CmdRecall, Sub: bot.SubTag, Tag: "deploy-42"}, nil},
 		{"撤回 标签 发布", bot.Command{Name: bot.CmdRecall, Sub: bot.SubTag, Tag: "发布"}, nil},

@@ -19,6 +19,8 @@ type Event struct {
 	// Text is what was typed; Textual is false for pictures, files and the like.
 	Text    string
 	Textual bool
+	// RequestID is the ID of the HTTP request that brought it, for the logs.
+	RequestID string
 }
 
 // EventFromCallback turns a robot callback into an Event.

@@ -65,7 +65,6 @@ type GuardConfig struct {
 type Guard struct {
 	cfg      GuardConfig
 	sender   *Sender
-	ledger   store.Ledger
 	states   store.States
 	recaller *Recaller
 	tpl      *templates.Set
@@ -74,8 +73,8 @@ type Guard struct {
 }
 
 // NewGuard builds the guards.
-func NewGuard(cfg GuardConfig, sender *Sender, ledger store.Ledger, states store.States, recaller *Recaller, tpl *templates.Set, now func() time.Time, log logrus.FieldLogger) *Guard {
-	return &Guard{cfg: cfg, sender: sender, ledger: ledger, states: states, recaller: recaller, tpl: tpl, now: now, log: log}
+func NewGuard(cfg GuardConfig, sender *Sender, states store.States, recaller *Recaller, tpl *templates.Set, now func() time.Time, log logrus.FieldLogger) *Guard {
+	return &Guard{cfg: cfg, sender: sender, states: states, recaller: recaller, tpl: tpl, now: now, log: log}
 }
 
 // Send sends o through the Sender unless a guard refuses it with a
@@ -101,7 +100,7 @@ func (g *Guard) Send(ctx context.Context, o Outgoing) (store.Message, error) {
 		g.settleDuplicate(ctx, dupKey, m.Key)
 	}
 	if err == nil || errors.Is(err, ErrUntracked) {
-		g.afterSend(ctx, o)
+		g.afterSend(ctx, o, m.Key)
 	}
 	return m, err
 }
@@ -121,55 +120,52 @@ func (g *Guard) settleDuplicate(ctx context.Context, dupKey, key string) {
 	}
 }
 
-// window returns the chat's messages (not replies) of the last minute,
-// newest first, reading at most limit+extra of them.
-func (g *Guard) window(ctx context.Context, chatID string, n int) ([]store.Message, error) {
-	msgs, err := g.ledger.Newest(ctx, chatID, n)
-	if err != nil {
-		return nil, err
-	}
-	cut := g.now().Add(-BurstWindow)
-	for i, m := range msgs {
-		if !m.SentAt.After(cut) {
-			return msgs[:i], nil
-		}
-	}
-	return msgs, nil
-}
+// burstKey names the send events of o's chat.
+func burstKey(o Outgoing) string { return "sends:" + string(o.Kind) + ":" + o.ChatID }
 
-// checkBurst refuses a send to a chat that had BurstLimit messages in the
-// last minute, and posts one notice there when it starts refusing.
+// checkBurst refuses a send to a chat that took BurstLimit API sends in the
+// last minute — counted as sends, so messages recalled or expired since
+// still count — and posts one notice there when it starts refusing.
 func (g *Guard) checkBurst(ctx context.Context, o Outgoing) error {
 	if g.cfg.BurstLimit <= 0 {
 		return nil
 	}
-	recent, err := g.window(ctx, o.ChatID, g.cfg.BurstLimit)
+	recent, err := g.states.Events(ctx, burstKey(o), BurstWindow)
 	if err != nil {
 		return fmt.Errorf("burst guard: %w", err)
 	}
 	if len(recent) < g.cfg.BurstLimit {
 		return nil
 	}
-	oldest := recent[len(recent)-1].SentAt
-	wait := max(time.Second, oldest.Add(BurstWindow).Sub(g.now()).Round(time.Second))
+	// Sending resumes when the oldest of the newest BurstLimit sends ages out.
+	wait := recent[g.cfg.BurstLimit-1].At.Add(BurstWindow).Sub(g.now())
+	wait = max(time.Second, wait.Round(time.Second))
 	g.notice(ctx, o, wait, 0)
 	return &BurstError{RetryAfter: wait, Limit: g.cfg.BurstLimit}
 }
 
-// afterSend enforces the limit after the fact: sends racing each other (or
-// on other replicas) can all pass the check; with BurstAutoRecall the
-// messages beyond the limit are recalled, the newest first.
-func (g *Guard) afterSend(ctx context.Context, o Outgoing) {
-	if g.cfg.BurstLimit <= 0 || !g.cfg.BurstAutoRecall {
+// afterSend counts the send, and enforces the limit after the fact: sends
+// racing each other (or on other replicas) can all pass the check; with
+// BurstAutoRecall the messages beyond the limit are recalled, the newest
+// first.
+func (g *Guard) afterSend(ctx context.Context, o Outgoing, key string) {
+	if g.cfg.BurstLimit <= 0 {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	recent, err := g.window(ctx, o.ChatID, g.cfg.BurstLimit*4)
-	if err != nil || len(recent) <= g.cfg.BurstLimit {
+	recent, err := g.states.AddEvent(ctx, burstKey(o), key, BurstWindow)
+	if err != nil {
+		g.log.WithError(err).Warn("burst guard: could not count a send")
 		return
 	}
-	excess := recent[:len(recent)-g.cfg.BurstLimit]
-	out, err := g.recaller.Recall(ctx, Selection{ChatID: o.ChatID, Keys: keysOf(excess)},
+	if !g.cfg.BurstAutoRecall || len(recent) <= g.cfg.BurstLimit {
+		return
+	}
+	excess := make([]string, 0, len(recent)-g.cfg.BurstLimit)
+	for _, e := range recent[:len(recent)-g.cfg.BurstLimit] {
+		excess = append(excess, e.Member)
+	}
+	out, err := g.recaller.Recall(ctx, Selection{ChatID: o.ChatID, Keys: excess},
 		Actor{Source: store.SourceGuard, Request: fmt.Sprintf("burst guard: more than %d messages in a minute", g.cfg.BurstLimit)})
 	if err != nil {
 		g.log.WithError(err).Warn("burst guard: could not recall messages beyond the limit")

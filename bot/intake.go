@@ -38,11 +38,12 @@ func NewIntake(b *Bot, pool *Pool, dedup store.Deduper, now func() time.Time, lo
 	return &Intake{bot: b, pool: pool, dedup: dedup, local: store.NewMemoryDeduper(store.MemoryDeduperOptions{Now: now}), log: log}
 }
 
-// Accept takes a callback: IntakeDuplicate for a msgId seen before (nothing
+// Accept takes a callback, with the ID of the request that brought it (for
+// the logs; "" when none): IntakeDuplicate for a msgId seen before (nothing
 // to do), IntakeOK once queued, or IntakeBusy with ErrBusy (or ErrClosed)
 // when the pool cannot take it, in which case the msgId is forgotten so
 // that DingTalk's redelivery runs.
-func (in *Intake) Accept(ctx context.Context, cb *dingtalk.Callback) (string, error) {
+func (in *Intake) Accept(ctx context.Context, cb *dingtalk.Callback, requestID string) (string, error) {
 	dedup := in.dedup
 	first, err := dedup.FirstSeen(ctx, cb.MsgID, DedupWindow)
 	if err != nil {
@@ -57,6 +58,7 @@ func (in *Intake) Accept(ctx context.Context, cb *dingtalk.Callback) (string, er
 		return IntakeDuplicate, nil
 	}
 	ev := EventFromCallback(cb)
+	ev.RequestID = requestID
 	if err := in.pool.Submit(func(ctx context.Context) { in.bot.Handle(ctx, ev) }); err != nil {
 		if ferr := dedup.Forget(context.WithoutCancel(ctx), cb.MsgID); ferr != nil {
 			in.log.WithError(ferr).Warn("callback: could not forget a refused msgId")

@@ -233,10 +233,40 @@ func (r *Recaller) recall(ctx context.Context, chatID string, msgs []store.Messa
 	}
 	r.settle(ctx, out)
 	r.opts.Observer.Recall(len(out.Recalled), len(out.Failed)+len(out.TooOld))
-	if len(msgs) > 0 || len(missing) > 0 {
+	if (len(msgs) > 0 || len(missing) > 0) && !onlyReplies(msgs, missing) {
+		if chatID == "" {
+			chatID = oneChat(msgs)
+		}
 		out.AuditID = r.audit(ctx, chatID, out, missing, by)
 	}
 	return out
+}
+
+// onlyReplies reports whether a recall took nothing but the bot's own
+// command replies (the REPLY_TTL clean-up), which the audit log leaves out.
+func onlyReplies(msgs []store.Message, missing []string) bool {
+	if len(missing) > 0 {
+		return false
+	}
+	for _, m := range msgs {
+		if !m.Reply {
+			return false
+		}
+	}
+	return true
+}
+
+// oneChat is the chat all msgs belong to, or "" when they span several.
+func oneChat(msgs []store.Message) string {
+	if len(msgs) == 0 {
+		return ""
+	}
+	for _, m := range msgs[1:] {
+		if m.ChatID != msgs[0].ChatID {
+			return ""
+		}
+	}
+	return msgs[0].ChatID
 }
 
 // recallFresh recalls msgs chat by chat and records the result in out.
@@ -280,7 +310,8 @@ func (r *Recaller) audit(ctx context.Context, chatID string, out Outcome, missin
 		tooOld[m.Key] = true
 	}
 	for _, m := range out.Selected {
-		it := store.AuditItem{Key: m.Key, ChatID: m.ChatID, Kind: m.Kind, MsgKey: m.MsgKey, MsgParam: m.MsgParam, Tag: m.Tag, SentAt: m.SentAt, Result: store.ResultRecalled}
+		it := store.AuditItem{Key: m.Key, ChatID: m.ChatID, Kind: m.Kind, MsgKey: m.MsgKey, MsgParam: m.MsgParam, Tag: m.Tag,
+			SentAt: m.SentAt, ExpiresAt: m.ExpiresAt, Result: store.ResultRecalled}
 		switch reason, failed := out.Failed[m.Key]; {
 		case tooOld[m.Key]:
 			it.Result, it.Reason = store.ResultTooOld, ReasonTooOld

@@ -23,11 +23,15 @@ const ConfirmWindow = 2 * time.Minute
 // restore look through for its last recall.
 const auditLookback = 50
 
-// pending is a recall waiting for "recall confirm".
+// pending is a recall waiting for "recall confirm": exactly the messages
+// its preview showed.
 type pending struct {
-	Chat  string `json:"chat"`
-	Label string `json:"label"`
-	N     int    `json:"n"`
+	Chat  string   `json:"chat"`
+	Label string   `json:"label"`
+	Asked int      `json:"asked"`
+	Since string   `json:"since,omitempty"`
+	Tag   string   `json:"tag,omitempty"`
+	Keys  []string `json:"keys"`
 }
 
 // pendingKey is where the pending recall of a person in a chat is kept.
@@ -46,35 +50,69 @@ func (b *Bot) cancelPending(ctx context.Context, ev Event, log logrus.FieldLogge
 	}
 }
 
-// preview replies what "recall n" would take in t; with ask, it also keeps
-// the recall pending for "recall confirm".
-func (b *Bot) preview(ctx context.Context, req Request, t target, n int, ask bool) Reply {
+// preview replies what sel would take in t; asked is N of "recall N".
+func (b *Bot) preview(ctx context.Context, req Request, t target, sel Selection, asked int) Reply {
+	msgs, err := b.recaller.Preview(ctx, sel)
+	if err != nil {
+		req.Log.WithError(err).Error("could not preview a recall")
+		return b.render(templates.StoreDown, nil, req.Log)
+	}
+	if len(msgs) == 0 {
+		return b.render(templates.RecallNothing, b.emptyData(t, sel, asked), req.Log)
+	}
+	return b.render(templates.Preview, previewData(msgs, t, sel, asked), req.Log)
+}
+
+// recallOrAsk recalls sel at once when it takes at most RECALL_CONFIRM_OVER
+// messages; above that it replies the preview and keeps exactly the
+// previewed messages pending for "recall confirm".
+func (b *Bot) recallOrAsk(ctx context.Context, req Request, t target, sel Selection, asked int) Reply {
+	if sel.Last > 0 && sel.Last <= b.cfg.ConfirmOver {
+		return b.recall(ctx, req, t, sel, asked)
+	}
 	log := req.Log
-	msgs, err := b.recaller.Preview(ctx, Selection{ChatID: t.id, Last: n})
+	msgs, err := b.recaller.Preview(ctx, sel)
 	if err != nil {
 		log.WithError(err).Error("could not preview a recall")
 		return b.render(templates.StoreDown, nil, log)
 	}
-	if len(msgs) == 0 {
-		return b.render(templates.RecallNothing, templates.RecallData{Asked: n, Chat: t.label}, log)
+	if len(msgs) <= b.cfg.ConfirmOver {
+		return b.recall(ctx, req, t, sel, asked)
 	}
-	if ask && len(msgs) <= b.cfg.ConfirmOver {
-		// Fewer are tracked than the threshold: nothing to confirm.
-		return b.recall(ctx, req, t, Selection{ChatID: t.id, Last: n}, n)
+	p := pending{Chat: t.id, Label: t.label, Asked: asked, Tag: sel.Tag, Keys: keysOf(msgs)}
+	if sel.Since > 0 {
+		p.Since = span(sel.Since)
 	}
-	data := templates.PreviewData{Asked: n, Count: len(msgs), Chat: t.label, Confirm: ask, Window: span(ConfirmWindow)}
-	data.From, data.To = clock(msgs[len(msgs)-1].SentAt), clock(msgs[0].SentAt)
+	raw, _ := json.Marshal(p)
+	if err := b.cfg.States.SetState(ctx, pendingKey(req.Event), string(raw), ConfirmWindow); err != nil {
+		log.WithError(err).Error("could not keep a recall pending")
+		return b.render(templates.StoreDown, nil, log)
+	}
+	data := previewData(msgs, t, sel, asked)
+	data.Confirm, data.Within = true, span(ConfirmWindow)
+	return b.render(templates.Preview, data, log)
+}
+
+// previewData describes msgs (newest first) for the preview reply.
+func previewData(msgs []store.Message, t target, sel Selection, asked int) templates.PreviewData {
+	data := templates.PreviewData{Asked: asked, Tag: sel.Tag, Count: len(msgs), Chat: t.label,
+		From: clock(msgs[len(msgs)-1].SentAt), To: clock(msgs[0].SentAt)}
+	if sel.Since > 0 {
+		data.Since = span(sel.Since)
+	}
 	for _, m := range msgs {
 		data.Lines = append(data.Lines, Preview(m, 40))
 	}
-	if ask {
-		raw, _ := json.Marshal(pending{Chat: t.id, Label: t.label, N: n})
-		if err := b.cfg.States.SetState(ctx, pendingKey(req.Event), string(raw), ConfirmWindow); err != nil {
-			log.WithError(err).Error("could not keep a recall pending")
-			return b.render(templates.StoreDown, nil, log)
-		}
+	return data
+}
+
+// emptyData is the data of the reply when sel takes nothing.
+func (b *Bot) emptyData(t target, sel Selection, asked int) templates.RecallData {
+	data := templates.RecallData{Asked: asked, Chat: t.label, Tag: sel.Tag}
+	if sel.Since > 0 {
+		data.Window = span(sel.Since)
 	}
-	return b.render(templates.Preview, data, log)
+	return data
 }
 
 // span formats a duration for replies: 2m, 1h30m, 45s.
@@ -105,10 +143,11 @@ func (b *Bot) confirm(ctx context.Context, req Request) Reply {
 		return b.render(templates.StoreDown, nil, log)
 	}
 	var p pending
-	if !ok || json.Unmarshal([]byte(raw), &p) != nil {
+	if !ok || json.Unmarshal([]byte(raw), &p) != nil || len(p.Keys) == 0 {
 		return b.render(templates.NothingToConfirm, nil, log)
 	}
-	return b.recall(ctx, req, target{id: p.Chat, label: p.Label}, Selection{ChatID: p.Chat, Last: p.N}, p.N)
+	// Exactly what the preview showed: messages sent since are not taken.
+	return b.recall(ctx, req, target{id: p.Chat, label: p.Label}, Selection{ChatID: p.Chat, Keys: p.Keys}, len(p.Keys))
 }
 
 // lastRecall finds the newest recall a person or the API made that touched
@@ -221,12 +260,23 @@ func (b *Bot) runRestore(ctx context.Context, req Request) Reply {
 	case b.cfg.Now().Sub(last.At) > b.cfg.RestoreWindow:
 		return b.render(templates.RestoreTooLate, templates.RestoreData{Chat: t.label, Window: span(b.cfg.RestoreWindow)}, log)
 	}
+	// One restore per recall, also when two arrive at once or on two replicas.
+	if _, first, err := b.cfg.States.PutStateIfAbsent(ctx, "restore:"+last.ID, req.Event.StaffID, b.cfg.RestoreWindow+time.Minute); err != nil {
+		log.WithError(err).Error("could not claim a restore")
+		return b.render(templates.StoreDown, nil, log)
+	} else if !first {
+		return b.render(templates.NothingToRestore, templates.RestoreData{Chat: t.label}, log)
+	}
 	slices.SortStableFunc(items, func(x, y store.AuditItem) int { return x.SentAt.Compare(y.SentAt) })
 	entry := store.AuditEntry{Action: store.ActionRestore, Source: store.SourceCommand, StaffID: req.Event.StaffID,
 		Nick: req.Event.Nick, ChatID: t.id, Request: actor(req).Request, Ref: last.ID, At: b.cfg.Now()}
 	data := templates.RestoreData{Chat: t.label, Total: len(items)}
 	for _, it := range items {
-		m, err := b.sender.Send(ctx, Outgoing{Kind: it.Kind, ChatID: it.ChatID, Message: dingtalk.Message{MsgKey: it.MsgKey, MsgParam: it.MsgParam}, Tag: it.Tag})
+		var ttl time.Duration
+		if !it.ExpiresAt.IsZero() {
+			ttl = it.ExpiresAt.Sub(it.SentAt) // a self-cleaning message cleans itself again
+		}
+		m, err := b.sender.Send(ctx, Outgoing{Kind: it.Kind, ChatID: it.ChatID, Message: dingtalk.Message{MsgKey: it.MsgKey, MsgParam: it.MsgParam}, Tag: it.Tag, TTL: ttl})
 		it.Result, it.NewKey = store.ResultResent, m.Key
 		if err != nil && m.Key == "" {
 			it.Result, it.Reason = store.ResultNotSent, err.Error()

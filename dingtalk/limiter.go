@@ -11,7 +11,7 @@ import (
 // limiterMargin widens the limiter's one-second window so that network
 // jitter cannot bunch calls that left a second apart into one second at
 // DingTalk.
-const limiterMargin = 50 * time.Millisecond
+const limiterMargin = 100 * time.Millisecond
 
 // qpsLimiter admits at most n calls in any window of a second (plus
 // limiterMargin), however DingTalk counts its per-second limit. A token

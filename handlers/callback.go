@@ -38,7 +38,7 @@ func (h *handler) callback(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	outcome, err := h.d.Intake.Accept(c.Request.Context(), cb)
+	outcome, err := h.d.Intake.Accept(c.Request.Context(), cb, c.GetString(ctxRequestID))
 	h.d.Metrics.Callback(outcome)
 	if err != nil {
 		writeError(c, err)

@@ -118,10 +118,16 @@ func requestLog(log logrus.FieldLogger) gin.HandlerFunc {
 		if path == "" {
 			path = "unmatched"
 		}
-		log.WithFields(logrus.Fields{
+		entry := log.WithFields(logrus.Fields{
 			"request_id": id, "method": c.Request.Method, "path": path, "status": c.Writer.Status(),
 			"took": time.Since(start).String(), "remote": c.ClientIP(),
-		}).Debug("http request")
+		})
+		switch path {
+		case "/healthz", "/readyz", "/metrics", "/sandbox/api/state":
+			entry.Debug("http request") // polled all the time
+		default:
+			entry.Info("http request")
+		}
 	}
 }
 

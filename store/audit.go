@@ -62,6 +62,8 @@ type AuditItem struct {
 	MsgParam string    `json:"msgParam"`
 	Tag      string    `json:"tag,omitempty"`
 	SentAt   time.Time `json:"sentAt"`
+	// ExpiresAt is when a message with a ttl was due for automatic recall.
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 	// Result is ResultRecalled, ResultFailed, ResultTooOld, ResultResent
 	// or ResultNotSent.
 	Result string `json:"result"`
@@ -117,4 +119,16 @@ type States interface {
 	TakeState(ctx context.Context, key string) (string, bool, error)
 	// DeleteState forgets key.
 	DeleteState(ctx context.Context, key string) error
+	// AddEvent records member as an event under key at the store's clock,
+	// and returns the events of key within window after it, newest first.
+	// Older events are forgotten.
+	AddEvent(ctx context.Context, key, member string, window time.Duration) ([]Event, error)
+	// Events returns the events of key within window, newest first.
+	Events(ctx context.Context, key string, window time.Duration) ([]Event, error)
+}
+
+// Event is one recorded event of States: what and when.
+type Event struct {
+	Member string
+	At     time.Time
 }

@@ -11,9 +11,11 @@ import (
 	"github.com/patrickmn/go-cache"
 )
 
-// maxAuditPerChat bounds the entries a memory audit log keeps per chat (and
-// in all).
-const maxAuditPerChat = 1000
+// Bounds of a memory audit log: entries kept per chat and in all.
+const (
+	maxAuditPerChat = 1000
+	maxAuditAll     = 20000
+)
 
 // MemoryAudit is the in-process Audit: entries in slices by time, per chat
 // and overall, dropped after the TTL by the injected clock.
@@ -21,9 +23,10 @@ type MemoryAudit struct {
 	ttl time.Duration
 	now func() time.Time
 
-	mu     sync.Mutex
-	all    []*AuditEntry
-	byChat map[string][]*AuditEntry
+	mu      sync.Mutex
+	all     []*AuditEntry
+	byChat  map[string][]*AuditEntry
+	changes uint64
 }
 
 var _ Audit = (*MemoryAudit)(nil)
@@ -60,20 +63,56 @@ func (a *MemoryAudit) AddAudit(ctx context.Context, e AuditEntry) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.all = appendBounded(a.all, &e)
-	for _, chat := range e.Chats() {
-		a.byChat[chat] = appendBounded(a.byChat[chat], &e)
-	}
+	a.add(&e)
 	return nil
 }
 
-// appendBounded appends e, dropping the oldest beyond maxAuditPerChat.
-func appendBounded(list []*AuditEntry, e *AuditEntry) []*AuditEntry {
+// add indexes e; the caller holds mu.
+func (a *MemoryAudit) add(e *AuditEntry) {
+	a.changes++
+	a.all = appendBounded(a.all, e, maxAuditAll)
+	for _, chat := range e.Chats() {
+		a.byChat[chat] = appendBounded(a.byChat[chat], e, maxAuditPerChat)
+	}
+}
+
+// appendBounded appends e, dropping the oldest beyond limit.
+func appendBounded(list []*AuditEntry, e *AuditEntry, limit int) []*AuditEntry {
 	list = append(list, e)
-	if len(list) > maxAuditPerChat {
-		list = append(list[:0:0], list[len(list)-maxAuditPerChat:]...)
+	if len(list) > limit {
+		list = append(list[:0:0], list[len(list)-limit:]...)
 	}
 	return list
+}
+
+// entries returns the live entries, oldest first, for a snapshot.
+func (a *MemoryAudit) entries() []AuditEntry {
+	cut := a.now().Add(-a.ttl)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []AuditEntry
+	for _, e := range a.all {
+		if e.At.After(cut) {
+			out = append(out, *e)
+		}
+	}
+	return out
+}
+
+// load adds entries (oldest first) from a snapshot.
+func (a *MemoryAudit) load(entries []AuditEntry) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range entries {
+		a.add(&entries[i])
+	}
+}
+
+// changeCount counts the entries added, for the STORE_FILE saver.
+func (a *MemoryAudit) changeCount() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.changes
 }
 
 // AuditLog returns entries newest first; see Audit.
@@ -100,10 +139,14 @@ func (a *MemoryAudit) AuditLog(ctx context.Context, chatID string, limit int) ([
 // MemoryStates is the in-process States on go-cache, expiring values by the
 // injected clock.
 type MemoryStates struct {
-	c   *cache.Cache
-	now func() time.Time
-	mu  sync.Mutex
+	c      *cache.Cache
+	now    func() time.Time
+	mu     sync.Mutex
+	events map[string][]Event // oldest first
 }
+
+// maxEvents bounds the events MemoryStates keeps per key.
+const maxEvents = 10000
 
 var _ States = (*MemoryStates)(nil)
 
@@ -119,7 +162,7 @@ func NewMemoryStates(now func() time.Time) *MemoryStates {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryStates{c: cache.New(cache.NoExpiration, defaultCleanup), now: now}
+	return &MemoryStates{c: cache.New(cache.NoExpiration, defaultCleanup), now: now, events: make(map[string][]Event)}
 }
 
 // live returns the live value of key; the caller holds mu.
@@ -204,4 +247,54 @@ func (s *MemoryStates) DeleteState(ctx context.Context, key string) error {
 	defer s.mu.Unlock()
 	s.c.Delete(key)
 	return nil
+}
+
+// AddEvent records an event; see States.
+func (s *MemoryStates) AddEvent(ctx context.Context, key, member string, window time.Duration) ([]Event, error) {
+	if err := ctxErr(ctx, "add event"); err != nil {
+		return nil, err
+	}
+	if err := checkState("add event", key, window); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := append(s.events[key], Event{Member: member, At: s.now()})
+	if len(list) > maxEvents {
+		list = list[len(list)-maxEvents:]
+	}
+	s.events[key] = list
+	return s.window(key, window), nil
+}
+
+// Events returns the events within window; see States.
+func (s *MemoryStates) Events(ctx context.Context, key string, window time.Duration) ([]Event, error) {
+	if err := ctxErr(ctx, "read events"); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.window(key, window), nil
+}
+
+// window trims key's events older than window and returns the rest newest
+// first; the caller holds mu.
+func (s *MemoryStates) window(key string, window time.Duration) []Event {
+	cut := s.now().Add(-window)
+	list := s.events[key]
+	i := 0
+	for i < len(list) && !list[i].At.After(cut) {
+		i++
+	}
+	list = list[i:]
+	if len(list) == 0 {
+		delete(s.events, key)
+		return nil
+	}
+	s.events[key] = list
+	out := make([]Event, len(list))
+	for j, e := range list {
+		out[len(list)-1-j] = e
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -204,4 +205,47 @@ func stateResult(res []any) (string, bool, error) {
 	flag, _ := res[0].(int64)
 	v, _ := res[1].(string)
 	return v, flag == 1, nil
+}
+
+// eventsScript records (when ARGV[3] is set) and reads the events zset
+// KEYS[1]: ARGV[1] now ms, ARGV[2] window ms, ARGV[3] member or "", ARGV[4]
+// unique suffix, ARGV[5] expiry ms. Members are "<member>\x00<suffix>" so
+// that one member may be recorded twice.
+var eventsScript = redis.NewScript(`
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+if ARGV[3] ~= '' then
+  redis.call('ZADD', KEYS[1], now, ARGV[3] .. '\0' .. ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+return redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '(' .. (now - window), 'WITHSCORES')`)
+
+// AddEvent records an event; see States.
+func (s *RedisStates) AddEvent(ctx context.Context, key, member string, window time.Duration) ([]Event, error) {
+	if err := checkState("redis states: add event", key, window); err != nil {
+		return nil, err
+	}
+	return s.events(ctx, key, member, window)
+}
+
+// Events returns the events within window; see States.
+func (s *RedisStates) Events(ctx context.Context, key string, window time.Duration) ([]Event, error) {
+	return s.events(ctx, key, "", window)
+}
+
+// events runs eventsScript and decodes its answer.
+func (s *RedisStates) events(ctx context.Context, key, member string, window time.Duration) ([]Event, error) {
+	res, err := eventsScript.Run(ctx, s.c, []string{s.prefix + "e:" + key},
+		s.now().UnixMilli(), millis(window), member, newAuditID(), millis(window+redisGrace)).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("redis states: events %q: %w", key, err)
+	}
+	var out []Event
+	for i := 0; i+1 < len(res); i += 2 {
+		m, _ := res[i].(string)
+		ms, _ := strconv.ParseInt(fmt.Sprint(res[i+1]), 10, 64)
+		m, _, _ = strings.Cut(m, "\x00")
+		out = append(out, Event{Member: m, At: time.UnixMilli(ms).UTC()})
+	}
+	return out, nil
 }

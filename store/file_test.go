@@ -39,11 +39,11 @@ func TestSaveAndLoadFile(t *testing.T) {
 	require.NoError(t, m.SetTitle(ctx, "cidQuiet", store.KindGroup, "quiet"))
 	_, err := m.TakeNewest(ctx, "cidP", 1) // a claim is not kept across a restart
 	require.NoError(t, err)
-	require.NoError(t, m.SaveFile(path))
+	require.NoError(t, store.NewFile(path, m, nil).Save())
 
 	clock.Advance(90 * time.Minute) // k3 expires meanwhile
 	loaded := fileLedger(clock)
-	n, err := loaded.LoadFile(path)
+	n, err := store.NewFile(path, loaded, nil).Load()
 	require.NoError(t, err)
 	assert.Equal(t, 3, n)
 
@@ -79,7 +79,7 @@ func TestLoadFileProblems(t *testing.T) {
 	dir := t.TempDir()
 	m := fileLedger(storetest.NewClock(storetest.Start))
 
-	n, err := m.LoadFile(filepath.Join(dir, "missing.json"))
+	n, err := store.NewFile(filepath.Join(dir, "missing.json"), m, nil).Load()
 	require.NoError(t, err, "a missing file is an empty ledger")
 	assert.Zero(t, n)
 
@@ -92,7 +92,7 @@ func TestLoadFileProblems(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(dir, tt.name+".json")
 			require.NoError(t, os.WriteFile(path, []byte(tt.content), 0o600))
-			_, err := m.LoadFile(path)
+			_, err := store.NewFile(path, m, nil).Load()
 			require.ErrorContains(t, err, tt.want)
 		})
 	}
@@ -105,12 +105,12 @@ func TestPersistSavesChangesAndAtShutdown(t *testing.T) {
 	m := fileLedger(clock)
 	log, _ := test.NewNullLogger()
 	done := make(chan struct{})
-	go func() { m.Persist(ctx, path, time.Millisecond, log); close(done) }()
+	go func() { store.NewFile(path, m, nil).Persist(ctx, time.Millisecond, log); close(done) }()
 
 	require.NoError(t, m.Record(ctx, store.Message{Key: "k1", Kind: store.KindGroup, ChatID: "c", SentAt: clock.Now()}))
 	require.Eventually(t, func() bool {
 		l := fileLedger(clock)
-		n, err := l.LoadFile(path)
+		n, err := store.NewFile(path, l, nil).Load()
 		return err == nil && n == 1
 	}, 5*time.Second, time.Millisecond, "the ticker saves a change")
 
@@ -120,12 +120,31 @@ func TestPersistSavesChangesAndAtShutdown(t *testing.T) {
 	// With an interval that never ticks, only the shutdown save writes.
 	ctx, cancel = context.WithCancel(context.Background())
 	done = make(chan struct{})
-	go func() { m.Persist(ctx, path, time.Hour, log); close(done) }()
+	go func() { store.NewFile(path, m, nil).Persist(ctx, time.Hour, log); close(done) }()
 	require.NoError(t, m.Record(ctx, store.Message{Key: "k2", Kind: store.KindGroup, ChatID: "c", SentAt: clock.Now()}))
 	cancel()
 	<-done
 	l := fileLedger(clock)
-	n, err := l.LoadFile(path)
+	n, err := store.NewFile(path, l, nil).Load()
 	require.NoError(t, err)
 	assert.Equal(t, 2, n, "the last change is saved at shutdown")
+}
+
+func TestFileKeepsTheAuditLog(t *testing.T) {
+	ctx := context.Background()
+	clock := storetest.NewClock(storetest.Start)
+	path := filepath.Join(t.TempDir(), "ledger.json")
+	audit := store.NewMemoryAudit(time.Hour, clock.Now)
+	require.NoError(t, audit.AddAudit(ctx, store.AuditEntry{Action: store.ActionRecall, ChatID: "cidA", Request: "recall 1",
+		Items: []store.AuditItem{{Key: "k1", ChatID: "cidA", Result: store.ResultRecalled, MsgParam: `{"content":"x"}`}}}))
+	require.NoError(t, store.NewFile(path, fileLedger(clock), audit).Save())
+
+	loaded := store.NewMemoryAudit(time.Hour, clock.Now)
+	_, err := store.NewFile(path, fileLedger(clock), loaded).Load()
+	require.NoError(t, err)
+	got, err := loaded.AuditLog(ctx, "cidA", 0)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, "recall 1", got[0].Request)
+	assert.Equal(t, `{"content":"x"}`, got[0].Items[0].MsgParam)
 }

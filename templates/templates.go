@@ -164,13 +164,15 @@ type RecallData struct {
 
 // PreviewData is the data of Preview.
 type PreviewData struct {
-	Asked    int      // N as asked
+	Asked    int      // N of "recall N"
+	Since    string   // the window of "recall since", instead of N
+	Tag      string   // the tag of "recall tag", instead of N
 	Count    int      // messages it would take
 	Chat     string   // the chat named with "in <chat>", empty for this chat
 	From, To string   // send times of the oldest and newest
 	Lines    []string // the first line of each, newest first
 	Confirm  bool     // the recall waits for "recall confirm"
-	Window   string   // how long it waits
+	Within   string   // how long it waits
 }
 
 // AuditLine is one audit entry in AuditLog.

@@ -137,6 +137,30 @@ func RunStates(t *testing.T, newStates StatesFactory) {
 		require.NoError(t, err)
 		assert.False(t, ok)
 	})
+	t.Run("Events", func(t *testing.T) {
+		clock := NewClock(Start)
+		s := newStates(t, clock)
+		ctx := t.Context()
+		for _, m := range []string{"a", "b", "b"} {
+			clock.Advance(time.Second)
+			_, err := s.AddEvent(ctx, "chat", m, time.Minute)
+			require.NoError(t, err)
+		}
+		got, err := s.Events(ctx, "chat", time.Minute)
+		require.NoError(t, err)
+		require.Len(t, got, 3, "a member may occur twice")
+		assert.Equal(t, []string{"b", "b", "a"}, []string{got[0].Member, got[1].Member, got[2].Member}, "newest first")
+		assert.True(t, got[2].At.Equal(Start.Add(time.Second)), "at the clock's time: %v", got[2].At)
+
+		clock.Advance(59 * time.Second) // now the first "b" is exactly a minute old
+		got, err = s.AddEvent(ctx, "chat", "c", time.Minute)
+		require.NoError(t, err)
+		require.Len(t, got, 2, "events a window old are gone")
+		assert.Equal(t, []string{"c", "b"}, []string{got[0].Member, got[1].Member})
+		other, err := s.Events(ctx, "other", time.Minute)
+		require.NoError(t, err)
+		assert.Empty(t, other)
+	})
 	t.Run("Invalid", func(t *testing.T) {
 		s := newStates(t, NewClock(Start))
 		_, _, err := s.PutStateIfAbsent(t.Context(), "", "v", time.Minute)
