@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
 	"github.com/dingrecall/dingrecall/dingtalk"
@@ -97,6 +98,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	switch {
 	case c.Store == "redis" && c.RedisURL == "":
 		p.fail("REDIS_URL", "is required when STORE=redis (for example redis://127.0.0.1:6379/0)")
+	case c.Store == "redis":
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			p.fail("REDIS_URL", "is not a Redis URL (%v): want for example redis://127.0.0.1:6379/0", redisURLError(err))
+		}
+	}
+	switch {
 	case c.Store == "redis" && c.StoreFile != "":
 		p.fail("STORE_FILE", "applies to STORE=memory only; Redis keeps the ledger itself")
 	}
@@ -227,4 +234,13 @@ func (p *envParser) level(name string, def logrus.Level) logrus.Level {
 		return def
 	}
 	return l
+}
+
+// redisURLError is err without the URL, which may hold a password.
+func redisURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }

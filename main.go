@@ -14,11 +14,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
 	"github.com/dingrecall/dingrecall/bot"
@@ -122,7 +124,7 @@ func runWith(ctx context.Context, getenv func(string) string, now func() time.Ti
 	}, ledger, sender, recaller, tpl, log)
 	guard := bot.NewGuard(bot.GuardConfig{
 		DuplicateWindow: cfg.DupWindow, BurstLimit: cfg.BurstLimit, BurstAutoRecall: cfg.BurstRecall, ReplyTTL: cfg.ReplyTTL,
-	}, sender, st.states, recaller, tpl, now, log)
+	}, sender, ledger, st.states, recaller, tpl, now, log)
 	mx.WatchLedger(ledgerSize(ledger))
 
 	// Work accepted before shutdown runs to the end: its context is cancelled
@@ -286,6 +288,14 @@ func streamReady(c *stream.Client) func() error {
 	}
 }
 
+// redisLog passes go-redis's messages to logrus at warning level.
+type redisLog struct{ log logrus.FieldLogger }
+
+// Printf logs one go-redis message.
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.WithField("component", "redis").Warnf(format, v...)
+}
+
 // stores are the parts of the store STORE names.
 type stores struct {
 	ledger store.Ledger
@@ -301,6 +311,9 @@ type stores struct {
 // names; for the memory store with STORE_FILE it loads the file.
 func openStore(cfg config, log logrus.FieldLogger, now func() time.Time) (stores, error) {
 	if cfg.Store == "redis" {
+		// go-redis's own messages (failed dials while Redis is down) go
+		// through our logger, in LOG_FORMAT, instead of plain stderr.
+		redis.SetLogger(redisLog{log})
 		r, err := store.OpenRedis(cfg.RedisURL, store.RedisOptions{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, Now: now})
 		if err != nil {
 			return stores{}, fmt.Errorf("REDIS_URL: %w", err)
@@ -452,14 +465,22 @@ dingrecall SANDBOX MODE: DINGTALK_APP_KEY is unset, so it talks to an in-process
   API token:  %[2]s
 
 Open the chat simulator in a browser:  %[3]s/sandbox
-  (recall admin: ops-lead; recall user: oncall; set RECALL_ADMINS / RECALL_USERS to change)
+  (recall admins: %[6]s; recall users: %[7]s; group admins may recall: %[8]t)
 
 Send a message through the bot:
-  curl -s -X POST %[3]s/api/v1/messages -H 'Authorization: Bearer %[4]s' -H 'Content-Type: application/json' -d '{"conversationId":"cidSandbox==","text":"hello from the sandbox"}'
+  curl -s -X POST %[3]s/api/v1/messages -H "Authorization: Bearer %[4]s" -H 'Content-Type: application/json' -d '{"conversationId":"cidSandbox==","text":"hello from the sandbox"}'
 List what the bot tracks there:
-  curl -s -H 'Authorization: Bearer %[4]s' %[3]s/api/v1/conversations/cidSandbox==/messages
+  curl -s -H "Authorization: Bearer %[4]s" %[3]s/api/v1/conversations/cidSandbox==/messages
 %[5]s
-`, cfg.AppSecret, tokenNote, base, token, recallHow)
+`, cfg.AppSecret, tokenNote, base, token, recallHow, orNone(cfg.Admins), orNone(cfg.Users), cfg.GroupAdmins)
+}
+
+// orNone is list, or "none" when it is empty.
+func orNone(list string) string {
+	if strings.TrimSpace(list) == "" {
+		return "none"
+	}
+	return list
 }
 
 // randomHex returns n random bytes as hex.

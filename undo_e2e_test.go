@@ -274,6 +274,14 @@ func TestDuplicateGuard(t *testing.T) {
 	clk.Advance(31 * time.Second)
 	status, _ = a.api(http.MethodPost, "/messages", body)
 	assert.Equal(t, http.StatusCreated, status, "after the window it goes again")
+
+	again := map[string]any{"conversationId": group, "text": "deploy v1.2.3 started"}
+	status, _ = a.api(http.MethodPost, "/messages", again)
+	require.Equal(t, http.StatusCreated, status)
+	status, _ = a.api(http.MethodPost, "/recall", map[string]any{"conversationId": group, "last": 1})
+	require.Equal(t, http.StatusOK, status)
+	status, _ = a.api(http.MethodPost, "/messages", again)
+	assert.Equal(t, http.StatusCreated, status, "once the first was recalled, sending it again is no duplicate")
 }
 
 func TestBurstGuard(t *testing.T) {

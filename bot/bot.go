@@ -128,7 +128,7 @@ func (b *Bot) Handle(ctx context.Context, ev Event) {
 	}
 	name, reply := b.respond(ctx, ev, log)
 	b.obs.Command(name, reply.Outcome())
-	if _, err := b.sender.Send(ctx, Outgoing{Kind: kind, ChatID: here, Message: dingtalk.Text(reply.Text), TTL: b.cfg.ReplyTTL, Reply: true}); err != nil {
+	if _, err := b.sender.Send(ctx, Outgoing{Kind: kind, ChatID: here, Message: dingtalk.Text(fitReply(reply.Text)), TTL: b.cfg.ReplyTTL, Reply: true}); err != nil {
 		log.WithError(err).Error("could not send the reply")
 	}
 }
@@ -298,9 +298,9 @@ func (b *Bot) target(ctx context.Context, req Request, adminOnly bool) (target, 
 	chat, err := b.ledger.FindChat(ctx, cmd.Chat)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return refuse(templates.UnknownChat, templates.ErrorData{Chat: cmd.Chat})
+		return refuse(templates.UnknownChat, templates.ErrorData{Chat: clip(cmd.Chat)})
 	case errors.Is(err, store.ErrAmbiguous):
-		return refuse(templates.AmbiguousChat, templates.ErrorData{Chat: cmd.Chat, Matches: b.countTitle(ctx, cmd.Chat)})
+		return refuse(templates.AmbiguousChat, templates.ErrorData{Chat: clip(cmd.Chat), Matches: b.countTitle(ctx, cmd.Chat)})
 	case err != nil:
 		log.WithError(err).Error("could not look up the chat")
 		return refuse(templates.StoreDown, nil)
@@ -338,7 +338,8 @@ func (b *Bot) recall(ctx context.Context, req Request, t target, sel Selection, 
 
 // recallData summarises an outcome for the recall replies.
 func (b *Bot) recallData(out Outcome, asked int, label string) templates.RecallData {
-	data := templates.RecallData{Asked: asked, Found: len(out.Selected) - len(out.TooOld), Recalled: len(out.Recalled), TooOld: len(out.TooOld), Chat: label}
+	data := templates.RecallData{Asked: asked, Found: len(out.Selected) - len(out.TooOld), Recalled: len(out.Recalled),
+		TooOld: len(out.TooOld), MaxAge: b.span(b.recaller.opts.MaxAge), Chat: label}
 	for _, m := range out.Selected {
 		if reason, failed := out.Failed[m.Key]; failed {
 			data.Failures = append(data.Failures, templates.Failure{Preview: Preview(m, 40), Reason: b.tpl.Explain(reason)})
@@ -347,14 +348,37 @@ func (b *Bot) recallData(out Outcome, asked int, label string) templates.RecallD
 	return data
 }
 
+// maxEcho is the most characters of what someone typed a reply repeats.
+const maxEcho = 80
+
+// clip shortens what someone typed for echoing it in a reply.
+func clip(s string) string {
+	if utf8.RuneCountInString(s) <= maxEcho {
+		return s
+	}
+	return string([]rune(s)[:maxEcho-1]) + "…"
+}
+
+// maxReplyRunes keeps a reply's msgParam within DingTalk's 15,000 bytes
+// (3 bytes a character at worst, plus the JSON around it).
+const maxReplyRunes = 4900
+
+// fitReply cuts a reply that DingTalk would refuse as too large.
+func fitReply(text string) string {
+	if utf8.RuneCountInString(text) <= maxReplyRunes {
+		return text
+	}
+	return string([]rune(text)[:maxReplyRunes-1]) + "…"
+}
+
 // parseError is the reply to text that did not parse, with the command it
 // was meant for.
 func (b *Bot) parseError(err error, ev Event, log logrus.FieldLogger) (string, Reply) {
 	var argErr *ArgError
 	if !errors.As(err, &argErr) {
-		return "unknown", b.render(templates.UnknownCommand, b.helpData(strings.TrimSpace(ev.Text)), log)
+		return "unknown", b.render(templates.UnknownCommand, b.helpData(clip(strings.TrimSpace(ev.Text))), log)
 	}
-	data := templates.ErrorData{Arg: argErr.Arg, Max: b.cfg.RecallMax}
+	data := templates.ErrorData{Arg: clip(argErr.Arg), Max: b.cfg.RecallMax}
 	name := templates.BadNumber
 	switch {
 	case errors.Is(err, ErrMissingChat):

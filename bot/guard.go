@@ -65,6 +65,7 @@ type GuardConfig struct {
 type Guard struct {
 	cfg      GuardConfig
 	sender   *Sender
+	ledger   store.Ledger
 	states   store.States
 	recaller *Recaller
 	tpl      *templates.Set
@@ -73,8 +74,8 @@ type Guard struct {
 }
 
 // NewGuard builds the guards.
-func NewGuard(cfg GuardConfig, sender *Sender, states store.States, recaller *Recaller, tpl *templates.Set, now func() time.Time, log logrus.FieldLogger) *Guard {
-	return &Guard{cfg: cfg, sender: sender, states: states, recaller: recaller, tpl: tpl, now: now, log: log}
+func NewGuard(cfg GuardConfig, sender *Sender, ledger store.Ledger, states store.States, recaller *Recaller, tpl *templates.Set, now func() time.Time, log logrus.FieldLogger) *Guard {
+	return &Guard{cfg: cfg, sender: sender, ledger: ledger, states: states, recaller: recaller, tpl: tpl, now: now, log: log}
 }
 
 // Send sends o through the Sender unless a guard refuses it with a
@@ -91,7 +92,7 @@ func (g *Guard) Send(ctx context.Context, o Outgoing) (store.Message, error) {
 		if err != nil {
 			return store.Message{}, fmt.Errorf("duplicate guard: %w", err)
 		}
-		if !stored {
+		if !stored && !g.gone(ctx, first) {
 			return store.Message{}, &DuplicateError{Key: first}
 		}
 	}
@@ -103,6 +104,16 @@ func (g *Guard) Send(ctx context.Context, o Outgoing) (store.Message, error) {
 		g.afterSend(ctx, o, m.Key)
 	}
 	return m, err
+}
+
+// gone reports whether the first message of a duplicate was recalled (or
+// expired) meanwhile: then sending the content again is no duplicate.
+func (g *Guard) gone(ctx context.Context, key string) bool {
+	if key == "" {
+		return false // its send is still under way
+	}
+	_, err := g.ledger.Get(ctx, key)
+	return errors.Is(err, store.ErrNotFound)
 }
 
 // settleDuplicate records the key of the first message under dupKey, or
@@ -184,7 +195,7 @@ func (g *Guard) notice(ctx context.Context, o Outgoing, wait time.Duration, reca
 	if err != nil || !first {
 		return
 	}
-	text, err := g.tpl.Render(templates.BurstNotice, templates.BurstData{Limit: g.cfg.BurstLimit, RetryAfter: span(wait), Recalled: recalled})
+	text, err := g.tpl.Render(templates.BurstNotice, templates.BurstData{Limit: g.cfg.BurstLimit, RetryAfter: spanIn(g.tpl.Lang(), wait), Recalled: recalled > 0})
 	if err != nil {
 		g.log.WithError(err).Error("burst guard: could not render the notice")
 		return

@@ -20,10 +20,16 @@ import (
 // another chat, expired, already recalled, or being recalled right now).
 const ReasonNotTracked = "not tracked in this chat: unknown, in another chat, expired, already recalled or being recalled"
 
-// ReasonTooOld is the failure reason of a message older than the recall
-// age limit (RECALL_MAX_AGE): DingTalk no longer recalls it, so it is not
+// ReasonTooOld starts the failure reason of a message older than the recall
+// age limit (RECALL_MAX_AGE): DingTalk would not recall it, so it is not
 // sent there and leaves the ledger.
-const ReasonTooOld = "too old: DingTalk recalls messages only within 24 hours of sending"
+const ReasonTooOld = "too old"
+
+// TooOldReason is the failure reason of a message older than the recall age
+// limit of this recaller.
+func (r *Recaller) TooOldReason() string {
+	return ReasonTooOld + ": sent more than " + span(r.opts.MaxAge) + " ago (RECALL_MAX_AGE); DingTalk recalls only within 24 hours"
+}
 
 // Selection says which tracked messages a recall takes. Exactly one of Last,
 // Keys, Tag and Since is set.
@@ -314,7 +320,7 @@ func (r *Recaller) audit(ctx context.Context, chatID string, out Outcome, missin
 			SentAt: m.SentAt, ExpiresAt: m.ExpiresAt, Result: store.ResultRecalled}
 		switch reason, failed := out.Failed[m.Key]; {
 		case tooOld[m.Key]:
-			it.Result, it.Reason = store.ResultTooOld, ReasonTooOld
+			it.Result, it.Reason = store.ResultTooOld, r.TooOldReason()
 		case failed:
 			it.Result, it.Reason = store.ResultFailed, reason
 		}

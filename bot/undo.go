@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -29,7 +30,6 @@ type pending struct {
 	Chat  string   `json:"chat"`
 	Label string   `json:"label"`
 	Asked int      `json:"asked"`
-	Since string   `json:"since,omitempty"`
 	Tag   string   `json:"tag,omitempty"`
 	Keys  []string `json:"keys"`
 }
@@ -60,7 +60,7 @@ func (b *Bot) preview(ctx context.Context, req Request, t target, sel Selection,
 	if len(msgs) == 0 {
 		return b.render(templates.RecallNothing, b.emptyData(t, sel, asked), req.Log)
 	}
-	return b.render(templates.Preview, previewData(msgs, t, sel, asked), req.Log)
+	return b.render(templates.Preview, b.previewData(msgs, t, sel, asked), req.Log)
 }
 
 // recallOrAsk recalls sel at once when it takes at most RECALL_CONFIRM_OVER
@@ -80,25 +80,22 @@ func (b *Bot) recallOrAsk(ctx context.Context, req Request, t target, sel Select
 		return b.recall(ctx, req, t, sel, asked)
 	}
 	p := pending{Chat: t.id, Label: t.label, Asked: asked, Tag: sel.Tag, Keys: keysOf(msgs)}
-	if sel.Since > 0 {
-		p.Since = span(sel.Since)
-	}
 	raw, _ := json.Marshal(p)
 	if err := b.cfg.States.SetState(ctx, pendingKey(req.Event), string(raw), ConfirmWindow); err != nil {
 		log.WithError(err).Error("could not keep a recall pending")
 		return b.render(templates.StoreDown, nil, log)
 	}
-	data := previewData(msgs, t, sel, asked)
-	data.Confirm, data.Within = true, span(ConfirmWindow)
+	data := b.previewData(msgs, t, sel, asked)
+	data.Confirm, data.Within = true, b.span(ConfirmWindow)
 	return b.render(templates.Preview, data, log)
 }
 
 // previewData describes msgs (newest first) for the preview reply.
-func previewData(msgs []store.Message, t target, sel Selection, asked int) templates.PreviewData {
-	data := templates.PreviewData{Asked: asked, Tag: sel.Tag, Count: len(msgs), Chat: t.label,
+func (b *Bot) previewData(msgs []store.Message, t target, sel Selection, asked int) templates.PreviewData {
+	data := templates.PreviewData{Asked: asked, Tag: clip(sel.Tag), Count: len(msgs), Chat: t.label,
 		From: clock(msgs[len(msgs)-1].SentAt), To: clock(msgs[0].SentAt)}
 	if sel.Since > 0 {
-		data.Since = span(sel.Since)
+		data.Since = b.span(sel.Since)
 	}
 	for _, m := range msgs {
 		data.Lines = append(data.Lines, Preview(m, 40))
@@ -108,14 +105,40 @@ func previewData(msgs []store.Message, t target, sel Selection, asked int) templ
 
 // emptyData is the data of the reply when sel takes nothing.
 func (b *Bot) emptyData(t target, sel Selection, asked int) templates.RecallData {
-	data := templates.RecallData{Asked: asked, Chat: t.label, Tag: sel.Tag}
+	data := templates.RecallData{Asked: asked, Chat: t.label, Tag: clip(sel.Tag), MaxAge: b.span(b.recaller.opts.MaxAge)}
 	if sel.Since > 0 {
-		data.Window = span(sel.Since)
+		data.Window = b.span(sel.Since)
 	}
 	return data
 }
 
-// span formats a duration for replies: 2m, 1h30m, 45s.
+// span formats a duration for replies in the bot's language: 2m, 1h30m,
+// 45s, or in Chinese 2分钟, 1小时30分钟, 45秒.
+func (b *Bot) span(d time.Duration) string { return spanIn(b.tpl.Lang(), d) }
+
+// spanIn formats a duration in lang.
+func spanIn(lang string, d time.Duration) string {
+	if lang == "zh" {
+		d = d.Round(time.Second)
+		var out strings.Builder
+		for _, u := range []struct {
+			d    time.Duration
+			name string
+		}{{time.Hour, "小时"}, {time.Minute, "分钟"}, {time.Second, "秒"}} {
+			if n := d / u.d; n > 0 {
+				fmt.Fprintf(&out, "%d%s", n, u.name)
+				d -= n * u.d
+			}
+		}
+		if out.Len() == 0 {
+			return "0秒"
+		}
+		return out.String()
+	}
+	return span(d)
+}
+
+// span formats a duration: 2m, 1h30m, 45s.
 func span(d time.Duration) string {
 	s := d.Round(time.Second).String()
 	if strings.HasSuffix(s, "m0s") {
@@ -258,7 +281,7 @@ func (b *Bot) runRestore(ctx context.Context, req Request) Reply {
 	case !found || restored || len(items) == 0:
 		return b.render(templates.NothingToRestore, templates.RestoreData{Chat: t.label}, log)
 	case b.cfg.Now().Sub(last.At) > b.cfg.RestoreWindow:
-		return b.render(templates.RestoreTooLate, templates.RestoreData{Chat: t.label, Window: span(b.cfg.RestoreWindow)}, log)
+		return b.render(templates.RestoreTooLate, templates.RestoreData{Chat: t.label, Window: b.span(b.cfg.RestoreWindow)}, log)
 	}
 	// One restore per recall, also when two arrive at once or on two replicas.
 	if _, first, err := b.cfg.States.PutStateIfAbsent(ctx, "restore:"+last.ID, req.Event.StaffID, b.cfg.RestoreWindow+time.Minute); err != nil {

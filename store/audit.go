@@ -41,14 +41,14 @@ type AuditEntry struct {
 	// SourceTTL (a message's ttl ran out) or SourceGuard.
 	Source string `json:"source"`
 	// StaffID and Nick are the person who asked, for SourceCommand.
-	StaffID string `json:"staffId,omitempty"`
-	Nick    string `json:"nick,omitempty"`
+	StaffID string `json:"staffId"`
+	Nick    string `json:"nick"`
 	// ChatID is the chat the request named (empty for a tag across chats).
-	ChatID string `json:"conversationId,omitempty"`
+	ChatID string `json:"conversationId"`
 	// Request is what was asked, such as "recall 3" or "tag deploy-42".
-	Request string `json:"request,omitempty"`
+	Request string `json:"request"`
 	// Ref is, for a restore, the ID of the recall it undid.
-	Ref string `json:"ref,omitempty"`
+	Ref string `json:"ref"`
 	// Items are the messages, in the order they were handled.
 	Items []AuditItem `json:"items"`
 }

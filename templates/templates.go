@@ -156,6 +156,7 @@ type RecallData struct {
 	Found    int       // tracked messages selected and recent enough to try
 	Recalled int       // of Found, recalled
 	TooOld   int       // selected but too old to recall
+	MaxAge   string    // RECALL_MAX_AGE, the age past which they are too old
 	Chat     string    // the chat named with "in <chat>", empty for this chat
 	Window   string    // "recall since": the window, such as 10m0s
 	Tag      string    // "recall tag": the tag
@@ -200,7 +201,7 @@ type RestoreData struct {
 type BurstData struct {
 	Limit      int    // BURST_LIMIT
 	RetryAfter string // when sends resume
-	Recalled   int    // messages beyond the limit recalled (BURST_AUTO_RECALL)
+	Recalled   bool   // messages beyond the limit are being recalled (BURST_AUTO_RECALL)
 }
 
 // ChatLine is one chat in the Chats reply.
