@@ -352,7 +352,13 @@ func zhDuration(s string) (time.Duration, bool) {
 		matched := false
 		for _, u := range zhUnits {
 			if rest, ok := strings.CutPrefix(s, u.suffix); ok {
-				total += time.Duration(n) * u.unit
+				// Anything past MaxSince is too long; stop counting there so
+				// that a huge number cannot wrap around into range.
+				if time.Duration(n) > MaxSince/u.unit || total+time.Duration(n)*u.unit > MaxSince {
+					total = MaxSince + time.Second
+				} else {
+					total += time.Duration(n) * u.unit
+				}
 				s, matched = strings.TrimSpace(rest), true
 				break
 			}

@@ -348,7 +348,7 @@ func (h *handler) recall(c *gin.Context) {
 		resp.Failed[k] = reason
 	}
 	for _, m := range out.TooOld {
-		resp.Failed[m.Key] = bot.ReasonTooOld
+		resp.Failed[m.Key] = h.d.Recaller.TooOldReason()
 	}
 	h.requestLogger(c).WithFields(logrus.Fields{"chat": sel.ChatID, "tag": sel.Tag, "user": "api", "recalled": len(out.Recalled), "failed": len(out.Failed)}).Info("recall")
 	c.JSON(http.StatusOK, resp)
