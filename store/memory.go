@@ -664,27 +664,13 @@ func (m *Memory) Chats(ctx context.Context) ([]Chat, error) {
 	}
 	now := m.lock()
 	defer m.unlock()
-	type active struct {
-		Chat
-		newest int64
-	}
-	var all []active
+	var all []activeChat[int64]
 	for _, ch := range m.ix.chats {
 		if c, newest := m.ix.summary(ch, now); c.Count > 0 {
-			all = append(all, active{c, newest})
+			all = append(all, activeChat[int64]{c, newest})
 		}
 	}
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].newest != all[j].newest {
-			return all[i].newest > all[j].newest
-		}
-		return all[i].ID < all[j].ID
-	})
-	out := make([]Chat, len(all))
-	for i, a := range all {
-		out[i] = a.Chat
-	}
-	return out, nil
+	return byActivity(all), nil
 }
 
 // FindChat returns the chat with the ID or, failing that, the title; see

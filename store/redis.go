@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sort"
 	"strconv"
 	"time"
 
@@ -354,11 +353,7 @@ func (r *Redis) Chats(ctx context.Context) ([]Chat, error) {
 		return nil, redisErr(op, err)
 	}
 	rows, _ := v.([]any)
-	type active struct {
-		Chat
-		newest float64
-	}
-	all := make([]active, 0, len(rows))
+	all := make([]activeChat[float64], 0, len(rows))
 	for _, row := range rows {
 		f, _ := row.([]any)
 		if len(f) != 5 {
@@ -372,19 +367,9 @@ func (r *Redis) Chats(ctx context.Context) ([]Chat, error) {
 		if err != nil {
 			return nil, redisErr(op, fmt.Errorf("chat %q: bad activity score: %w", c.ID, err))
 		}
-		all = append(all, active{c, newest})
+		all = append(all, activeChat[float64]{c, newest})
 	}
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].newest != all[j].newest {
-			return all[i].newest > all[j].newest
-		}
-		return all[i].ID < all[j].ID
-	})
-	out := make([]Chat, len(all))
-	for i, a := range all {
-		out[i] = a.Chat
-	}
-	return out, nil
+	return byActivity(all), nil
 }
 
 // FindChat returns the chat with the ID or, failing that, the title; see

@@ -10,9 +10,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -199,4 +202,26 @@ type Deduper interface {
 	// Forget drops id, so that its next FirstSeen is true again (for a
 	// callback the app accepted but could not queue). Unknown ids are fine.
 	Forget(ctx context.Context, id string) error
+}
+
+// activeChat is a chat with the time of its newest message, for Chats.
+type activeChat[T int64 | float64] struct {
+	Chat
+	newest T
+}
+
+// byActivity orders chats most recently active first (ties by ID), as
+// Chats returns them.
+func byActivity[T int64 | float64](all []activeChat[T]) []Chat {
+	slices.SortFunc(all, func(a, b activeChat[T]) int {
+		if c := cmp.Compare(b.newest, a.newest); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	out := make([]Chat, len(all))
+	for i, a := range all {
+		out[i] = a.Chat
+	}
+	return out
 }
