@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/text/width"
 
@@ -14,9 +15,12 @@ import (
 // RECALL_MAX:
 //   - it never panics and answers the same twice;
 //   - an error is one of the four documented ones and comes with no command;
-//   - a parsed recall has 1 <= N <= max; other commands have no N and no chat;
-//   - Chat is set only when the text holds "in" (any case or width) or "在",
-//     it is trimmed and kept exactly as typed (a substring of the text);
+//   - a parsed recall N (and recall preview N) has 1 <= N <= max, recall
+//     since has a window within 1s..MaxSince, recall tag a tag; no command
+//     carries an argument it does not take;
+//   - Chat is set only when the text holds "in" (any case or width) or "在"
+//     ("recall log <chat>" excepted); chat and tag are trimmed and kept
+//     exactly as typed (substrings of the text);
 //   - blanks around the text change nothing.
 //
 // Seeds live in testdata/fuzz/FuzzParse; scripts/fuzz.sh runs it for longer.
@@ -26,6 +30,8 @@ func FuzzParse(f *testing.F) {
 		"recall 5 in ops-alerts", "recall in x", "recall 1 in ", "撤回2在运维群", "ｒｅｃａｌｌ ２ ｉｎ Ｏｐｓ",
 		"recall 2 in sync in prod", "chats", "会话", "help", "？", "", "recall -1", "recall 99999999999999999999",
 		"recall +5", "recall ５条", "@@@", "撤回在", "recall\u00a0in\u00a0x", "recall \x00", "\xff\xfe", "／／／recall",
+		"recall preview 3 in ops", "recall confirm", "recall since 10m", "撤回 1小时30分钟", "撤回 10分钟 在 运维群", "recall tag deploy-1 in ops",
+		"recall tag", "recall retry", "recall log ops-alerts", "recall log in ops", "restore", "恢复 在 运维群", "撤回预览3", "recall since 25h",
 	} {
 		f.Add(s, 100)
 	}
@@ -47,7 +53,7 @@ func FuzzParse(f *testing.F) {
 			if cmd != (bot.Command{}) {
 				t.Fatalf("Parse(%q) failed (%v) but returned %+v", text, err, cmd)
 			}
-			known := []error{bot.ErrUnknownCommand, bot.ErrNotNumber, bot.ErrOutOfRange, bot.ErrMissingChat}
+			known := []error{bot.ErrUnknownCommand, bot.ErrNotNumber, bot.ErrOutOfRange, bot.ErrMissingChat, bot.ErrBadDuration, bot.ErrMissingTag}
 			if !isOneOf(err, known) {
 				t.Fatalf("Parse(%q): undocumented error %v", text, err)
 			}
@@ -57,28 +63,46 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		switch cmd.Name {
-		case bot.CmdRecall:
+		if cmd.Chat != "" {
+			if !strings.Contains(foldText(text), "in") && !strings.Contains(text, "在") && cmd.Sub != bot.SubLog {
+				t.Fatalf(`Parse(%q): chat %q without "in" or "在"`, text, cmd.Chat)
+			}
+			if cmd.Chat != strings.TrimSpace(cmd.Chat) || !strings.Contains(text, cmd.Chat) {
+				t.Fatalf("Parse(%q): chat %q is not trimmed and as typed", text, cmd.Chat)
+			}
+		}
+		if cmd.Tag != "" && (cmd.Tag != strings.TrimSpace(cmd.Tag) || !strings.Contains(text, cmd.Tag)) {
+			t.Fatalf("Parse(%q): tag %q is not trimmed and as typed", text, cmd.Tag)
+		}
+		type shape struct{ n, since, tag, chatAllowed bool }
+		var want shape
+		switch {
+		case cmd.Name == bot.CmdRecall && (cmd.Sub == "" || cmd.Sub == bot.SubPreview):
+			want = shape{n: true, chatAllowed: true}
 			if cmd.N < 1 || cmd.N > max {
 				t.Fatalf("Parse(%q, %d): recall N = %d, outside 1..%d", text, max, cmd.N, max)
 			}
-			if cmd.Chat != "" {
-				if !strings.Contains(foldText(text), "in") && !strings.Contains(text, "在") {
-					t.Fatalf(`Parse(%q): chat %q without "in" or "在"`, text, cmd.Chat)
-				}
-				if cmd.Chat != strings.TrimSpace(cmd.Chat) {
-					t.Fatalf("Parse(%q): chat %q is not trimmed", text, cmd.Chat)
-				}
-				if !strings.Contains(text, cmd.Chat) {
-					t.Fatalf("Parse(%q): chat %q is not as typed", text, cmd.Chat)
-				}
+		case cmd.Name == bot.CmdRecall && cmd.Sub == bot.SubSince:
+			want = shape{since: true, chatAllowed: true}
+			if cmd.Since < time.Second || cmd.Since > bot.MaxSince {
+				t.Fatalf("Parse(%q): since %v outside 1s..%v", text, cmd.Since, bot.MaxSince)
 			}
-		case bot.CmdChats, bot.CmdHelp:
-			if cmd.N != 0 || cmd.Chat != "" {
-				t.Fatalf("Parse(%q): %s with arguments %+v", text, cmd.Name, cmd)
+		case cmd.Name == bot.CmdRecall && cmd.Sub == bot.SubTag:
+			want = shape{tag: true, chatAllowed: true}
+			if cmd.Tag == "" {
+				t.Fatalf("Parse(%q): recall tag without a tag", text)
 			}
+		case cmd.Name == bot.CmdRecall && (cmd.Sub == bot.SubRetry || cmd.Sub == bot.SubLog):
+			want = shape{chatAllowed: true}
+		case cmd.Name == bot.CmdRecall && cmd.Sub == bot.SubConfirm:
+		case cmd.Name == bot.CmdRestore && cmd.Sub == "":
+			want = shape{chatAllowed: true}
+		case (cmd.Name == bot.CmdChats || cmd.Name == bot.CmdHelp) && cmd.Sub == "":
 		default:
-			t.Fatalf("Parse(%q): unknown command name %q", text, cmd.Name)
+			t.Fatalf("Parse(%q): unknown command %q sub %q", text, cmd.Name, cmd.Sub)
+		}
+		if (cmd.N != 0) != want.n || (cmd.Since != 0) != want.since || (cmd.Tag != "") != want.tag || (cmd.Chat != "" && !want.chatAllowed) {
+			t.Fatalf("Parse(%q): %s %s has arguments it does not take: %+v", text, cmd.Name, cmd.Sub, cmd)
 		}
 	})
 }

@@ -44,8 +44,11 @@ func (h *handler) callback(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{})
+	c.Data(http.StatusOK, "application/json; charset=utf-8", emptyObject)
 }
+
+// emptyObject is the body DingTalk expects back: {}.
+var emptyObject = []byte("{}")
 
 // readBody reads the request body through MaxBodyBytes.
 func readBody(c *gin.Context) ([]byte, error) {
