@@ -38,11 +38,11 @@ var ledgerSizes = []struct {
 	n, chats int
 }{
 	{"10k", 10_000, 10},
-	{"1M", 1_000_000, 1_000},
+	{"1M", 1_000_000, 10_000},
 }
 
-// BenchmarkMemoryLedger fills a memory ledger to 10k and to 1M tracked
-// messages (1,000 per chat, the default cap), then measures newest-20 and
+// BenchmarkMemoryLedger fills a memory ledger to 10k tracked messages over
+// 10 chats and to 1M over 10,000 chats (each chat full), then measures newest-20 and
 // record (into full chats, so each record also drops the chat's oldest) at
 // that size. Each size reports the heap bytes per tracked message and that
 // as a multiple of the raw key and metadata bytes.
