@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -490,16 +491,22 @@ func TestHealth(t *testing.T) {
 }
 
 // TestSandboxStartsWithNothingSet starts the app as "go run ." on a fresh
-// clone would, except for LISTEN_ADDR (a free port, so that tests never
-// clash on 8080) and a quieter LOG_LEVEL.
+// clone would: with an empty environment, so on :8080. When something else
+// holds 8080 on this machine it falls back to a free port (LISTEN_ADDR only).
 func TestSandboxStartsWithNothingSet(t *testing.T) {
-	addr := freeAddr(t)
+	env := map[string]string{}
+	addr := "127.0.0.1:8080"
+	if ln, err := net.Listen("tcp", ":8080"); err == nil {
+		require.NoError(t, ln.Close())
+	} else {
+		addr = freeAddr(t)
+		env["LISTEN_ADDR"] = addr
+		t.Logf("port 8080 is busy here; using LISTEN_ADDR=%s", addr)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, func(k string) string {
-			return map[string]string{"LISTEN_ADDR": addr, "LOG_LEVEL": "error"}[k]
-		})
+		done <- run(ctx, func(k string) string { return env[k] })
 	}()
 	require.Eventually(t, func() bool {
 		resp, err := http.Get("http://" + addr + "/healthz")

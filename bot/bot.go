@@ -134,7 +134,7 @@ func (b *Bot) Handle(ctx context.Context, ev Event) {
 }
 
 // respond parses ev's command, runs it and returns the command's name
-// ("unknown" when there is none) and the reply.
+// (recall, recall_since, ..., "unknown" when there is none) and the reply.
 func (b *Bot) respond(ctx context.Context, ev Event, log logrus.FieldLogger) (string, Reply) {
 	var cmd Command
 	var err error
@@ -152,7 +152,11 @@ func (b *Bot) respond(ctx context.Context, ev Event, log logrus.FieldLogger) (st
 	}
 	spec, _ := b.reg.Lookup(cmd.Name)
 	log = log.WithField("command", cmd.Name)
-	return cmd.Name, spec.Run(b, ctx, Request{Event: ev, Command: cmd, Log: log})
+	name := cmd.Name
+	if cmd.Sub != "" {
+		name += "_" + cmd.Sub // recall_preview, recall_confirm, ... for the metrics
+	}
+	return name, spec.Run(b, ctx, Request{Event: ev, Command: cmd, Log: log})
 }
 
 // Reply is a command's answer: its text and the template it came from.
