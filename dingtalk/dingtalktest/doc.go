@@ -1,5 +1,7 @@
 // Package dingtalktest is an in-process fake of the DingTalk open API calls dingrecall
-// makes: the access token, the three robot send calls and the three robot recall calls.
+// makes: the access token, the three robot send calls and the three robot recall calls,
+// and the Stream mode gateway (connections/open and its WebSocket; the comment at the top
+// of gateway.go lists its helpers and where it differs from DingTalk's).
 //
 // A Server is a real HTTP server (net/http/httptest) that answers on URL() the way
 // https://api.dingtalk.io does: successful calls answer 200 with the result object, failed
