@@ -46,8 +46,8 @@ func NewFile(path string, ledger *Memory, audit *MemoryAudit) *File {
 	return &File{path: path, ledger: ledger, audit: audit}
 }
 
-// snapshot copies the ledger's durable state and its change count.
-func (m *Memory) snapshot() (snapshot, uint64) {
+// snapshot copies the ledger's durable state.
+func (m *Memory) snapshot() snapshot {
 	now := m.lock()
 	defer m.unlock()
 	s := snapshot{Version: snapshotVersion, SavedAt: time.Unix(0, now).UTC()}
@@ -61,7 +61,7 @@ func (m *Memory) snapshot() (snapshot, uint64) {
 			}
 		}
 	}
-	return s, m.ix.changes
+	return s
 }
 
 // changes counts the changes a save would write.
@@ -86,7 +86,7 @@ func (f *File) Save() error {
 // save is Save returning the change count the file reflects.
 func (f *File) save() (uint64, error) {
 	changes := f.changes()
-	s, _ := f.ledger.snapshot()
+	s := f.ledger.snapshot()
 	if f.audit != nil {
 		s.Audit = f.audit.entries()
 	}
