@@ -354,7 +354,7 @@ func (r *Recaller) claimKeys(ctx context.Context, sel Selection) ([]store.Messag
 		}
 	}
 	if len(foreign) > 0 {
-		if err := r.ledger.Release(ctx, foreign...); err != nil {
+		if err := r.ledger.Release(ctx, claimed[0].Claim, foreign...); err != nil {
 			r.opts.Log.WithError(err).WithField("keys", foreign).Warn("could not release claims; they lapse with their lease")
 		}
 	}
@@ -400,10 +400,18 @@ func (r *Recaller) settle(ctx context.Context, out Outcome) {
 		}
 	}
 	if len(out.Failed) > 0 {
-		if err := r.ledger.Fail(ctx, out.Failed); err != nil {
+		if err := r.ledger.Fail(ctx, claimOf(out.Selected), out.Failed); err != nil {
 			r.opts.Log.WithError(err).WithField("keys", len(out.Failed)).Error("could not record recall failures in the ledger")
 		}
 	}
+}
+
+// claimOf is the claim the recall holds on msgs (all taken in one call).
+func claimOf(msgs []store.Message) string {
+	if len(msgs) == 0 {
+		return ""
+	}
+	return msgs[0].Claim
 }
 
 // keysOf lists the keys of msgs.

@@ -34,7 +34,7 @@ func TestSaveAndLoadFile(t *testing.T) {
 	for _, msg := range msgs {
 		require.NoError(t, m.Record(ctx, msg))
 	}
-	require.NoError(t, m.Fail(ctx, map[string]string{"k1": "bot.stopped"}))
+	require.NoError(t, m.Fail(ctx, "", map[string]string{"k1": "bot.stopped"}))
 	require.NoError(t, m.SetTitle(ctx, "cidA", store.KindGroup, "ops-alerts"))
 	require.NoError(t, m.SetTitle(ctx, "cidQuiet", store.KindGroup, "quiet"))
 	_, err := m.TakeNewest(ctx, "cidP", 1) // a claim is not kept across a restart

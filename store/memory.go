@@ -136,9 +136,10 @@ type entry struct {
 	tag      string
 	failure  string
 	chat     *chat
-	sentAt   int64 // Unix nanoseconds
-	expires  int64 // Unix nanoseconds of ExpiresAt, when due is set
-	claimed  int64 // claimed until, Unix nanoseconds; 0 when not claimed
+	sentAt   int64  // Unix nanoseconds
+	expires  int64  // Unix nanoseconds of ExpiresAt, when due is set
+	claimed  int64  // claimed until, Unix nanoseconds; 0 when not claimed
+	holder   string // the token of the claim
 	dead     atomic.Bool
 	kind     uint8
 	reply    bool
@@ -233,6 +234,9 @@ func (l *list) tidy() {
 func (ix *index) alive(e *entry, now int64) bool {
 	return !e.dead.Load() && e.sentAt > now-ix.ttl
 }
+
+// holds reports whether claim holds e's claim (an empty claim holds any).
+func holds(e *entry, claim string) bool { return claim == "" || e.holder == claim }
 
 // free reports whether e is tracked and unclaimed at now.
 func (ix *index) free(e *entry, now int64) bool {
@@ -449,7 +453,7 @@ func (m *Memory) Newest(ctx context.Context, chatID string, n int) ([]Message, e
 	if err := ctxErr(ctx, "newest messages"); err != nil {
 		return nil, err
 	}
-	return m.newest(chatID, n, false), nil
+	return m.newest(chatID, n, ""), nil
 }
 
 // TakeNewest claims and returns what Newest would; see Ledger.
@@ -457,10 +461,10 @@ func (m *Memory) TakeNewest(ctx context.Context, chatID string, n int) ([]Messag
 	if err := ctxErr(ctx, "take newest messages"); err != nil {
 		return nil, err
 	}
-	return m.newest(chatID, n, true), nil
+	return m.newest(chatID, n, newClaimToken()), nil
 }
 
-func (m *Memory) newest(chatID string, n int, claim bool) []Message {
+func (m *Memory) newest(chatID string, n int, claim string) []Message {
 	if n <= 0 {
 		return nil
 	}
@@ -478,10 +482,12 @@ func (m *Memory) newest(chatID string, n int, claim bool) []Message {
 		if e.reply || !ix.free(e, now) {
 			continue
 		}
-		if claim {
-			e.claimed = now + ix.lease
+		msg := e.message()
+		if claim != "" {
+			e.claimed, e.holder = now+ix.lease, claim
+			msg.Claim = claim
 		}
-		out = append(out, e.message())
+		out = append(out, msg)
 	}
 	return out
 }
@@ -493,14 +499,17 @@ func (m *Memory) Claim(ctx context.Context, keys []string) ([]Message, error) {
 	}
 	now := m.lock()
 	defer m.unlock()
+	token := newClaimToken()
 	var out []Message
 	for _, k := range keys {
 		e := m.lookup(k)
 		if e == nil || !m.ix.free(e, now) {
 			continue
 		}
-		e.claimed = now + m.ix.lease
-		out = append(out, e.message())
+		e.claimed, e.holder = now+m.ix.lease, token
+		msg := e.message()
+		msg.Claim = token
+		out = append(out, msg)
 	}
 	return out, nil
 }
@@ -522,7 +531,7 @@ func (m *Memory) Remove(ctx context.Context, keys ...string) error {
 }
 
 // Fail records the failure reasons and releases the claims; see Ledger.
-func (m *Memory) Fail(ctx context.Context, reasons map[string]string) error {
+func (m *Memory) Fail(ctx context.Context, claim string, reasons map[string]string) error {
 	if err := ctxErr(ctx, "fail messages"); err != nil {
 		return err
 	}
@@ -530,24 +539,24 @@ func (m *Memory) Fail(ctx context.Context, reasons map[string]string) error {
 	defer m.unlock()
 	m.ix.changes++
 	for k, reason := range reasons {
-		if e := m.lookup(k); e != nil && m.ix.alive(e, now) {
+		if e := m.lookup(k); e != nil && m.ix.alive(e, now) && holds(e, claim) {
 			e.failure = reason
-			e.claimed = 0
+			e.claimed, e.holder = 0, ""
 		}
 	}
 	return nil
 }
 
 // Release releases the claims on the keys; see Ledger.
-func (m *Memory) Release(ctx context.Context, keys ...string) error {
+func (m *Memory) Release(ctx context.Context, claim string, keys ...string) error {
 	if err := ctxErr(ctx, "release messages"); err != nil {
 		return err
 	}
 	m.lock()
 	defer m.unlock()
 	for _, k := range keys {
-		if e := m.lookup(k); e != nil {
-			e.claimed = 0
+		if e := m.lookup(k); e != nil && holds(e, claim) {
+			e.claimed, e.holder = 0, ""
 		}
 	}
 	return nil

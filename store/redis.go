@@ -263,7 +263,7 @@ func (r *Redis) Newest(ctx context.Context, chatID string, n int) ([]Message, er
 	if n <= 0 {
 		return nil, begin(ctx, "newest")
 	}
-	return r.messages(ctx, "newest", newestScript, chatID, n, 0)
+	return r.messages(ctx, "newest", newestScript, chatID, n, 0, "")
 }
 
 // TakeNewest claims and returns what Newest would; see Ledger.
@@ -271,7 +271,8 @@ func (r *Redis) TakeNewest(ctx context.Context, chatID string, n int) ([]Message
 	if n <= 0 {
 		return nil, begin(ctx, "take newest")
 	}
-	return r.messages(ctx, "take newest", newestScript, chatID, n, 1)
+	token := newClaimToken()
+	return withClaim(r.messages(ctx, "take newest", newestScript, chatID, n, 1, token))(token)
 }
 
 // Claim claims those of the keys that are tracked and unclaimed; see
@@ -280,7 +281,8 @@ func (r *Redis) Claim(ctx context.Context, keys []string) ([]Message, error) {
 	if len(keys) == 0 {
 		return nil, begin(ctx, "claim")
 	}
-	return r.messages(ctx, "claim", claimScript, keyArgs(keys)...)
+	token := newClaimToken()
+	return withClaim(r.messages(ctx, "claim", claimScript, append([]any{token}, keyArgs(keys)...)...))(token)
 }
 
 // Remove forgets the keys; see Ledger.
@@ -292,11 +294,12 @@ func (r *Redis) Remove(ctx context.Context, keys ...string) error {
 }
 
 // Fail records the failure reasons and releases the claims; see Ledger.
-func (r *Redis) Fail(ctx context.Context, reasons map[string]string) error {
+func (r *Redis) Fail(ctx context.Context, claim string, reasons map[string]string) error {
 	if len(reasons) == 0 {
 		return begin(ctx, "fail")
 	}
-	args := make([]any, 0, 2*len(reasons))
+	args := make([]any, 0, 1+2*len(reasons))
+	args = append(args, claim)
 	for k, reason := range reasons {
 		args = append(args, k, reason)
 	}
@@ -304,11 +307,11 @@ func (r *Redis) Fail(ctx context.Context, reasons map[string]string) error {
 }
 
 // Release releases the claims on the keys; see Ledger.
-func (r *Redis) Release(ctx context.Context, keys ...string) error {
+func (r *Redis) Release(ctx context.Context, claim string, keys ...string) error {
 	if len(keys) == 0 {
 		return begin(ctx, "release")
 	}
-	return r.exec(ctx, "release", releaseScript, keyArgs(keys)...)
+	return r.exec(ctx, "release", releaseScript, append([]any{claim}, keyArgs(keys)...)...)
 }
 
 // ByTag returns the unclaimed non-reply messages with the tag, newest

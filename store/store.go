@@ -12,6 +12,8 @@ package store
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -79,6 +81,27 @@ type Message struct {
 	ExpiresAt time.Time
 	// Failure is the last recall failure reason, empty if none.
 	Failure string
+	// Claim identifies the claim TakeNewest or Claim just took on the
+	// message; Fail and Release take it back. It is empty otherwise and is
+	// never stored.
+	Claim string `json:"-"`
+}
+
+// newClaimToken returns a random claim holder token.
+func newClaimToken() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// withClaim sets the claim token on claimed messages.
+func withClaim(msgs []Message, err error) func(string) ([]Message, error) {
+	return func(token string) ([]Message, error) {
+		for i := range msgs {
+			msgs[i].Claim = token
+		}
+		return msgs, err
+	}
 }
 
 // minTime and maxTime bound the times a ledger accepts: those representable
@@ -168,10 +191,13 @@ type Ledger interface {
 	Remove(ctx context.Context, keys ...string) error
 	// Fail sets the failure reason of each key and releases its claim; the
 	// message stays tracked and may be recalled again. Keys not tracked are
-	// ignored.
-	Fail(ctx context.Context, reasons map[string]string) error
-	// Release releases the claims on the keys and changes nothing else.
-	Release(ctx context.Context, keys ...string) error
+	// ignored, and so are keys whose claim is no longer claim (Message.Claim
+	// as TakeNewest or Claim returned it): a holder whose lease lapsed must
+	// not free a newer holder's claim. An empty claim acts on any.
+	Fail(ctx context.Context, claim string, reasons map[string]string) error
+	// Release releases the claims on the keys that claim holds (any, when
+	// empty) and changes nothing else.
+	Release(ctx context.Context, claim string, keys ...string) error
 	// ByTag returns the unclaimed messages that are not replies and carry
 	// the tag, across all chats, newest first. An empty tag matches nothing.
 	ByTag(ctx context.Context, tag string) ([]Message, error)

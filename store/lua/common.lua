@@ -50,9 +50,15 @@ local function pack(k, v)
 	return out
 end
 
--- claim claims message k for the lease.
-local function claim(k)
-	redis.call('HSET', mkey(k), 'l', NOW + LEASE)
+-- claim claims message k for the lease, for the holder token.
+local function claim(k, token)
+	redis.call('HSET', mkey(k), 'l', NOW + LEASE, 'o', token)
+end
+
+-- holds reports whether token holds the claim on message k (an empty token
+-- holds any): a holder whose lease lapsed and was claimed again does not.
+local function holds(k, token)
+	return token == '' or redis.call('HGET', mkey(k), 'o') == token
 end
 
 -- keep makes key live for at least ms milliseconds of Redis's time.

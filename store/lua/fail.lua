@@ -1,14 +1,16 @@
--- fail.lua sets the failure reason of tracked keys and releases them.
--- ARGV[7..] pairs of key and reason.
-for i = 7, #ARGV - 1, 2 do
+-- fail.lua sets the failure reason of tracked keys and releases them, when
+-- the token holds their claim.
+-- ARGV[7] the holder token ('' for any); ARGV[8..] pairs of key and reason.
+local token = ARGV[7]
+for i = 8, #ARGV - 1, 2 do
 	local k, reason = ARGV[i], ARGV[i + 1]
-	if load(k) then
+	if load(k) and holds(k, token) then
 		local mk = mkey(k)
 		if reason == '' then
-			redis.call('HDEL', mk, 'f', 'l')
+			redis.call('HDEL', mk, 'f', 'l', 'o')
 		else
 			redis.call('HSET', mk, 'f', reason)
-			redis.call('HDEL', mk, 'l')
+			redis.call('HDEL', mk, 'l', 'o')
 		end
 	end
 end

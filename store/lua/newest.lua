@@ -1,7 +1,8 @@
 -- newest.lua returns the newest unclaimed messages of a chat that are not
 -- replies, newest first, and claims them if asked (Newest and TakeNewest).
--- ARGV[7] chat ID; ARGV[8] how many; ARGV[9] '1' to claim them.
-local chat, n, take = ARGV[7], tonumber(ARGV[8]), ARGV[9] == '1'
+-- ARGV[7] chat ID; ARGV[8] how many; ARGV[9] '1' to claim them; ARGV[10]
+-- the claim's holder token.
+local chat, n, take, token = ARGV[7], tonumber(ARGV[8]), ARGV[9] == '1', ARGV[10]
 local out = {}
 if n <= 0 then
 	return out
@@ -15,7 +16,7 @@ while #out < n do
 		local v = load(k)
 		if v and v[9] ~= '1' and free(v) then
 			if take then
-				claim(k)
+				claim(k, token)
 			end
 			out[#out + 1] = pack(k, v)
 			if #out == n then

@@ -1,6 +1,9 @@
--- release.lua releases the claims on the keys.
--- ARGV[7..] the keys.
-for i = 7, #ARGV do
-	redis.call('HDEL', mkey(ARGV[i]), 'l')
+-- release.lua releases the claims on the keys that the token holds.
+-- ARGV[7] the holder token ('' for any); ARGV[8..] the keys.
+local token = ARGV[7]
+for i = 8, #ARGV do
+	if holds(ARGV[i], token) then
+		redis.call('HDEL', mkey(ARGV[i]), 'l', 'o')
+	end
 end
 return 1

@@ -60,6 +60,7 @@ func Run(t *testing.T, newLedger Factory) {
 		{"Fail", testFail},
 		{"Release", testRelease},
 		{"LeaseExpiry", testLeaseExpiry},
+		{"LateHolder", testLateHolder},
 		{"TTLExpiry", testTTLExpiry},
 		{"PerChatCap", testPerChatCap},
 		{"ByTag", testByTag},
@@ -517,7 +518,7 @@ func testFail(t *testing.T, f Factory) {
 		msg("c", "cid-a", 3),
 	)
 	require.Equal(t, []string{"c", "b"}, e.take("cid-a", 2))
-	require.NoError(t, e.l.Fail(e.ctx, map[string]string{"c": "recall window passed", "missing": "whatever"}))
+	require.NoError(t, e.l.Fail(e.ctx, "", map[string]string{"c": "recall window passed", "missing": "whatever"}))
 
 	assert.Equal(t, "recall window passed", e.get("c").Failure)
 	assert.Empty(t, e.get("b").Failure)
@@ -528,7 +529,7 @@ func testFail(t *testing.T, f Factory) {
 	assert.Equal(t, "recall window passed", ms[0].Failure, "List shows the failure")
 	assert.Equal(t, []string{"c", "a"}, e.take("cid-a", 5))
 
-	require.NoError(t, e.l.Fail(e.ctx, map[string]string{"c": "still too old"}))
+	require.NoError(t, e.l.Fail(e.ctx, "", map[string]string{"c": "still too old"}))
 	assert.Equal(t, "still too old", e.get("c").Failure, "the last failure counts")
 	e.requireGone("missing")
 }
@@ -540,16 +541,16 @@ func testRelease(t *testing.T, f Factory) {
 		msg("b", "cid-a", 2),
 		msg("c", "cid-a", 3),
 	)
-	require.NoError(t, e.l.Fail(e.ctx, map[string]string{"c": "busy"}))
+	require.NoError(t, e.l.Fail(e.ctx, "", map[string]string{"c": "busy"}))
 	require.Equal(t, []string{"c", "b"}, e.take("cid-a", 2))
 
-	require.NoError(t, e.l.Release(e.ctx, "c", "a", "missing"))
+	require.NoError(t, e.l.Release(e.ctx, "", "c", "a", "missing"))
 	assert.Equal(t, []string{"c", "a"}, e.newest("cid-a", 5))
 	assert.Equal(t, "busy", e.get("c").Failure, "Release keeps the failure")
 	assert.Equal(t, normal(msg("c", "cid-a", 3, func(m *store.Message) { m.Failure = "busy" })), normal(e.get("c")))
 
-	require.NoError(t, e.l.Release(e.ctx))
-	require.NoError(t, e.l.Release(e.ctx, "b"))
+	require.NoError(t, e.l.Release(e.ctx, ""))
+	require.NoError(t, e.l.Release(e.ctx, "", "b"))
 	assert.Equal(t, []string{"c", "b", "a"}, e.newest("cid-a", 5))
 }
 
@@ -569,6 +570,35 @@ func testLeaseExpiry(t *testing.T, f Factory) {
 	assert.Equal(t, []string{"b"}, e.due(at(60), 0))
 	assert.Equal(t, []string{"b"}, e.claim("b"), "a lapsed claim can be claimed again")
 	assert.Equal(t, []string{"a"}, e.take("cid-a", 5), "and taken again")
+}
+
+// testLateHolder: a holder whose lease lapsed, and whose messages another
+// recaller claimed meanwhile, must not free the new claim with a late Fail
+// or Release (or a third recaller would take the same keys).
+func testLateHolder(t *testing.T, f Factory) {
+	e := newEnv(t, f, func(c *Config) { c.Lease = time.Minute })
+	e.record(msg("a", "cid-a", 1), msg("b", "cid-a", 2))
+	first, err := e.l.TakeNewest(e.ctx, "cid-a", 2)
+	require.NoError(t, err)
+	require.Len(t, first, 2)
+	require.NotEmpty(t, first[0].Claim, "a claim comes with its token")
+
+	e.clock.Advance(time.Minute)
+	second, err := e.l.Claim(e.ctx, []string{"a", "b"})
+	require.NoError(t, err)
+	require.Len(t, second, 2, "the lapsed claims are taken again")
+	require.NotEqual(t, first[0].Claim, second[0].Claim)
+
+	require.NoError(t, e.l.Fail(e.ctx, first[0].Claim, map[string]string{"a": "late"}))
+	require.NoError(t, e.l.Release(e.ctx, first[0].Claim, "b"))
+	assert.Empty(t, e.newest("cid-a", 5), "the late holder freed nothing")
+	got, err := e.l.Get(e.ctx, "a")
+	require.NoError(t, err)
+	assert.Empty(t, got.Failure, "and recorded no failure")
+
+	require.NoError(t, e.l.Fail(e.ctx, second[0].Claim, map[string]string{"a": "busy"}))
+	require.NoError(t, e.l.Release(e.ctx, second[0].Claim, "b"))
+	assert.Equal(t, []string{"b", "a"}, e.newest("cid-a", 5), "the holder frees its own claims")
 }
 
 func testTTLExpiry(t *testing.T, f Factory) {
@@ -709,7 +739,7 @@ func testDue(t *testing.T, f Factory) {
 	require.Equal(t, []string{"r5", "d10"}, e.claim(e.due(at(60), 2)...))
 	assert.Equal(t, []string{"d20", "d30"}, e.due(at(60), 0))
 	require.NoError(t, e.l.Remove(e.ctx, "r5", "d10"))
-	require.NoError(t, e.l.Fail(e.ctx, map[string]string{"d20": "nope"}))
+	require.NoError(t, e.l.Fail(e.ctx, "", map[string]string{"d20": "nope"}))
 	assert.Equal(t, []string{"d20", "d30"}, e.due(at(60), 0))
 }
 
@@ -903,8 +933,8 @@ func testContextCanceled(t *testing.T, f Factory) {
 		"TakeNewest": func() error { _, err := e.l.TakeNewest(ctx, "cid-a", 1); return err },
 		"Claim":      func() error { _, err := e.l.Claim(ctx, []string{"a"}); return err },
 		"Remove":     func() error { return e.l.Remove(ctx, "a") },
-		"Fail":       func() error { return e.l.Fail(ctx, map[string]string{"a": "x"}) },
-		"Release":    func() error { return e.l.Release(ctx, "a") },
+		"Fail":       func() error { return e.l.Fail(ctx, "", map[string]string{"a": "x"}) },
+		"Release":    func() error { return e.l.Release(ctx, "", "a") },
 		"ByTag":      func() error { _, err := e.l.ByTag(ctx, "t"); return err },
 		"Due":        func() error { _, err := e.l.Due(ctx, at(10), 0); return err },
 		"SetTitle":   func() error { return e.l.SetTitle(ctx, "cid-a", store.KindGroup, "A") },
