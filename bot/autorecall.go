@@ -75,7 +75,9 @@ func (a *AutoRecaller) RecallDue(ctx context.Context) int {
 			a.log.WithError(err).Warn("auto-recall: could not claim due messages")
 			return total
 		}
-		out := a.recaller.RecallClaimed(ctx, claimed, Actor{Source: store.SourceTTL, Request: "ttl expired"})
+		// A pass made only of retries is audited only if it recalls something,
+		// so a message that keeps failing does not fill the audit log.
+		out := a.recaller.RecallClaimed(ctx, claimed, Actor{Source: store.SourceTTL, Request: "ttl expired", Retry: a.allRetries(claimed)})
 		total += len(out.Recalled)
 		a.note(out, now)
 		if len(out.Recalled) > 0 || len(out.Failed) > 0 {
@@ -86,6 +88,19 @@ func (a *AutoRecaller) RecallDue(ctx context.Context) int {
 		}
 	}
 	return total
+}
+
+// allRetries reports whether every message of msgs failed an auto-recall
+// before.
+func (a *AutoRecaller) allRetries(msgs []store.Message) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, m := range msgs {
+		if _, failed := a.backoff[m.Key]; !failed {
+			return false
+		}
+	}
+	return len(msgs) > 0
 }
 
 // ready picks up to autoRecallBatch due keys that are not waiting out a

@@ -58,6 +58,9 @@ type Actor struct {
 	StaffID, Nick string
 	// Request is what was asked, such as "recall 3".
 	Request string
+	// Retry marks a retry of recalls that failed before: it is audited only
+	// when it recalls something.
+	Retry bool
 }
 
 // Outcome is what a recall did. Every selected key is in exactly one of
@@ -239,7 +242,8 @@ func (r *Recaller) recall(ctx context.Context, chatID string, msgs []store.Messa
 	}
 	r.settle(ctx, out)
 	r.opts.Observer.Recall(len(out.Recalled), len(out.Failed)+len(out.TooOld))
-	if (len(msgs) > 0 || len(missing) > 0) && !onlyReplies(msgs, missing) {
+	quietRetry := by.Retry && len(out.Recalled) == 0
+	if (len(msgs) > 0 || len(missing) > 0) && !onlyReplies(msgs, missing) && !quietRetry {
 		if chatID == "" {
 			chatID = oneChat(msgs)
 		}
