@@ -360,3 +360,48 @@ func TestRestoreRunsOnceWhenAskedTwiceAtOnce(t *testing.T) {
 	}
 	assert.Equal(t, 3, resent)
 }
+
+func TestRestoreIsPerChat(t *testing.T) {
+	a := startApp(t, nil, nil)
+	x := a.send(group, 1, map[string]any{"tag": "deploy"})
+	y := a.send("cidOther==", 1, map[string]any{"tag": "deploy"})
+	status, _ := a.api(http.MethodPost, "/recall", map[string]any{"tag": "deploy"})
+	require.Equal(t, http.StatusOK, status)
+	require.ElementsMatch(t, []string{x[0], y[0]}, a.fake.Recalled())
+
+	before := len(a.fake.Sent())
+	status, _ = a.do(http.MethodPost, "/dingtalk/callback", a.callbackBody("restore", nil), signed(a.fake.AppSecret(), time.Now()))
+	require.Equal(t, http.StatusOK, status)
+	assert.Contains(t, replyText(t, a.replyAfter(before+1)), "Sent back 1 of 1 message")
+	other := a.callbackBody("restore", func(b map[string]any) { b["conversationId"] = "cidOther==" })
+	before = len(a.fake.Sent())
+	status, _ = a.do(http.MethodPost, "/dingtalk/callback", other, signed(a.fake.AppSecret(), time.Now()))
+	require.Equal(t, http.StatusOK, status)
+	reply := a.replyAfter(before + 1) // the re-sent message, then the reply
+	assert.Contains(t, replyText(t, reply), "Sent back 1 of 1 message", "the other chat restores its own message too")
+}
+
+func TestDuplicateGuardAfterRecallLetsOneThrough(t *testing.T) {
+	a := startApp(t, nil, map[string]string{"DUPLICATE_WINDOW": "30s"})
+	body := map[string]any{"conversationId": group, "text": "rollback started"}
+	status, _ := a.api(http.MethodPost, "/messages", body)
+	require.Equal(t, http.StatusCreated, status)
+	status, _ = a.api(http.MethodPost, "/recall", map[string]any{"conversationId": group, "last": 1})
+	require.Equal(t, http.StatusOK, status)
+
+	var mu sync.Mutex
+	created := 0
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			status, _ := a.api(http.MethodPost, "/messages", body)
+			mu.Lock()
+			defer mu.Unlock()
+			if status == http.StatusCreated {
+				created++
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, created, "of three identical re-sends at once, one goes")
+}

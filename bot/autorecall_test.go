@@ -51,3 +51,31 @@ func TestAutoRecallRetriesQuietly(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, entries, 2, "a retry that recalls is audited")
 }
+
+func TestRecallOfKeysHeldElsewhereLeavesTheirClaim(t *testing.T) {
+	ctx := context.Background()
+	fake := dingtalktest.NewTest(t)
+	log, _ := test.NewNullLogger()
+	client, err := dingtalk.NewClient(fake.AppKey(), fake.AppSecret(), dingtalk.WithBaseURL(fake.URL()), dingtalk.WithLogger(log))
+	require.NoError(t, err)
+	ledger := store.NewMemory(store.MemoryOptions{})
+	recaller := bot.NewRecaller(client, ledger, bot.RecallerOptions{Log: log})
+	sender := bot.NewSender(client, ledger, "", time.Now, log)
+	m, err := sender.Send(ctx, bot.Outgoing{Kind: store.KindGroup, ChatID: "cidA", Message: dingtalk.Text("x")})
+	require.NoError(t, err)
+
+	held, err := ledger.Claim(ctx, []string{m.Key}) // another recall is under way
+	require.NoError(t, err)
+	require.Len(t, held, 1)
+	out, err := recaller.Recall(ctx, bot.Selection{ChatID: "cidA", Keys: []string{m.Key}}, bot.Actor{Source: store.SourceAPI})
+	require.NoError(t, err)
+	assert.Equal(t, bot.ReasonNotTracked, out.Failed[m.Key])
+
+	again, err := ledger.Claim(ctx, []string{m.Key})
+	require.NoError(t, err)
+	assert.Empty(t, again, "the other recall still holds its claim")
+	got, err := ledger.Get(ctx, m.Key)
+	require.NoError(t, err)
+	assert.Empty(t, got.Failure, "and no failure was written over it")
+	assert.Zero(t, fake.RecallAttempts(m.Key))
+}

@@ -88,12 +88,8 @@ func (g *Guard) Send(ctx context.Context, o Outgoing) (store.Message, error) {
 	if g.cfg.DuplicateWindow > 0 {
 		sum := sha256.Sum256([]byte(string(o.Kind) + "\x00" + o.ChatID + "\x00" + o.Message.MsgKey + "\x00" + o.Message.MsgParam))
 		dupKey = "dup:" + hex.EncodeToString(sum[:])
-		first, stored, err := g.states.PutStateIfAbsent(ctx, dupKey, "", g.cfg.DuplicateWindow)
-		if err != nil {
-			return store.Message{}, fmt.Errorf("duplicate guard: %w", err)
-		}
-		if !stored && !g.gone(ctx, first) {
-			return store.Message{}, &DuplicateError{Key: first}
+		if err := g.takeDuplicateSlot(ctx, dupKey); err != nil {
+			return store.Message{}, err
 		}
 	}
 	m, err := g.sender.Send(ctx, o)
@@ -104,6 +100,29 @@ func (g *Guard) Send(ctx context.Context, o Outgoing) (store.Message, error) {
 		g.afterSend(ctx, o, m.Key)
 	}
 	return m, err
+}
+
+// takeDuplicateSlot takes dupKey for this send, atomically among
+// replicas, or fails with a *DuplicateError naming the first message. A
+// first message that was recalled (or expired) meanwhile frees the slot:
+// sending its content again is no duplicate, and of several senders doing
+// so at once one wins.
+func (g *Guard) takeDuplicateSlot(ctx context.Context, dupKey string) error {
+	first, stored, err := g.states.PutStateIfAbsent(ctx, dupKey, "", g.cfg.DuplicateWindow)
+	if err != nil {
+		return fmt.Errorf("duplicate guard: %w", err)
+	}
+	if stored {
+		return nil
+	}
+	if g.gone(ctx, first) {
+		if taken, ok, err := g.states.TakeState(ctx, dupKey); err == nil && ok && taken == first {
+			if first, stored, err = g.states.PutStateIfAbsent(ctx, dupKey, "", g.cfg.DuplicateWindow); err == nil && stored {
+				return nil
+			}
+		}
+	}
+	return &DuplicateError{Key: first}
 }
 
 // gone reports whether the first message of a duplicate was recalled (or
@@ -176,12 +195,18 @@ func (g *Guard) afterSend(ctx context.Context, o Outgoing, key string) {
 	for _, e := range recent[:len(recent)-g.cfg.BurstLimit] {
 		excess = append(excess, e.Member)
 	}
-	out, err := g.recaller.Recall(ctx, Selection{ChatID: o.ChatID, Keys: excess},
-		Actor{Source: store.SourceGuard, Request: fmt.Sprintf("burst guard: more than %d messages in a minute", g.cfg.BurstLimit)})
+	// Claim what is still tracked and free: excess messages that a racing
+	// send's guard (or a person) already recalls are theirs, not failures.
+	claimed, err := g.ledger.Claim(ctx, excess)
 	if err != nil {
-		g.log.WithError(err).Warn("burst guard: could not recall messages beyond the limit")
+		g.log.WithError(err).Warn("burst guard: could not claim messages beyond the limit")
 		return
 	}
+	if len(claimed) == 0 {
+		return
+	}
+	out := g.recaller.RecallClaimed(ctx, claimed,
+		Actor{Source: store.SourceGuard, Request: fmt.Sprintf("burst guard: more than %d messages in a minute", g.cfg.BurstLimit)})
 	if len(out.Recalled) > 0 {
 		g.log.WithFields(logrus.Fields{"chat": o.ChatID, "recalled": len(out.Recalled)}).Warn("burst guard recalled messages beyond the limit")
 		g.notice(ctx, o, BurstWindow, len(out.Recalled))

@@ -237,10 +237,12 @@ func (r *Recaller) recall(ctx context.Context, chatID string, msgs []store.Messa
 		}
 	}
 	r.recallFresh(ctx, fresh, &out)
+	// Settle only what this recall claimed; the missing keys are not ours
+	// (another recall may hold them), so they are reported, never failed.
+	r.settle(ctx, out)
 	for _, k := range missing {
 		out.Failed[k] = ReasonNotTracked
 	}
-	r.settle(ctx, out)
 	r.opts.Observer.Recall(len(out.Recalled), len(out.Failed)+len(out.TooOld))
 	quietRetry := by.Retry && len(out.Recalled) == 0
 	if (len(msgs) > 0 || len(missing) > 0) && !onlyReplies(msgs, missing) && !quietRetry {
@@ -389,7 +391,8 @@ func (r *Recaller) recallChat(ctx context.Context, ck chatKey, keys []string) (*
 }
 
 // settle writes a recall's result to the ledger, even if ctx has ended:
-// DingTalk has already acted.
+// DingTalk has already acted. Failures are recorded under the recall's own
+// claim only.
 func (r *Recaller) settle(ctx context.Context, out Outcome) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -403,8 +406,8 @@ func (r *Recaller) settle(ctx context.Context, out Outcome) {
 			r.opts.Log.WithError(err).Error("could not remove too old messages from the ledger")
 		}
 	}
-	if len(out.Failed) > 0 {
-		if err := r.ledger.Fail(ctx, claimOf(out.Selected), out.Failed); err != nil {
+	if claim := claimOf(out.Selected); len(out.Failed) > 0 && claim != "" {
+		if err := r.ledger.Fail(ctx, claim, out.Failed); err != nil {
 			r.opts.Log.WithError(err).WithField("keys", len(out.Failed)).Error("could not record recall failures in the ledger")
 		}
 	}

@@ -284,7 +284,7 @@ func (b *Bot) runRestore(ctx context.Context, req Request) Reply {
 		return b.render(templates.RestoreTooLate, templates.RestoreData{Chat: t.label, Window: b.span(b.cfg.RestoreWindow)}, log)
 	}
 	// One restore per recall, also when two arrive at once or on two replicas.
-	if _, first, err := b.cfg.States.PutStateIfAbsent(ctx, "restore:"+last.ID, req.Event.StaffID, b.cfg.RestoreWindow+time.Minute); err != nil {
+	if _, first, err := b.cfg.States.PutStateIfAbsent(ctx, "restore:"+last.ID+":"+t.id, req.Event.StaffID, b.cfg.RestoreWindow+time.Minute); err != nil {
 		log.WithError(err).Error("could not claim a restore")
 		return b.render(templates.StoreDown, nil, log)
 	} else if !first {
