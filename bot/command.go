@@ -10,6 +10,8 @@ import (
 	"unicode"
 
 	"golang.org/x/text/width"
+
+	"github.com/dingrecall/dingrecall/templates"
 )
 
 // Command names.
@@ -453,23 +455,23 @@ func parseNoArgs(name string) func(string, int) (Command, error) {
 func DefaultRegistry() *Registry {
 	r, err := NewRegistry(
 		Spec{Name: CmdRecall, Aliases: []string{"撤回"}, Parse: parseRecall, Run: (*Bot).runRecall, Usages: []Usage{
-			{Text: map[string]string{"en": "recall [N]", "zh": "撤回 [N]"}, Summary: "cmd:recall"},
-			{Text: map[string]string{"en": "recall preview N", "zh": "撤回 预览 N"}, Summary: "cmd:recall-preview"},
-			{Text: map[string]string{"en": "recall confirm", "zh": "撤回 确认"}, Summary: "cmd:recall-confirm"},
-			{Text: map[string]string{"en": "recall since 10m", "zh": "撤回 10分钟"}, Summary: "cmd:recall-since"},
-			{Text: map[string]string{"en": "recall tag <tag>", "zh": "撤回 标签 <标签>"}, Summary: "cmd:recall-tag"},
-			{Text: map[string]string{"en": "recall retry", "zh": "撤回 重试"}, Summary: "cmd:recall-retry"},
-			{Text: map[string]string{"en": "recall log", "zh": "撤回 记录"}, Summary: "cmd:recall-log"},
-			{Text: map[string]string{"en": "recall N in <chat>", "zh": "撤回 N 在 <会话>"}, Summary: "cmd:recall-in"},
+			{Text: map[string]string{"en": "recall [N]", "zh": "撤回 [N]"}, Summary: templates.CommandName("recall")},
+			{Text: map[string]string{"en": "recall preview N", "zh": "撤回 预览 N"}, Summary: templates.CommandName("recall-preview")},
+			{Text: map[string]string{"en": "recall confirm", "zh": "撤回 确认"}, Summary: templates.CommandName("recall-confirm")},
+			{Text: map[string]string{"en": "recall since 10m", "zh": "撤回 10分钟"}, Summary: templates.CommandName("recall-since")},
+			{Text: map[string]string{"en": "recall tag <tag>", "zh": "撤回 标签 <标签>"}, Summary: templates.CommandName("recall-tag")},
+			{Text: map[string]string{"en": "recall retry", "zh": "撤回 重试"}, Summary: templates.CommandName("recall-retry")},
+			{Text: map[string]string{"en": "recall log", "zh": "撤回 记录"}, Summary: templates.CommandName("recall-log")},
+			{Text: map[string]string{"en": "recall N in <chat>", "zh": "撤回 N 在 <会话>"}, Summary: templates.CommandName("recall-in")},
 		}},
 		Spec{Name: CmdRestore, Aliases: []string{"恢复"}, Parse: parseRestore, Run: (*Bot).runRestore, Usages: []Usage{
-			{Text: map[string]string{"en": "restore", "zh": "恢复"}, Summary: "cmd:restore"},
+			{Text: map[string]string{"en": "restore", "zh": "恢复"}, Summary: templates.CommandName("restore")},
 		}},
 		Spec{Name: CmdChats, Aliases: []string{"会话"}, Parse: parseNoArgs(CmdChats), Run: (*Bot).runChats, Usages: []Usage{
-			{Text: map[string]string{"en": "chats", "zh": "会话"}, Summary: "cmd:chats"},
+			{Text: map[string]string{"en": "chats", "zh": "会话"}, Summary: templates.CommandName("chats")},
 		}},
 		Spec{Name: CmdHelp, Aliases: []string{"帮助", "?"}, Parse: parseNoArgs(CmdHelp), Run: (*Bot).runHelp, Usages: []Usage{
-			{Text: map[string]string{"en": "help", "zh": "帮助"}, Summary: "cmd:help"},
+			{Text: map[string]string{"en": "help", "zh": "帮助"}, Summary: templates.CommandName("help")},
 		}},
 	)
 	if err != nil {

@@ -84,9 +84,6 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Registry is the registry the metrics live on.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // WatchLedger exports the number of tracked messages, read from size (with
 // a short timeout) at every scrape.
 func (m *Metrics) WatchLedger(size func(context.Context) (int, error)) {
