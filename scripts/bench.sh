@@ -60,7 +60,7 @@ GOGC=off bench memory-nogc ./store '^BenchmarkMemoryLedger$/./^newest20$' -bench
 if [[ -n "${REDIS_URL:-}" ]]; then
   bench redis ./store '^BenchmarkRedisLedger$' -benchtime=1s -count=1 $short
 fi
-bench e2e . '^BenchmarkE2ERecall20$' -benchtime="${e2e}x" -count=1
+bench e2e ./internal/app '^BenchmarkE2ERecall20$' -benchtime="${e2e}x" -count=1
 
 # metric FILE BENCH-PREFIX UNIT: the median of UNIT over the lines of BENCH-PREFIX.
 metric() {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -496,17 +496,18 @@ func TestHealth(t *testing.T) {
 func TestSandboxStartsWithNothingSet(t *testing.T) {
 	env := map[string]string{}
 	addr := "127.0.0.1:8080"
-	if ln, err := net.Listen("tcp", ":8080"); err == nil {
-		require.NoError(t, ln.Close())
+	var ln net.Listener // nil: Run listens on LISTEN_ADDR's default itself
+	if probe, err := net.Listen("tcp", ":8080"); err == nil {
+		require.NoError(t, probe.Close())
 	} else {
-		addr = freeAddr(t)
-		env["LISTEN_ADDR"] = addr
-		t.Logf("port 8080 is busy here; using LISTEN_ADDR=%s", addr)
+		ln = listen(t)
+		addr = ln.Addr().String()
+		t.Logf("port 8080 is busy here; serving on %s", addr)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, func(k string) string { return env[k] })
+		done <- Run(ctx, ln, func(k string) string { return env[k] })
 	}()
 	require.Eventually(t, func() bool {
 		resp, err := http.Get("http://" + addr + "/healthz")
@@ -547,7 +548,7 @@ func TestBadConfigStopsStartup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(context.Background(), func(k string) string { return tt.env[k] })
+			err := Run(context.Background(), nil, func(k string) string { return tt.env[k] })
 			require.Error(t, err)
 			for _, w := range tt.want {
 				assert.Contains(t, err.Error(), w)

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -90,12 +90,13 @@ func TestBothModes(t *testing.T) {
 }
 
 func TestSandboxInStreamMode(t *testing.T) {
-	addr := freeAddr(t)
+	ln := listen(t)
+	addr := ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, func(k string) string {
-			return map[string]string{"LISTEN_ADDR": addr, "LOG_LEVEL": "error", "CALLBACK_MODE": "stream"}[k]
+		done <- Run(ctx, ln, func(k string) string {
+			return map[string]string{"LOG_LEVEL": "error", "CALLBACK_MODE": "stream"}[k]
 		})
 	}()
 	require.Eventually(t, func() bool {

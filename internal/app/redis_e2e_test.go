@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -159,6 +159,6 @@ func TestRedisOutage(t *testing.T) {
 }
 
 func TestStoreRedisNeedsURL(t *testing.T) {
-	err := run(context.Background(), func(k string) string { return map[string]string{"STORE": "redis"}[k] })
+	err := Run(context.Background(), nil, func(k string) string { return map[string]string{"STORE": "redis"}[k] })
 	require.ErrorContains(t, err, "REDIS_URL is required when STORE=redis")
 }

@@ -1,9 +1,8 @@
-package main
+package app
 
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"testing"
@@ -90,33 +89,22 @@ func waitRecallCalls(b *testing.B, fake *dingtalktest.Server, n int) time.Time {
 	}
 }
 
-// freeLoopbackAddr is freeAddr for benchmarks.
-func freeLoopbackAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startBenchApp runs the app (as startApp does, for benchmarks) against
 // fake and returns its base URL and a function that stops it.
 func startBenchApp(b *testing.B, fake *dingtalktest.Server, env map[string]string) (string, func()) {
 	b.Helper()
-	ln := freeLoopbackAddr(b)
+	ln := listen(b)
 	vars := map[string]string{
 		"DINGTALK_APP_KEY": fake.AppKey(), "DINGTALK_APP_SECRET": fake.AppSecret(), "DINGTALK_API_BASE": fake.URL(),
-		"LISTEN_ADDR": ln, "API_TOKEN": apiToken, "RECALL_USERS": "staff-1001", "REPLY_TTL": "0", "LOG_LEVEL": "error",
+		"API_TOKEN": apiToken, "RECALL_USERS": "staff-1001", "REPLY_TTL": "0", "LOG_LEVEL": "error",
 	}
 	for k, v := range env {
 		vars[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return vars[k] }) }()
-	base := "http://" + ln
+	go func() { done <- Run(ctx, ln, func(k string) string { return vars[k] }) }()
+	base := "http://" + ln.Addr().String()
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		resp, err := http.Get(base + "/healthz")
 		if err == nil {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
@@ -68,8 +70,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		CoolAppCode:  p.str("DINGTALK_COOL_APP_CODE", ""),
 		ListenAddr:   p.str("LISTEN_ADDR", ":8080"),
 		CallbackMode: p.oneOf("CALLBACK_MODE", "http", "http", "stream", "both"),
-		Admins:       p.str("RECALL_ADMINS", ""),
-		Users:        p.str("RECALL_USERS", ""),
+		Admins:       p.staffIDs("RECALL_ADMINS"),
+		Users:        p.staffIDs("RECALL_USERS"),
 		GroupAdmins:  p.boolean("RECALL_GROUP_ADMINS", true),
 		RecallMax:    p.integer("RECALL_MAX", 100, 1, 100000),
 		ReplyTTL:     p.duration("REPLY_TTL", time.Minute, 0, 24*time.Hour),
@@ -196,19 +198,39 @@ func (p *envParser) duration(name string, def, lo, hi time.Duration) time.Durati
 	return d
 }
 
-// boolean reads true/false (also 1/0, yes/no).
+// boolean reads exactly true or false; anything else (yes, 1, on) is a
+// mistake to report rather than guess at.
 func (p *envParser) boolean(name string, def bool) bool {
-	raw := strings.ToLower(p.str(name, ""))
+	raw := p.str(name, "")
 	switch raw {
 	case "":
 		return def
-	case "true", "1", "yes", "on":
+	case "true":
 		return true
-	case "false", "0", "no", "off":
+	case "false":
 		return false
 	}
 	p.fail(name, "is %q: want true or false", raw)
 	return def
+}
+
+// staffIDs reads a list of DingTalk staff IDs separated by commas or blanks.
+// A character no staff ID has (";", quotes, slashes) is reported, since the
+// list would otherwise be taken apart in a way nobody meant.
+func (p *envParser) staffIDs(name string) string {
+	raw := p.str(name, "")
+	for _, id := range strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		if i := strings.IndexFunc(id, func(r rune) bool { return !isStaffIDRune(r) }); i >= 0 {
+			bad, _ := utf8.DecodeRuneInString(id[i:])
+			p.fail(name, "holds %q, which has %q: staff IDs are letters, digits, '-', '_', '.' and '@', separated by commas or blanks", id, bad)
+		}
+	}
+	return raw
+}
+
+// isStaffIDRune reports whether r may appear in a DingTalk staff ID.
+func isStaffIDRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-_.@$", r)
 }
 
 // baseURL reads an absolute http or https URL.

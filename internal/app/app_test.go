@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -36,7 +36,16 @@ type testApp struct {
 // apiToken is the API_TOKEN of test apps.
 const apiToken = "test-api-token-0123456789"
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
+// listen opens a listener on a free loopback port for an app under test.
+func listen(tb testing.TB) net.Listener {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(tb, err)
+	return ln
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago,
+// for a process outside the test (redis-server) that must be told a port.
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -63,7 +72,6 @@ func startAppAt(t *testing.T, fake *dingtalktest.Server, env map[string]string, 
 		"DINGTALK_APP_KEY":    fake.AppKey(),
 		"DINGTALK_APP_SECRET": fake.AppSecret(),
 		"DINGTALK_API_BASE":   fake.URL(),
-		"LISTEN_ADDR":         freeAddr(t),
 		"API_TOKEN":           apiToken,
 		"RECALL_ADMINS":       "staff-admin",
 		"RECALL_USERS":        "staff-1001",
@@ -75,10 +83,11 @@ func startAppAt(t *testing.T, fake *dingtalktest.Server, env map[string]string, 
 	for k, v := range env {
 		vars[k] = v
 	}
-	a := &testApp{t: t, base: "http://" + vars["LISTEN_ADDR"], fake: fake, token: vars["API_TOKEN"], done: make(chan error, 1), now: now}
+	ln := listen(t)
+	a := &testApp{t: t, base: "http://" + ln.Addr().String(), fake: fake, token: vars["API_TOKEN"], done: make(chan error, 1), now: now}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
-	go func() { a.done <- runWith(ctx, func(k string) string { return vars[k] }, now) }()
+	go func() { a.done <- Run(ctx, ln, func(k string) string { return vars[k] }, WithClock(now)) }()
 	require.Eventually(t, func() bool {
 		select {
 		case err := <-a.done:

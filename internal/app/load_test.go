@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -30,17 +30,18 @@ func TestLoadThousandCallbacksNoLeak(t *testing.T) {
 	fake := dingtalktest.New()
 	defer fake.Close()
 	fake.SetLatency(20 * time.Millisecond)
-	addr := freeAddr(t)
+	ln := listen(t)
+	addr := ln.Addr().String()
 	env := map[string]string{
 		"DINGTALK_APP_KEY": fake.AppKey(), "DINGTALK_APP_SECRET": fake.AppSecret(), "DINGTALK_API_BASE": fake.URL(),
-		"LISTEN_ADDR": addr, "API_TOKEN": apiToken, "RECALL_USERS": "staff-1001", "REPLY_TTL": "0",
+		"API_TOKEN": apiToken, "RECALL_USERS": "staff-1001", "REPLY_TTL": "0",
 		"WORKERS": "4", "QUEUE_SIZE": "64", "DINGTALK_QPS": "1000", "LOG_LEVEL": "error",
 		"BURST_LIMIT": "0", "DUPLICATE_WINDOW": "0",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }) }()
+	go func() { done <- Run(ctx, ln, func(k string) string { return env[k] }) }()
 
 	transport := &http.Transport{MaxIdleConnsPerHost: 1000, MaxConnsPerHost: 0, IdleConnTimeout: time.Minute}
 	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}

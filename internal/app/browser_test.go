@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -50,11 +50,12 @@ func chromiumPath(t *testing.T) string {
 // and returns its base URL once /healthz answers; it stops when the test ends.
 func startSandboxApp(t *testing.T) string {
 	t.Helper()
-	env := map[string]string{"LISTEN_ADDR": freeAddr(t), "LOG_LEVEL": "error", "REPLY_TTL": "0"}
-	base := "http://" + env["LISTEN_ADDR"]
+	env := map[string]string{"LOG_LEVEL": "error", "REPLY_TTL": "0"}
+	ln := listen(t)
+	base := "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }) }()
+	go func() { done <- Run(ctx, ln, func(k string) string { return env[k] }) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

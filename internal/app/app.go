@@ -1,0 +1,277 @@
+// Package app is dingrecall's server: it reads the settings, builds the
+// DingTalk client, the store STORE names, the bot and the HTTP router, starts
+// the sandbox when no app key is set, and runs them all under one supervisor
+// until its context ends.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/sirupsen/logrus"
+
+	"github.com/dingrecall/dingrecall/bot"
+	"github.com/dingrecall/dingrecall/dingtalk"
+	"github.com/dingrecall/dingrecall/dingtalk/dingtalktest"
+	"github.com/dingrecall/dingrecall/handlers"
+	"github.com/dingrecall/dingrecall/metrics"
+	"github.com/dingrecall/dingrecall/sandbox"
+	"github.com/dingrecall/dingrecall/templates"
+)
+
+// Version is dingrecall's version, sent as the Stream mode user agent.
+const Version = "0.1.0"
+
+// autoRecallInterval is how often expired messages are looked for.
+const autoRecallInterval = time.Second
+
+// HTTP server limits; the write deadline is writeTimeout.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+// writeTimeout is the HTTP write deadline. It must fit the longest
+// synchronous API call: a recall of RECALL_MAX keys in batches of 20 at
+// DINGTALK_QPS calls a second, doubled for retries, plus a margin for the
+// ledger and a send.
+func writeTimeout(cfg config) time.Duration {
+	batches := (cfg.RecallMax + dingtalk.MaxKeysPerCall - 1) / dingtalk.MaxKeysPerCall
+	seconds := (batches + cfg.QPS - 1) / cfg.QPS
+	return 2*time.Duration(seconds)*time.Second + time.Minute
+}
+
+// Option changes how Run runs; tests use it.
+type Option func(*options)
+
+// options are what Options set.
+type options struct {
+	now func() time.Time
+}
+
+// WithClock runs the app on the clock now instead of the wall clock.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// Run starts the app on ln (or, when ln is nil, on LISTEN_ADDR) with the
+// settings getenv reads, and serves until ctx ends. Then it shuts down
+// gracefully: it stops taking requests, finishes the queued and running
+// commands (cancelling them once SHUTDOWN_TIMEOUT has passed), saves the
+// ledger a last time and returns. Run never returns while a goroutine it
+// started still runs. Run closes ln.
+func Run(ctx context.Context, ln net.Listener, getenv func(string) string, opts ...Option) (err error) {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	closeLn := func() {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		closeLn()
+		return err
+	}
+	log := newLogger(cfg)
+	sup := newSupervisor(log, cfg.ShutdownWait)
+	// Whatever way Run returns, everything started so far is stopped first.
+	defer sup.shutdown()
+	sup.onStop("listener", func(context.Context) error { closeLn(); return nil })
+	gin.SetMode(gin.ReleaseMode)
+	return run(ctx, cfg, ln, log, sup, o)
+}
+
+// run builds and starts the parts, registering each with sup, and serves
+// until ctx ends or the server fails.
+func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, sup *supervisor, o options) error {
+	var fake *dingtalktest.Server
+	generatedToken := false
+	if cfg.Sandbox {
+		var err error
+		if fake, generatedToken, err = startSandbox(&cfg, log); err != nil {
+			return err
+		}
+		sup.onStop("sandbox fake DingTalk", func(context.Context) error { fake.Close(); return nil })
+	}
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
+			return fmt.Errorf("LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
+		}
+		sup.onStop("listener", func(context.Context) error { _ = ln.Close(); return nil })
+	}
+	tpl, err := templates.Load(cfg.Lang, bot.TemplateNames()...)
+	if err != nil {
+		return err
+	}
+	mx := metrics.New()
+	client, err := dingtalk.NewClient(cfg.AppKey, cfg.AppSecret,
+		dingtalk.WithBaseURL(cfg.APIBase), robotCodeOption(cfg.RobotCode),
+		dingtalk.WithQPS(cfg.QPS), dingtalk.WithLogger(log), dingtalk.WithObserver(mx))
+	if err != nil {
+		return err
+	}
+	st, err := openStore(cfg, log, o.now)
+	if err != nil {
+		return err
+	}
+	sup.onStop("store", func(context.Context) error { return st.close() })
+	if st.persist != nil {
+		// Registered before the workers, so stopped after them: the last
+		// save holds everything they did.
+		sup.spawn("STORE_FILE saver", context.WithoutCancel(ctx), st.persist)
+	}
+	ledger := st.ledger
+
+	sender := bot.NewSender(client, ledger, cfg.CoolAppCode, o.now, log)
+	recaller := bot.NewRecaller(client, ledger, bot.RecallerOptions{Log: log, Observer: mx, Audit: st.audit, MaxAge: cfg.MaxAge, Now: o.now})
+	b := bot.New(bot.Config{
+		RecallMax:     cfg.RecallMax,
+		ReplyTTL:      cfg.ReplyTTL,
+		Policy:        bot.NewPolicy(cfg.Admins, cfg.Users, cfg.GroupAdmins),
+		Observer:      mx,
+		ConfirmOver:   cfg.ConfirmOver,
+		RestoreWindow: cfg.RestoreWin,
+		Audit:         st.audit,
+		States:        st.states,
+		Now:           o.now,
+	}, ledger, sender, recaller, tpl, log)
+	guard := bot.NewGuard(bot.GuardConfig{
+		DuplicateWindow: cfg.DupWindow, BurstLimit: cfg.BurstLimit, BurstAutoRecall: cfg.BurstRecall, ReplyTTL: cfg.ReplyTTL,
+	}, sender, ledger, st.states, recaller, tpl, o.now, log)
+	mx.WatchLedger(ledgerSize(ledger))
+
+	// Work accepted before shutdown runs to the end: its context is cancelled
+	// only when the shutdown timeout has passed.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	pool := bot.NewPool(workCtx, cfg.Workers, cfg.QueueSize)
+	sup.onStop("workers", func(stopCtx context.Context) error {
+		defer cancelWork()
+		if err := pool.Close(stopCtx); err != nil {
+			cancelWork()
+			_ = pool.Close(context.Background()) // the workers end once their work is cancelled
+			return fmt.Errorf("SHUTDOWN_TIMEOUT passed: unfinished commands were cancelled: %w", err)
+		}
+		return nil
+	})
+	mx.WatchQueue(pool.Queued)
+	auto := bot.NewAutoRecaller(ledger, recaller, o.now, log)
+	sup.spawn("auto-recall", workCtx, func(stop context.Context) { auto.Run(stop, workCtx, autoRecallInterval) })
+
+	intake := bot.NewIntake(b, pool, st.dedup, o.now, log)
+	streamClient, err := newStreamClient(cfg, intake, mx, log)
+	if err != nil {
+		return err
+	}
+	if streamClient != nil {
+		sup.spawn("stream mode", context.WithoutCancel(ctx), func(c context.Context) {
+			if err := streamClient.Run(c); err != nil {
+				log.WithError(err).Error("stream mode stopped")
+			}
+		})
+	}
+	if !cfg.Sandbox {
+		sup.spawn("credential check", ctx, func(c context.Context) { checkCredentials(c, client, log) })
+	}
+
+	router := handlers.New(handlers.Deps{
+		AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, RecallMax: cfg.RecallMax, MaxTTL: maxTTL(cfg.LedgerTTL),
+		Intake: intake, Guard: guard, Recaller: recaller, Audit: st.audit, Ledger: ledger,
+		DisableCallback: cfg.CallbackMode == "stream", Ready: streamReady(streamClient),
+		Now: o.now, Log: log, Metrics: mx, MetricsHandler: mx.Handler(),
+	})
+	if cfg.Sandbox {
+		sandbox.Register(router, sandbox.Deps{
+			Fake: fake, AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, Log: log, Stream: cfg.CallbackMode == "stream",
+			Self: func() string { return loopbackURL(ln.Addr()) },
+		})
+	}
+	srv := &http.Server{
+		Handler:           router,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout(cfg),
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          httpErrorLog(log),
+	}
+	serveErr := make(chan error, 1)
+	served := make(chan struct{})
+	go func() { defer close(served); serveErr <- srv.Serve(ln) }()
+	// Registered last, so stopped first: no new requests while the rest
+	// winds down.
+	sup.onStop("http server", func(stopCtx context.Context) error {
+		err := srv.Shutdown(stopCtx)
+		if err != nil {
+			_ = srv.Close()
+		}
+		<-served
+		return err
+	})
+	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "sandbox": cfg.Sandbox, "lang": cfg.Lang, "store": cfg.Store}).Info("dingrecall listening")
+	if cfg.Sandbox {
+		sandboxBanner(log.Out, cfg, ln.Addr(), generatedToken)
+	}
+
+	select {
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing queued and running commands")
+	return nil
+}
+
+// checkCredentials fetches an access token once at start-up, so a wrong app
+// key or secret shows in the log at once rather than at the first reply.
+func checkCredentials(ctx context.Context, client *dingtalk.Client, log logrus.FieldLogger) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := client.CheckCredentials(ctx); err != nil {
+		if ctx.Err() != nil {
+			return // shutting down
+		}
+		log.WithError(err).Error("DingTalk did not issue an access token: check DINGTALK_APP_KEY, DINGTALK_APP_SECRET and DINGTALK_API_BASE")
+		return
+	}
+	log.Info("DingTalk accepted the app credentials")
+}
+
+// maxTTL is the longest "ttl" an API send may have: the message must still
+// be in the ledger, and within DingTalk's 24 hours, when it falls due.
+func maxTTL(ledgerTTL time.Duration) time.Duration {
+	return min(ledgerTTL, 24*time.Hour) - time.Second
+}
+
+// robotCodeOption sets the robot code when one is configured.
+func robotCodeOption(code string) dingtalk.Option {
+	if code == "" {
+		return func(*dingtalk.Client) error { return nil }
+	}
+	return dingtalk.WithRobotCode(code)
+}
+
+// newLogger builds the app's logger from LOG_LEVEL and LOG_FORMAT.
+func newLogger(cfg config) *logrus.Logger {
+	log := logrus.New()
+	log.SetOutput(os.Stderr)
+	log.SetLevel(cfg.LogLevel)
+	if cfg.LogFormat == "text" {
+		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	} else {
+		log.SetFormatter(&logrus.JSONFormatter{})
+	}
+	return log
+}

@@ -1,0 +1,102 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sirupsen/logrus"
+
+	"github.com/dingrecall/dingrecall/store"
+)
+
+// redisLog passes go-redis's messages to logrus at warning level.
+type redisLog struct{ log logrus.FieldLogger }
+
+// Printf logs one go-redis message.
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.WithField("component", "redis").Warnf(format, v...)
+}
+
+// stores are the parts of the store STORE names.
+type stores struct {
+	ledger store.Ledger
+	dedup  store.Deduper
+	audit  store.Audit
+	states store.States
+	// persist is the STORE_FILE saver to run, nil when there is none.
+	persist func(context.Context)
+	close   func() error
+}
+
+// openStore builds the ledger, de-duplicator, audit log and states STORE
+// names; for the memory store with STORE_FILE it loads the file.
+func openStore(cfg config, log logrus.FieldLogger, now func() time.Time) (stores, error) {
+	if cfg.Store == "redis" {
+		// go-redis's own messages (failed dials while Redis is down) go
+		// through our logger, in LOG_FORMAT, instead of plain stderr.
+		redis.SetLogger(redisLog{log})
+		r, err := store.OpenRedis(cfg.RedisURL, store.RedisOptions{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, Now: now})
+		if err != nil {
+			return stores{}, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		return stores{ledger: r, dedup: r.Deduper(), audit: r.Audit(cfg.AuditTTL), states: r.States(), close: r.Close}, nil
+	}
+	m := store.NewMemory(store.MemoryOptions{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, Now: now})
+	audit := store.NewMemoryAudit(cfg.AuditTTL, now)
+	s := stores{
+		ledger: m,
+		dedup:  store.NewMemoryDeduper(store.MemoryDeduperOptions{Now: now}),
+		audit:  audit,
+		states: store.NewMemoryStates(now),
+		close:  func() error { return nil },
+	}
+	if cfg.StoreFile == "" {
+		return s, nil
+	}
+	file := store.NewFile(cfg.StoreFile, m, audit)
+	n, err := file.Load()
+	if err != nil {
+		return stores{}, fmt.Errorf("STORE_FILE: %w", err)
+	}
+	// Save once now: a path that cannot be written stops start-up instead of
+	// failing quietly at every interval.
+	if err := file.Save(); err != nil {
+		return stores{}, fmt.Errorf("STORE_FILE: %w", err)
+	}
+	log.WithFields(logrus.Fields{"file": cfg.StoreFile, "messages": n}).Info("ledger loaded")
+	s.persist = func(ctx context.Context) { file.Persist(ctx, cfg.StoreEvery, log) }
+	return s, nil
+}
+
+// ledgerSize counts the tracked messages for the metrics: cheaply for the
+// memory ledger; for others by summing the chats, which walks every chat,
+// so that count is taken at most every ledgerSizeEvery and reused between.
+func ledgerSize(ledger store.Ledger) func(context.Context) (int, error) {
+	if m, ok := ledger.(interface{ Len() int }); ok {
+		return func(context.Context) (int, error) { return m.Len(), nil }
+	}
+	var mu sync.Mutex
+	var last int
+	var lastErr error
+	var at time.Time
+	return func(ctx context.Context) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !at.IsZero() && time.Since(at) < ledgerSizeEvery {
+			return last, lastErr
+		}
+		chats, err := ledger.Chats(ctx)
+		n := 0
+		for _, c := range chats {
+			n += c.Count
+		}
+		last, lastErr, at = n, err, time.Now()
+		return n, err
+	}
+}
+
+// ledgerSizeEvery is how often a shared ledger is counted for the metrics.
+const ledgerSizeEvery = time.Minute
