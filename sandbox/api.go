@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -118,8 +119,13 @@ type sayResponse struct {
 	// ID is the typed message's id on the page; MsgID its callback msgId.
 	ID    string `json:"id"`
 	MsgID string `json:"msgId"`
-	// CallbackStatus is the HTTP status /dingtalk/callback answered with;
-	// CallbackError its error message, if any.
+	// Via is how the callback reached the app: "http" (a signed POST to
+	// /dingtalk/callback) or "stream" (a frame on the fake's Stream mode
+	// connection).
+	Via string `json:"via"`
+	// CallbackStatus is the HTTP status /dingtalk/callback answered with, or
+	// in stream mode the code of the app's ack (0 when no ack came within
+	// ackWait); CallbackError its error message, if any.
 	CallbackStatus int    `json:"callbackStatus"`
 	CallbackError  string `json:"callbackError,omitempty"`
 }
@@ -168,22 +174,58 @@ func (s *sim) say(c *gin.Context) {
 	}
 	s.settle(t, status, errText)
 	log.Debug("sandbox: posted a callback")
-	c.JSON(http.StatusOK, sayResponse{ID: t.ID, MsgID: t.MsgID, CallbackStatus: status, CallbackError: errText})
+	c.JSON(http.StatusOK, sayResponse{ID: t.ID, MsgID: t.MsgID, Via: s.via(), CallbackStatus: status, CallbackError: errText})
 }
+
+// via is how callbacks reach the app: "stream" or "http".
+func (s *sim) via() string {
+	if s.d.Stream {
+		return "stream"
+	}
+	return "http"
+}
+
+// ackWait bounds how long a stream mode delivery waits for the app's ack.
+const ackWait = 5 * time.Second
 
 // deliver hands a callback body to the app the way DingTalk would: signed
 // to /dingtalk/callback, or in stream mode pushed over the fake gateway's
-// WebSocket (answering 200 once pushed).
+// WebSocket, answering with the code of the app's ack (0 with a note when
+// none came within ackWait).
 func (s *sim) deliver(ctx context.Context, body []byte) (int, string, error) {
 	if s.d.Stream {
-		if _, err := s.d.Fake.PushCallback("", body); err != nil {
+		id, err := s.d.Fake.PushCallback("", body)
+		if err != nil {
 			return 0, "", err
 		}
-		return http.StatusOK, "", nil
+		return s.awaitAck(ctx, id)
 	}
 	h := http.Header{"Content-Type": {"application/json"}}
 	dingtalk.SignHeader(h, s.d.AppSecret, s.now())
 	return s.post(ctx, "/dingtalk/callback", h, body)
+}
+
+// awaitAck waits (polling the fake's record, at most ackWait) for the app to
+// acknowledge the stream frame messageID, and returns the ack's code.
+func (s *sim) awaitAck(ctx context.Context, messageID string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, ackWait)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if acks := s.d.Fake.AcksFor(messageID); len(acks) > 0 {
+			a := acks[len(acks)-1]
+			if a.Code != http.StatusOK {
+				return a.Code, a.Message, nil
+			}
+			return a.Code, "", nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, "the app has not acknowledged the frame yet", nil
+		case <-tick.C:
+		}
+	}
 }
 
 // callbackBody is the callback DingTalk posts when the person of t writes to

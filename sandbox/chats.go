@@ -84,6 +84,24 @@ func builtinChats() []*chat {
 	}
 }
 
+// Group is a group chat the page always shows.
+type Group struct {
+	// ConversationID is the chat's openConversationId; Title its name.
+	ConversationID, Title string
+}
+
+// Groups are the page's built-in group chats, so that the app can know their
+// titles from the start ("recall 2 in ops-alerts" before anyone wrote there).
+func Groups() []Group {
+	var out []Group
+	for _, c := range builtinChats() {
+		if c.Kind == kindGroup {
+			out = append(out, Group{ConversationID: c.ConversationID, Title: c.Title})
+		}
+	}
+	return out
+}
+
 // add makes c known. The caller holds s.mu, or s is not shared yet.
 func (s *sim) add(c *chat) {
 	s.chats = append(s.chats, c)
@@ -240,6 +258,10 @@ type stateView struct {
 	People []person   `json:"people"`
 	// BotName is how the bot is shown.
 	BotName string `json:"botName"`
+	// Via is how typed messages reach the app: "http" or "stream".
+	Via string `json:"via"`
+	// MaxCount is the most messages one "bot posts" request sends.
+	MaxCount int `json:"maxCount"`
 }
 
 // botName is how the page shows the bot.
@@ -258,7 +280,7 @@ func (s *sim) state() stateView {
 			bots[c] = append(bots[c], botView(m))
 		}
 	}
-	out := stateView{People: people, BotName: botName, Chats: make([]chatView, 0, len(s.chats))}
+	out := stateView{People: people, BotName: botName, Via: s.via(), MaxCount: maxCount, Chats: make([]chatView, 0, len(s.chats))}
 	for _, c := range s.chats {
 		list := bots[c]
 		if len(list) > maxKept {

@@ -60,7 +60,7 @@ const (
 	// maxText is the most characters a typed message or a bot post may have.
 	maxText = 2000
 	// maxCount is the most messages one "bot posts" request sends.
-	maxCount = 20
+	maxCount = 50
 	// maxKept is the most typed messages kept, and bot messages shown, per chat.
 	maxKept = 200
 	// maxDiscovered is the most chats shown besides the built-in ones.

@@ -22,6 +22,7 @@ import (
 	"github.com/dingrecall/dingrecall/handlers"
 	"github.com/dingrecall/dingrecall/metrics"
 	"github.com/dingrecall/dingrecall/sandbox"
+	"github.com/dingrecall/dingrecall/store"
 	"github.com/dingrecall/dingrecall/templates"
 )
 
@@ -132,6 +133,15 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 		sup.spawn("STORE_FILE saver", context.WithoutCancel(ctx), st.persist)
 	}
 	ledger := st.ledger
+	if cfg.Sandbox {
+		// The page's chats are known by name from the start, as a real
+		// bot's groups become known from their first callback.
+		for _, g := range sandbox.Groups() {
+			if err := ledger.SetTitle(ctx, g.ConversationID, store.KindGroup, g.Title); err != nil {
+				return fmt.Errorf("sandbox chats: %w", err)
+			}
+		}
+	}
 
 	sender := bot.NewSender(client, ledger, cfg.CoolAppCode, o.now, log)
 	recaller := bot.NewRecaller(client, ledger, bot.RecallerOptions{Log: log, Observer: mx, Audit: st.audit, MaxAge: cfg.MaxAge, Now: o.now})

@@ -113,6 +113,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		p.fail("REPLY_TTL", "is %v: want less than LEDGER_TTL (%v), or replies leave the ledger before they are recalled", c.ReplyTTL, c.LedgerTTL)
 	}
 	c.Sandbox = c.AppKey == ""
+	if c.Sandbox && strings.TrimSpace(getenv("BURST_LIMIT")) == "" {
+		// The page posts up to 50 at once, enough to try "recall confirm"
+		// (over RECALL_CONFIRM_OVER) without waiting out the burst guard.
+		c.BurstLimit = sandboxBurstLimit
+	}
 	switch {
 	case !c.Sandbox && c.AppSecret == "":
 		p.fail("DINGTALK_APP_SECRET", "is required when DINGTALK_APP_KEY is set")
@@ -121,6 +126,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	return c, p.err()
 }
+
+// sandboxBurstLimit is BURST_LIMIT's default in sandbox mode: well above
+// RECALL_CONFIRM_OVER's default and the page's largest post.
+const sandboxBurstLimit = 200
 
 // envParser reads typed variables and collects one error line per bad one.
 type envParser struct {

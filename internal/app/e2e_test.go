@@ -543,6 +543,10 @@ func TestBadConfigStopsStartup(t *testing.T) {
 		{"key missing", map[string]string{"DINGTALK_APP_SECRET": "s"}, []string{"DINGTALK_APP_KEY is required when DINGTALK_APP_SECRET is set"}},
 		{"bad base url", map[string]string{"DINGTALK_APP_KEY": "k", "DINGTALK_APP_SECRET": "s", "DINGTALK_API_BASE": "api.dingtalk.com"}, []string{"DINGTALK_API_BASE"}},
 		{"bool", map[string]string{"RECALL_GROUP_ADMINS": "maybe"}, []string{"RECALL_GROUP_ADMINS"}},
+		{"bool is exactly true or false", map[string]string{"BURST_AUTO_RECALL": "yes", "RECALL_GROUP_ADMINS": "1"},
+			[]string{`BURST_AUTO_RECALL is "yes": want true or false`, `RECALL_GROUP_ADMINS is "1"`}},
+		{"staff ID lists", map[string]string{"RECALL_ADMINS": "alice, bob;carol", "RECALL_USERS": "dave 'eve'"},
+			[]string{`RECALL_ADMINS holds "bob;carol", which has ';'`, `RECALL_USERS holds "'eve'"`}},
 		{"unwritable store file", map[string]string{"STORE_FILE": "/nonexistent-dir/ledger.json"}, []string{"STORE_FILE", "no such file or directory"}},
 		{"replies outlive the ledger", map[string]string{"REPLY_TTL": "2h", "LEDGER_TTL": "1h"}, []string{"REPLY_TTL is 2h0m0s: want less than LEDGER_TTL"}},
 	}

@@ -66,7 +66,7 @@ func sandboxBanner(w io.Writer, cfg config, addr net.Addr, generatedToken bool) 
 	h := http.Header{}
 	dingtalk.SignHeader(h, cfg.AppSecret, time.Now())
 	recallHow := fmt.Sprintf(`Recall it as a group admin would (a signed callback, valid for an hour; change msgId to send it again):
-  curl -s -X POST %[1]s/dingtalk/callback -H 'timestamp: %[2]s' -H 'sign: %[3]s' -H 'Content-Type: application/json' -d '{"conversationId":"cidSandbox==","conversationType":"2","conversationTitle":"sandbox","senderStaffId":"sandbox-owner","senderNick":"Sandbox Owner","isAdmin":true,"msgId":"sandbox-msg-1","msgtype":"text","text":{"content":" recall 1"}}'`,
+  curl -s -X POST %[1]s/dingtalk/callback -H 'timestamp: %[2]s' -H 'sign: %[3]s' -H 'Content-Type: application/json' -d '{"conversationId":"cidSandboxOps==","conversationType":"2","conversationTitle":"ops-alerts","senderStaffId":"ops-lead","senderNick":"Ops Lead","isAdmin":false,"msgId":"sandbox-msg-1","msgtype":"text","text":{"content":" recall 1"}}'`,
 		base, h.Get(dingtalk.HeaderTimestamp), h.Get(dingtalk.HeaderSign))
 	if cfg.CallbackMode == "stream" {
 		recallHow = "Stream mode: callbacks arrive over the fake's WebSocket, so type commands (recall 1) in the chat simulator above."
@@ -80,9 +80,9 @@ Open the chat simulator in a browser:  %[3]s/sandbox
   (recall admins: %[6]s; recall users: %[7]s; group admins may recall: %[8]t)
 
 Send a message through the bot:
-  curl -s -X POST %[3]s/api/v1/messages -H "Authorization: Bearer %[4]s" -H 'Content-Type: application/json' -d '{"conversationId":"cidSandbox==","text":"hello from the sandbox"}'
+  curl -s -X POST %[3]s/api/v1/messages -H "Authorization: Bearer %[4]s" -H 'Content-Type: application/json' -d '{"conversationId":"cidSandboxOps==","text":"hello from the sandbox"}'
 List what the bot tracks there:
-  curl -s -H "Authorization: Bearer %[4]s" %[3]s/api/v1/conversations/cidSandbox==/messages
+  curl -s -H "Authorization: Bearer %[4]s" %[3]s/api/v1/conversations/cidSandboxOps==/messages
 %[5]s
 `, cfg.AppSecret, tokenNote, base, token, recallHow, orNone(cfg.Admins), orNone(cfg.Users), cfg.GroupAdmins)
 }

@@ -1,9 +1,9 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,23 +90,16 @@ func TestBothModes(t *testing.T) {
 }
 
 func TestSandboxInStreamMode(t *testing.T) {
-	ln := listen(t)
-	addr := ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, ln, func(k string) string {
-			return map[string]string{"LOG_LEVEL": "error", "CALLBACK_MODE": "stream"}[k]
-		})
-	}()
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 10*time.Second, 20*time.Millisecond, "the sandbox's stream connection comes up")
-	cancel()
-	require.NoError(t, <-done)
+	// readyz answers 200 only once the sandbox's stream connection is up.
+	a := startSandboxMode(t, map[string]string{"LOG_LEVEL": "error", "CALLBACK_MODE": "stream", "REPLY_TTL": "0"})
+	_, st := a.state()
+	assert.Equal(t, "stream", st["via"], "the page says how it delivers")
+	status, out := a.post("/sandbox/api/say", map[string]any{"chat": "ops-alerts", "user": "ops-lead", "text": "help"})
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	assert.Equal(t, "stream", out["via"])
+	assert.EqualValues(t, http.StatusOK, out["callbackStatus"], "the app's ack, not a made-up HTTP answer")
+	resp, err := http.Post(a.base+"/dingtalk/callback", "application/json", strings.NewReader("{}"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "stream mode has no callback route")
 }

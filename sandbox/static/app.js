@@ -1,6 +1,7 @@
 // The dingrecall sandbox page: fake DingTalk chats read from
 // GET /sandbox/api/state every half second. People post through
-// POST /sandbox/api/say (a signed callback to /dingtalk/callback) and the bot
+// POST /sandbox/api/say (a signed callback to /dingtalk/callback, or in stream
+// mode a frame on the fake's Stream connection) and the bot
 // through POST /sandbox/api/bot (/api/v1/messages). No library, no build step.
 (function () {
   'use strict';
@@ -9,6 +10,8 @@
   var panels = new Map(); // chat id -> {root, list, status, sig}
   var people = [];
   var botName = 'dingrecall';
+  var via = 'http'; // how typed messages reach the app: http or stream
+  var maxCount = 50; // the most posts one "Bot posts" sends
   var applied = 0; // sequence of the newest state shown
   var requested = 0;
 
@@ -112,7 +115,7 @@
       el('div', { class: 'row' }, sayText, el('button', { type: 'submit', class: 'primary', id: 'say-' + id + '-send', text: 'Send' })));
 
     var botText = el('input', { type: 'text', name: 'text', id: 'bot-' + id + '-text', value: chat.sample || '', autocomplete: 'off', maxlength: '2000', 'aria-label': 'bot message' });
-    var botCount = el('input', { type: 'number', name: 'count', id: 'bot-' + id + '-count', min: '1', max: '20', value: '1', 'aria-label': 'how many' });
+    var botCount = el('input', { type: 'number', name: 'count', id: 'bot-' + id + '-count', min: '1', max: String(maxCount), value: '1', 'aria-label': 'how many' });
     var botTTL = el('input', { type: 'text', name: 'ttl', id: 'bot-' + id + '-ttl', placeholder: 'ttl', autocomplete: 'off', 'aria-label': 'ttl, e.g. 30s', title: 'recall automatically after this, e.g. 30s (optional)' });
     var botForm = el('form', { class: 'post', id: 'bot-' + id, 'data-chat': id },
       el('span', { class: 'label', text: 'Bot posts' }), botText,
@@ -137,16 +140,16 @@
       if (!text) return;
       var send = sayForm.querySelector('button[type=submit]');
       send.disabled = true;
-      setStatus(panel, 'sending a signed callback…', 'info');
+      setStatus(panel, via === 'stream' ? 'pushing a callback over the Stream connection…' : 'sending a signed callback…', 'info');
       postJSON('/sandbox/api/say', { chat: id, user: userSelect.value, groupAdmin: !isOTO && adminBox.checked, text: text })
         .then(function (res) {
           if (res.status !== 200) {
             setStatus(panel, 'not sent: ' + errorText(res), 'error');
           } else if (res.data.callbackStatus !== 200) {
-            setStatus(panel, '/dingtalk/callback answered ' + res.data.callbackStatus + ': ' + (res.data.callbackError || ''), 'error');
+            setStatus(panel, deliveredText(res.data) + ': ' + (res.data.callbackError || ''), 'error');
           } else {
             sayText.value = '';
-            setStatus(panel, '/dingtalk/callback answered 200 (msgId ' + res.data.msgId + ')', 'ok');
+            setStatus(panel, deliveredText(res.data) + ' (msgId ' + res.data.msgId + ')', 'ok');
           }
           refresh();
         })
@@ -239,8 +242,23 @@
     p.appendChild(el('span', { class: 'person' }, 'any group admin (tick “group admin”) may recall in that group'));
   }
 
+  // deliveredText says how a typed message reached the app and what it answered.
+  function deliveredText(d) {
+    if (d.via === 'stream') {
+      return d.callbackStatus ? 'pushed over the Stream connection; the app acknowledged ' + d.callbackStatus
+        : 'pushed over the Stream connection; no acknowledgement yet';
+    }
+    return '/dingtalk/callback answered ' + d.callbackStatus;
+  }
+
   function apply(state) {
     if (state.botName) botName = state.botName;
+    if (state.maxCount) maxCount = state.maxCount;
+    if (state.via && state.via !== via) {
+      via = state.via;
+      var how = document.getElementById('send-how');
+      if (how && via === 'stream') how.textContent = 'pushes the callback over the fake DingTalk\'s Stream mode connection (CALLBACK_MODE=stream)';
+    }
     if (!people.length && state.people) {
       people = state.people;
       renderPeople();
