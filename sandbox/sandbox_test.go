@@ -417,7 +417,7 @@ func TestSayAndBotRefuseBadRequests(t *testing.T) {
 		{"another site's page", "/sandbox/api/say", "", `{"chat":"ops-alerts","user":"oncall","text":"recall"}`, http.Header{"Origin": {"https://evil.example"}}, 403, ""},
 		{"bot: unknown chat", "/sandbox/api/bot", "", `{"chat":"nope","text":"hi"}`, nil, 400, "chat"},
 		{"bot: empty text", "/sandbox/api/bot", "", `{"chat":"ops-alerts","text":""}`, nil, 400, "text"},
-		{"bot: count too high", "/sandbox/api/bot", "", `{"chat":"ops-alerts","text":"hi","count":21}`, nil, 400, "count"},
+		{"bot: count too high", "/sandbox/api/bot", "", `{"chat":"ops-alerts","text":"hi","count":51}`, nil, 400, "count"},
 		{"bot: negative count", "/sandbox/api/bot", "", `{"chat":"ops-alerts","text":"hi","count":-1}`, nil, 400, "count"},
 		{"bot: another site's page", "/sandbox/api/bot", "", `{"chat":"ops-alerts","text":"hi"}`, http.Header{"Origin": {"null"}}, 403, ""},
 	}
