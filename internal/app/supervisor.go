@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,6 +78,16 @@ func (s *supervisor) shutdown() {
 
 // httpErrorLog sends net/http's own messages (TLS handshakes, panics it
 // recovered, bad requests) to logrus at warning level instead of stderr.
-func httpErrorLog(l *logrus.Logger) *log.Logger {
-	return log.New(l.WriterLevel(logrus.WarnLevel), "", 0)
+func httpErrorLog(l logrus.FieldLogger) *log.Logger {
+	return log.New(logWriter{l.WithField("component", "http")}, "", 0)
+}
+
+// logWriter is an io.Writer that logs each write as one warning. Unlike
+// logrus's WriterLevel it starts no goroutine, so nothing outlives Run.
+type logWriter struct{ log logrus.FieldLogger }
+
+// Write logs p, without its trailing newline.
+func (w logWriter) Write(p []byte) (int, error) {
+	w.log.Warn(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
