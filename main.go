@@ -146,7 +146,7 @@ func runWith(ctx context.Context, getenv func(string) string, now func() time.Ti
 	}
 
 	intake := bot.NewIntake(b, pool, st.dedup, now, log)
-	streamClient, err := newStreamClient(cfg, intake, mx, log)
+	streamClient, err := newStreamClient(cfg, client, intake, mx)
 	if err != nil {
 		return err
 	}
@@ -257,7 +257,7 @@ func healthcheck(getenv func(string) string) int {
 // both (nil for http). Its callbacks take the same intake as HTTP ones; a
 // callback the pool cannot take is acknowledged with 500 so that DingTalk
 // delivers it again.
-func newStreamClient(cfg config, intake *bot.Intake, mx *metrics.Metrics, log logrus.FieldLogger) (*stream.Client, error) {
+func newStreamClient(cfg config, client *dingtalk.Client, intake *bot.Intake, mx *metrics.Metrics) (*stream.Client, error) {
 	if cfg.CallbackMode == "http" {
 		return nil, nil
 	}
@@ -266,8 +266,7 @@ func newStreamClient(cfg config, intake *bot.Intake, mx *metrics.Metrics, log lo
 		mx.Callback(outcome)
 		return err
 	}
-	c, err := stream.New(cfg.AppKey, cfg.AppSecret, handle,
-		stream.WithBaseURL(cfg.APIBase), stream.WithLogger(log), stream.WithObserver(mx), stream.WithUA("dingrecall/"+version))
+	c, err := stream.New(client, handle, stream.WithObserver(mx), stream.WithUA("dingrecall/"+version))
 	if err != nil {
 		return nil, fmt.Errorf("stream mode: %w", err)
 	}
