@@ -179,7 +179,7 @@ func WithRetryPolicy(p RetryPolicy) Option {
 	}
 }
 
-// WithClock sets the clock used for token expiry.
+// WithClock sets the clock used for token expiry; Now reads it.
 func WithClock(now func() time.Time) Option {
 	return func(c *Client) error {
 		if now == nil {
@@ -190,7 +190,8 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// WithLogger sets where the client logs retries and token refreshes.
+// WithLogger sets where the client logs retries and token refreshes; Logger
+// returns it.
 func WithLogger(l logrus.FieldLogger) Option {
 	return func(c *Client) error {
 		if l == nil {
@@ -263,9 +264,19 @@ const (
 	// retry after a 5xx or a lost answer could post the same message twice,
 	// once without a key to recall it by.
 	retryThrottled
+	// retryNever makes one attempt: for connections/open, whose caller owns
+	// its own backoff.
+	retryNever
 )
 
-// call makes one API call with a token (except the token call itself), under
+// tokenless reports whether api is called without an access token: the
+// token call itself and connections/open, which carry the app's key and
+// secret in their body instead.
+func tokenless(api string) bool {
+	return api == PathAccessToken || api == PathGatewayOpen
+}
+
+// call makes one API call with a token (unless the API is tokenless), under
 // the API's QPS limit, retrying as mode and the retry policy allow, and
 // refreshing the token once if DingTalk says it went bad.
 func (c *Client) call(ctx context.Context, api string, in, out any, mode retryMode) error {
@@ -275,7 +286,7 @@ func (c *Client) call(ctx context.Context, api string, in, out any, mode retryMo
 			return fmt.Errorf("dingtalk %s: waiting for rate limit: %w", api, err)
 		}
 		var tok string
-		if api != PathAccessToken {
+		if !tokenless(api) {
 			var err error
 			if tok, err = c.accessToken(ctx); err != nil {
 				return err
@@ -289,14 +300,14 @@ func (c *Client) call(ctx context.Context, api string, in, out any, mode retryMo
 		if !errors.As(err, &apiErr) {
 			return err
 		}
-		if apiErr.Code == CodeInvalidAuthentication && !refreshed {
+		if apiErr.Code == CodeInvalidAuthentication && !refreshed && tok != "" {
 			refreshed = true
 			c.dropToken(tok)
 			attempt--
 			c.log.WithFields(logrus.Fields{"api": api, "code": apiErr.Code}).Info("dingtalk access token rejected, fetching a new one")
 			continue
 		}
-		if attempt >= c.retry.MaxAttempts || !apiErr.Retryable() || (mode == retryThrottled && !apiErr.neverArrived()) {
+		if mode == retryNever || attempt >= c.retry.MaxAttempts || !apiErr.Retryable() || (mode == retryThrottled && !apiErr.neverArrived()) {
 			return err
 		}
 		wait := c.backoff(attempt, apiErr)

@@ -30,6 +30,7 @@ type Metrics struct {
 	reconnects     *prometheus.CounterVec
 	frames         *prometheus.CounterVec
 	acks           *prometheus.CounterVec
+	authFailures   prometheus.Counter
 }
 
 // New creates the metrics, with Go runtime and process collectors.
@@ -72,8 +73,12 @@ func New() *Metrics {
 	m.acks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dingrecall_stream_acks_total", Help: "Stream mode acknowledgements sent, by code.",
 	}, []string{"code"})
+	m.authFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dingrecall_stream_auth_failures_total",
+		Help: "Stream mode connections/open calls DingTalk refused for the app key or secret (DINGTALK_APP_KEY, DINGTALK_APP_SECRET).",
+	})
 	for _, c := range []prometheus.Collector{m.callbacks, m.commands, m.keys, m.apiCalls, m.apiLatency, m.retries,
-		m.tokenRefreshes, m.streamUp, m.reconnects, m.frames, m.acks} {
+		m.tokenRefreshes, m.streamUp, m.reconnects, m.frames, m.acks, m.authFailures} {
 		f(c)
 	}
 	return m
@@ -154,3 +159,7 @@ func (m *Metrics) Frame(typ, topic string) { m.frames.WithLabelValues(typ, topic
 
 // Ack counts one Stream mode acknowledgement.
 func (m *Metrics) Ack(code int) { m.acks.WithLabelValues(strconv.Itoa(code)).Inc() }
+
+// StreamAuthFailure counts one Stream mode connections/open call that DingTalk refused
+// for the app key or secret (stream.Observer), as dingrecall_stream_auth_failures_total.
+func (m *Metrics) StreamAuthFailure() { m.authFailures.Inc() }

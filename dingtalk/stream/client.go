@@ -1,15 +1,11 @@
 package stream
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,29 +16,27 @@ import (
 	"github.com/dingrecall/dingrecall/dingtalk"
 )
 
-// PathOpen is the gateway call that issues a ticket and names the endpoint to dial.
-const PathOpen = "/v1.0/gateway/connections/open"
-
 // Defaults of the client's options.
 const (
-	DefaultMinBackoff  = time.Second
-	DefaultMaxBackoff  = 60 * time.Second
-	DefaultIdle        = 90 * time.Second
+	DefaultMinBackoff = time.Second
+	DefaultMaxBackoff = 60 * time.Second
+	// DefaultPingInterval is how often the client pings the gateway, as DingTalk's own
+	// SDKs do.
+	DefaultPingInterval = 60 * time.Second
+	// DefaultPongTimeout is how long the client waits for the pong (or any frame) after
+	// a ping before it drops the connection.
 	DefaultPongTimeout = 5 * time.Second
 	DefaultUA          = "dingrecall"
 )
 
 // Limits of one connection.
 const (
-	openTimeout  = 10 * time.Second // connections/open, one attempt
 	dialTimeout  = 10 * time.Second // the WebSocket handshake
 	writeTimeout = 10 * time.Second // one acknowledgement
 	// drainTimeout bounds how long a connection that got a disconnect frame is read
 	// before the client closes it itself; DingTalk closes it after about ten seconds.
 	drainTimeout   = 30 * time.Second
 	maxFrameBytes  = 1 << 20
-	maxErrorBytes  = 4 << 10
-	redacted       = "[redacted]"
 	closeReasonEnd = "client shutting down"
 )
 
@@ -54,7 +48,7 @@ const (
 	ReasonClosed = "closed"
 	// ReasonKeepalive: no pong or frame came in time after a WebSocket ping.
 	ReasonKeepalive = "keepalive"
-	// ReasonOpen: connections/open failed.
+	// ReasonOpen: connections/open failed (rejected credentials included).
 	ReasonOpen = "open"
 	// ReasonDial: the WebSocket dial failed.
 	ReasonDial = "dial"
@@ -68,7 +62,8 @@ const (
 type Handler func(ctx context.Context, cb *dingtalk.Callback) error
 
 // Observer is told what the client does, for metrics. Its methods must be safe for
-// concurrent use and quick. A nil Observer is allowed.
+// concurrent use and quick. A nil Observer is allowed. The connections/open calls
+// themselves are told to the dingtalk.Client's own dingtalk.Observer.
 type Observer interface {
 	// Connected is told when the client goes from no connection to one (true) and back
 	// (false); it follows Client.Connected.
@@ -80,24 +75,41 @@ type Observer interface {
 	Frame(typ, topic string)
 	// Ack is told of every acknowledgement sent, with its code.
 	Ack(code int)
+	// StreamAuthFailure is told each time DingTalk refuses connections/open for the
+	// app's key or secret (see IsCredentialsRejected).
+	StreamAuthFailure()
+}
+
+// Timers starts the timers the client waits on: the backoff before a redial, the
+// keepalive ping and its pong deadline, the drain limit of a connection the gateway
+// asked to leave, and the mark of a connection that stayed up for the longest backoff.
+// The default runs on the real clock; tests pass one they advance by hand.
+type Timers interface {
+	// NewTimer starts a timer that fires once, d from now.
+	NewTimer(d time.Duration) Timer
+}
+
+// Timer is one timer a Timers started.
+type Timer interface {
+	// C delivers the time once, when the timer fires.
+	C() <-chan time.Time
+	// Stop stops the timer; it does nothing to a timer that fired already.
+	Stop()
 }
 
 // Client receives bot callbacks over DingTalk's Stream mode. Build it with New and call
 // Run.
 type Client struct {
-	appKey, appSecret string
-	handle            Handler
-	baseURL           string
-	http              *http.Client
-	ownHTTP           bool
-	log               logrus.FieldLogger
-	observer          Observer
-	minBackoff        time.Duration
-	maxBackoff        time.Duration
-	idle              time.Duration
-	pongTimeout       time.Duration
-	ua                string
-	now               func() time.Time
+	api          *dingtalk.Client
+	handle       Handler
+	log          logrus.FieldLogger
+	observer     Observer
+	minBackoff   time.Duration
+	maxBackoff   time.Duration
+	pingInterval time.Duration
+	pongTimeout  time.Duration
+	ua           string
+	timers       Timers
 
 	seen    *dedup
 	running atomic.Bool
@@ -110,42 +122,8 @@ type Client struct {
 // Option configures a Client.
 type Option func(*Client) error
 
-// WithBaseURL sets the open API's base URL that connections/open is called on (default
-// dingtalk.DefaultBaseURL).
-func WithBaseURL(raw string) Option {
-	return func(c *Client) error {
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("base url %q: want an absolute http or https url", raw)
-		}
-		c.baseURL = strings.TrimRight(u.String(), "/")
-		return nil
-	}
-}
-
-// WithHTTPClient sets the HTTP client for connections/open and the WebSocket dial.
-func WithHTTPClient(hc *http.Client) Option {
-	return func(c *Client) error {
-		if hc == nil {
-			return errors.New("http client is nil")
-		}
-		c.http, c.ownHTTP = hc, false
-		return nil
-	}
-}
-
-// WithLogger sets where the client logs connections and failures.
-func WithLogger(l logrus.FieldLogger) Option {
-	return func(c *Client) error {
-		if l == nil {
-			return errors.New("logger is nil")
-		}
-		c.log = l
-		return nil
-	}
-}
-
-// WithObserver sets an Observer told of connections, reconnects, frames and acks.
+// WithObserver sets an Observer told of connections, reconnects, frames, acks and
+// rejected credentials.
 func WithObserver(o Observer) Option {
 	return func(c *Client) error {
 		c.observer = o
@@ -155,7 +133,8 @@ func WithObserver(o Observer) Option {
 
 // WithBackoff sets the first and the longest wait before redialing after a failure
 // (defaults DefaultMinBackoff and DefaultMaxBackoff). Each failure in a row doubles the
-// wait, drawn at random from its upper half; a connection that stays up for max resets it.
+// wait, drawn at random from its upper half; a connection that delivers a frame, or
+// stays up for the longest wait, resets it.
 func WithBackoff(minWait, maxWait time.Duration) Option {
 	return func(c *Client) error {
 		if minWait <= 0 || maxWait < minWait {
@@ -166,15 +145,16 @@ func WithBackoff(minWait, maxWait time.Duration) Option {
 	}
 }
 
-// WithKeepalive sets how long a connection may stay quiet before the client sends a
-// WebSocket ping, and how long it then waits for a pong or any frame before it drops the
-// connection (defaults DefaultIdle and DefaultPongTimeout).
-func WithKeepalive(idle, pongTimeout time.Duration) Option {
+// WithKeepalive sets how often the client sends a WebSocket ping on each connection,
+// and how long it then waits for the pong or any frame before it drops the connection
+// (defaults DefaultPingInterval and DefaultPongTimeout). A socket that goes silent is
+// noticed within interval + pongTimeout.
+func WithKeepalive(interval, pongTimeout time.Duration) Option {
 	return func(c *Client) error {
-		if idle <= 0 || pongTimeout <= 0 {
-			return fmt.Errorf("keepalive %v, pong timeout %v: want positive durations", idle, pongTimeout)
+		if interval <= 0 || pongTimeout <= 0 {
+			return fmt.Errorf("keepalive %v, pong timeout %v: want positive durations", interval, pongTimeout)
 		}
-		c.idle, c.pongTimeout = idle, pongTimeout
+		c.pingInterval, c.pongTimeout = interval, pongTimeout
 		return nil
 	}
 }
@@ -190,42 +170,40 @@ func WithUA(ua string) Option {
 	}
 }
 
-// WithClock sets the clock that ages remembered callbacks (DedupWindow). Timers
-// (backoff, keepalive) run on the real clock.
-func WithClock(now func() time.Time) Option {
+// WithTimers sets what starts the client's timers (default: the real clock). The time
+// that ages remembered callbacks (DedupWindow) is the dingtalk.Client's clock.
+func WithTimers(t Timers) Option {
 	return func(c *Client) error {
-		if now == nil {
-			return errors.New("clock is nil")
+		if t == nil {
+			return errors.New("timers are nil")
 		}
-		c.now = now
+		c.timers = t
 		return nil
 	}
 }
 
-// New builds a client for the app with this key and secret that hands each new robot
-// callback to handle.
-func New(appKey, appSecret string, handle Handler, opts ...Option) (*Client, error) {
-	if strings.TrimSpace(appKey) == "" || strings.TrimSpace(appSecret) == "" {
-		return nil, errors.New("stream: app key and app secret are required")
+// New builds a client that receives the robot callbacks of api's app and hands each new
+// one to handle. connections/open goes through api, so it uses api's app key and
+// secret, base URL, HTTP client, QPS limit, timeout, observer and redaction, and fails
+// with a *dingtalk.APIError; the WebSocket is dialed with api's HTTP client, and the
+// client logs to api's logger and reads api's clock.
+func New(api *dingtalk.Client, handle Handler, opts ...Option) (*Client, error) {
+	if api == nil {
+		return nil, errors.New("stream: dingtalk client is nil")
 	}
 	if handle == nil {
 		return nil, errors.New("stream: handler is nil")
 	}
 	c := &Client{
-		appKey:      appKey,
-		appSecret:   appSecret,
-		handle:      handle,
-		baseURL:     dingtalk.DefaultBaseURL,
-		http:        &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
-		ownHTTP:     true,
-		log:         logrus.StandardLogger(),
-		minBackoff:  DefaultMinBackoff,
-		maxBackoff:  DefaultMaxBackoff,
-		idle:        DefaultIdle,
-		pongTimeout: DefaultPongTimeout,
-		ua:          DefaultUA,
-		now:         time.Now,
-		seen:        newDedup(DedupWindow, DedupSize),
+		api:          api,
+		handle:       handle,
+		minBackoff:   DefaultMinBackoff,
+		maxBackoff:   DefaultMaxBackoff,
+		pingInterval: DefaultPingInterval,
+		pongTimeout:  DefaultPongTimeout,
+		ua:           DefaultUA,
+		timers:       realTimers{},
+		seen:         newDedup(DedupWindow, DedupSize),
 	}
 	for _, opt := range opts {
 		if err := opt(c); err != nil {
@@ -235,7 +213,7 @@ func New(appKey, appSecret string, handle Handler, opts ...Option) (*Client, err
 	if c.observer == nil {
 		c.observer = nopObserver{}
 	}
-	c.log = c.log.WithField("api", "stream")
+	c.log = api.Logger().WithField("api", "stream")
 	return c, nil
 }
 
@@ -252,16 +230,16 @@ func (c *Client) Run(ctx context.Context) error {
 	defer c.running.Store(false)
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	var calm Timer // after an immediate redial: fires when the next may go
 	defer func() {
 		cancel()
 		wg.Wait()
-		if c.ownHTTP {
-			c.http.CloseIdleConnections()
+		if calm != nil {
+			calm.Stop()
 		}
 	}()
 
-	failures := 0             // failed connections in a row
-	var calm <-chan time.Time // after an immediate redial: fires when the next may go
+	failures := 0 // failed connections in a row
 	for {
 		conn, reason, err := c.connect(ctx)
 		if err != nil {
@@ -270,8 +248,14 @@ func (c *Client) Run(ctx context.Context) error {
 			}
 			failures++
 			wait := c.backoff(failures)
-			c.log.WithError(err).WithFields(logrus.Fields{"reason": reason, "failures": failures, "wait": wait.String()}).Warn("dingtalk stream: connecting failed, retrying")
-			if !sleep(ctx, wait) {
+			entry := c.log.WithError(err).WithFields(logrus.Fields{"reason": reason, "failures": failures, "wait": wait.String()})
+			if IsCredentialsRejected(err) {
+				c.observer.StreamAuthFailure()
+				entry.Error("dingtalk stream: DingTalk rejected the app key or secret; check DINGTALK_APP_KEY and DINGTALK_APP_SECRET (retrying)")
+			} else {
+				entry.Warn("dingtalk stream: connecting failed, retrying")
+			}
+			if !c.sleep(ctx, wait) {
 				return nil
 			}
 			c.observer.Reconnect(reason)
@@ -296,12 +280,13 @@ func (c *Client) Run(ctx context.Context) error {
 			// connection cannot make us spin.
 			if calm != nil {
 				select {
-				case <-calm:
+				case <-calm.C():
 				case <-ctx.Done():
 					return nil
 				}
+				calm.Stop()
 			}
-			calm = time.After(c.minBackoff)
+			calm = c.timers.NewTimer(c.minBackoff)
 			c.log.WithField("conn", conn.id).Info("dingtalk stream: gateway asked to reconnect, redialing now")
 			c.observer.Reconnect(ReasonDisconnect)
 			continue
@@ -310,28 +295,56 @@ func (c *Client) Run(ctx context.Context) error {
 		wait := c.backoff(failures)
 		reason = conn.endReason()
 		c.log.WithFields(logrus.Fields{"conn": conn.id, "reason": reason, "failures": failures, "wait": wait.String()}).Warn("dingtalk stream: connection lost, redialing")
-		if !sleep(ctx, wait) {
+		if !c.sleep(ctx, wait) {
 			return nil
 		}
 		c.observer.Reconnect(reason)
 	}
 }
 
+// IsCredentialsRejected reports whether err says DingTalk refused the app key or secret:
+// a *dingtalk.APIError with code invalidClientIdOrSecret, or with HTTP status 401 or 403
+// other than a throttling or quota answer.
+func IsCredentialsRejected(err error) bool {
+	var apiErr *dingtalk.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.Code {
+	case dingtalk.CodeInvalidClient:
+		return true
+	case dingtalk.CodeQPSLimitAppAndAPI, dingtalk.CodeQPSLimitAPI, dingtalk.CodeOrgQuota:
+		return false
+	}
+	return apiErr.Status == http.StatusUnauthorized || apiErr.Status == http.StatusForbidden
+}
+
 // watch waits until conn is drained (the gateway sent disconnect) or ended, or ctx ends.
-// healthy reports whether conn stayed up for the longest backoff.
+// healthy reports whether conn delivered a frame or stayed up for the longest backoff.
 func (c *Client) watch(ctx context.Context, conn *conn) (drained, healthy bool) {
-	timer := time.NewTimer(c.maxBackoff)
+	timer := c.timers.NewTimer(c.maxBackoff)
 	defer timer.Stop()
+	lived := false
+	health := func() bool {
+		if !lived {
+			select { // the mark may have come with the end
+			case <-timer.C():
+				lived = true
+			default:
+			}
+		}
+		return lived || conn.delivered.Load()
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			return false, healthy
+			return false, health()
 		case <-conn.draining:
-			return true, healthy
+			return true, health()
 		case <-conn.done:
-			return false, healthy
-		case <-timer.C:
-			healthy = true
+			return false, health()
+		case <-timer.C():
+			lived = true
 		}
 	}
 }
@@ -368,90 +381,33 @@ func (c *Client) backoff(failures int) time.Duration {
 }
 
 // sleep waits d, reporting false when ctx ends first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
+func (c *Client) sleep(ctx context.Context, d time.Duration) bool {
+	t := c.timers.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-t.C:
+	case <-t.C():
 		return true
 	}
 }
 
-// openRequest is the body of connections/open.
-type openRequest struct {
-	ClientID      string         `json:"clientId"`
-	ClientSecret  string         `json:"clientSecret"`
-	Subscriptions []subscription `json:"subscriptions"`
-	UA            string         `json:"ua"`
-	LocalIP       string         `json:"localIp"`
-}
+// realTimers are Timers on the real clock.
+type realTimers struct{}
 
-type subscription struct {
-	Type  string `json:"type"`
-	Topic string `json:"topic"`
-}
+func (realTimers) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
 
-// openResponse is the answer of connections/open.
-type openResponse struct {
-	Endpoint string `json:"endpoint"`
-	Ticket   string `json:"ticket"`
-}
+type realTimer struct{ t *time.Timer }
 
-// open calls connections/open for a ticket and the endpoint to dial with it.
-func (c *Client) open(ctx context.Context) (*openResponse, error) {
-	body, err := json.Marshal(openRequest{
-		ClientID:      c.appKey,
-		ClientSecret:  c.appSecret,
-		Subscriptions: []subscription{{Type: TypeCallback, Topic: TopicBotMessage}},
-		UA:            c.ua,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("stream: encoding connections/open: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, openTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+PathOpen, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("stream: building connections/open: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		// A transport error names the URL, never the body, so it holds no secret.
-		return nil, fmt.Errorf("stream: connections/open: %w", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxFrameBytes))
-	if err != nil {
-		return nil, fmt.Errorf("stream: reading connections/open answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		msg := strings.TrimSpace(string(raw))
-		if len(msg) > maxErrorBytes {
-			msg = msg[:maxErrorBytes] + "…"
-		}
-		return nil, fmt.Errorf("stream: connections/open: http %d: %s", resp.StatusCode, c.redact(msg))
-	}
-	var out openResponse
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("stream: decoding connections/open answer: %w", err)
-	}
-	if out.Endpoint == "" || out.Ticket == "" {
-		return nil, errors.New("stream: connections/open answered without an endpoint or a ticket")
-	}
-	u, err := url.Parse(out.Endpoint)
-	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return nil, fmt.Errorf("stream: connections/open answered endpoint %q: want a ws or wss url", out.Endpoint)
-	}
-	return &out, nil
-}
+func (r realTimer) C() <-chan time.Time { return r.t.C }
+func (r realTimer) Stop()               { r.t.Stop() }
 
-// redact removes the app secret from s.
-func (c *Client) redact(s string) string {
-	return strings.ReplaceAll(s, c.appSecret, redacted)
+// timerC is t's channel, or nil (which never delivers) when there is no timer.
+func timerC(t Timer) <-chan time.Time {
+	if t == nil {
+		return nil
+	}
+	return t.C()
 }
 
 // nopObserver is the Observer of a client built without one.
@@ -461,3 +417,4 @@ func (nopObserver) Connected(bool)       {}
 func (nopObserver) Reconnect(string)     {}
 func (nopObserver) Frame(string, string) {}
 func (nopObserver) Ack(int)              {}
+func (nopObserver) StreamAuthFailure()   {}

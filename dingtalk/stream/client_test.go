@@ -21,35 +21,33 @@ import (
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
 	handle := func(context.Context, *dingtalk.Callback) error { return nil }
+	api, err := dingtalk.NewClient("k", "s", dingtalk.WithLogger(quietLogger()))
+	require.NoError(t, err)
 	tests := []struct {
 		name           string
-		key, secret    string
+		api            *dingtalk.Client
 		handle         stream.Handler
 		opts           []stream.Option
 		wantErrContain string
 	}{
-		{name: "ok", key: "k", secret: "s", handle: handle},
-		{name: "all options", key: "k", secret: "s", handle: handle, opts: []stream.Option{
-			stream.WithBaseURL("https://api.dingtalk.com/"), stream.WithHTTPClient(&http.Client{}),
-			stream.WithLogger(quietLogger()), stream.WithObserver(nil), stream.WithBackoff(time.Millisecond, time.Second),
-			stream.WithKeepalive(time.Minute, time.Second), stream.WithUA("dingrecall/1.0"), stream.WithClock(time.Now),
+		{name: "ok", api: api, handle: handle},
+		{name: "all options", api: api, handle: handle, opts: []stream.Option{
+			stream.WithObserver(nil), stream.WithBackoff(time.Millisecond, time.Second),
+			stream.WithKeepalive(time.Minute, time.Second), stream.WithUA("dingrecall/1.0"), stream.WithTimers(newFakeClock()),
 		}},
-		{name: "no key", secret: "s", handle: handle, wantErrContain: "app key and app secret"},
-		{name: "no secret", key: "k", handle: handle, wantErrContain: "app key and app secret"},
-		{name: "no handler", key: "k", secret: "s", wantErrContain: "handler is nil"},
-		{name: "bad base url", key: "k", secret: "s", handle: handle, opts: []stream.Option{stream.WithBaseURL("ftp://x")}, wantErrContain: "base url"},
-		{name: "nil http client", key: "k", secret: "s", handle: handle, opts: []stream.Option{stream.WithHTTPClient(nil)}, wantErrContain: "http client"},
-		{name: "nil logger", key: "k", secret: "s", handle: handle, opts: []stream.Option{stream.WithLogger(nil)}, wantErrContain: "logger"},
-		{name: "backoff min > max", key: "k", secret: "s", handle: handle, opts: []stream.Option{stream.WithBackoff(time.Second, time.Millisecond)}, wantErrContain: "backoff"},
-		{name: "backoff zero", key: "k", secret: "s", handle: handle, opts: []stream.Option{stream.WithBackoff(0, time.Second)}, wantErrContain: "backoff"},
-		{name: "keepalive zero", key: "k", secret: "s", handle: handle, opts: []stream.Option{stream.WithKeepalive(0, time.Second)}, wantErrContain: "keepalive"},
-		{name: "empty ua", key: "k", secret: "s", handle: handle, opts: []stream.Option{stream.WithUA(" ")}, wantErrContain: "ua"},
-		{name: "nil clock", key: "k", secret: "s", handle: handle, opts: []stream.Option{stream.WithClock(nil)}, wantErrContain: "clock"},
+		{name: "no dingtalk client", handle: handle, wantErrContain: "dingtalk client is nil"},
+		{name: "no handler", api: api, wantErrContain: "handler is nil"},
+		{name: "backoff min > max", api: api, handle: handle, opts: []stream.Option{stream.WithBackoff(time.Second, time.Millisecond)}, wantErrContain: "backoff"},
+		{name: "backoff zero", api: api, handle: handle, opts: []stream.Option{stream.WithBackoff(0, time.Second)}, wantErrContain: "backoff"},
+		{name: "keepalive zero", api: api, handle: handle, opts: []stream.Option{stream.WithKeepalive(0, time.Second)}, wantErrContain: "keepalive"},
+		{name: "pong timeout zero", api: api, handle: handle, opts: []stream.Option{stream.WithKeepalive(time.Minute, 0)}, wantErrContain: "pong timeout"},
+		{name: "empty ua", api: api, handle: handle, opts: []stream.Option{stream.WithUA(" ")}, wantErrContain: "ua"},
+		{name: "nil timers", api: api, handle: handle, opts: []stream.Option{stream.WithTimers(nil)}, wantErrContain: "timers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := stream.New(tt.key, tt.secret, tt.handle, tt.opts...)
+			c, err := stream.New(tt.api, tt.handle, tt.opts...)
 			if tt.wantErrContain != "" {
 				require.ErrorContains(t, err, tt.wantErrContain)
 				assert.True(t, strings.HasPrefix(err.Error(), "stream: "), err.Error())
@@ -323,26 +321,6 @@ func slicesRepeat(s string, n int) []string {
 	return out
 }
 
-func TestBackoffResetsAfterAHealthyConnection(t *testing.T) {
-	t.Parallel()
-	fake := dingtalktest.NewTest(t)
-	const minWait, maxWait = 5 * time.Millisecond, 400 * time.Millisecond
-	fake.RefuseDials(7) // seven failures in a row: without a reset the next wait is >= 200ms
-	// The connection is healthy once it has outlived the longest wait; a WebSocket ping
-	// sent after a longer quiet spell proves it did, without sleeping in the test.
-	start(t, fake, newRecorder().handle, stream.WithBackoff(minWait, maxWait), stream.WithKeepalive(maxWait+100*time.Millisecond, time.Second))
-	connected(t, fake, 1)
-	require.Eventually(t, func() bool {
-		conns := fake.Connections()
-		return len(conns) == 1 && conns[0].Pings >= 1
-	}, waitFor, tick)
-	dropped := time.Now()
-	require.NoError(t, fake.DropConnection(""))
-	require.Eventually(t, func() bool { return len(fake.Dials()) == 9 }, waitFor, tick)
-	gap := fake.Dials()[8].At.Sub(dropped)
-	assert.Less(t, gap, maxWait/2, "after a healthy connection the first wait is short again")
-}
-
 func TestTicketsAreNeverReused(t *testing.T) {
 	t.Parallel()
 	fake := dingtalktest.NewTest(t, dingtalktest.WithDisconnectDelay(time.Millisecond))
@@ -458,15 +436,16 @@ func TestSecretsAndTicketsStayOutOfLogs(t *testing.T) {
 	var logs bufferLogger
 	// Every WebSocket dial fails with a transport error that quotes the URL, ticket
 	// included; connections/open goes through.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	defer tr.CloseIdleConnections()
 	failDials := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		if r.URL.Path == dingtalktest.PathGatewayConnect {
 			return nil, fmt.Errorf("cannot reach %s", r.URL)
 		}
-		return http.DefaultTransport.RoundTrip(r)
+		return tr.RoundTrip(r)
 	})}
-	c, err := stream.New(fake.AppKey(), fake.AppSecret(), newRecorder().handle,
-		stream.WithBaseURL(fake.URL()), stream.WithBackoff(time.Millisecond, 2*time.Millisecond),
-		stream.WithLogger(logs.logger()), stream.WithHTTPClient(failDials))
+	c, err := stream.New(newAPI(t, fake, dingtalk.WithLogger(logs.logger()), dingtalk.WithHTTPClient(failDials)),
+		newRecorder().handle, stream.WithBackoff(time.Millisecond, 2*time.Millisecond))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -474,7 +453,6 @@ func TestSecretsAndTicketsStayOutOfLogs(t *testing.T) {
 	require.Eventually(t, func() bool { return len(fake.Tickets()) >= 3 }, waitFor, tick)
 	cancel()
 	require.NoError(t, <-done)
-	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 
 	out := logs.String()
 	assert.Contains(t, out, "dialing")
@@ -486,8 +464,8 @@ func TestSecretsAndTicketsStayOutOfLogs(t *testing.T) {
 
 	// A wrong secret: connections/open fails, and the error names no secret.
 	logs = bufferLogger{}
-	wrong, err := stream.New(fake.AppKey(), "wrong-secret-value", newRecorder().handle,
-		stream.WithBaseURL(fake.URL()), stream.WithBackoff(time.Millisecond, 2*time.Millisecond), stream.WithLogger(logs.logger()))
+	wrong, err := stream.New(newAPIFor(t, fake, "wrong-secret-value", dingtalk.WithLogger(logs.logger())),
+		newRecorder().handle, stream.WithBackoff(time.Millisecond, 2*time.Millisecond))
 	require.NoError(t, err)
 	ctx, cancel = context.WithCancel(context.Background())
 	go func() { done <- wrong.Run(ctx) }()
@@ -535,7 +513,11 @@ func TestShutdownLeavesNoGoroutine(t *testing.T) {
 			if tt.prepare != nil {
 				tt.prepare(fake)
 			}
-			c, err := stream.New(fake.AppKey(), fake.AppSecret(), newRecorder().handle, fastOpts(fake)...)
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			api, err := dingtalk.NewClient(fake.AppKey(), fake.AppSecret(), dingtalk.WithBaseURL(fake.URL()),
+				dingtalk.WithLogger(quietLogger()), dingtalk.WithHTTPClient(&http.Client{Transport: tr}))
+			require.NoError(t, err)
+			c, err := stream.New(api, newRecorder().handle, fastOpts()...)
 			require.NoError(t, err)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
@@ -550,6 +532,7 @@ func TestShutdownLeavesNoGoroutine(t *testing.T) {
 				t.Fatal("Run did not return")
 			}
 			assert.False(t, c.Connected())
+			tr.CloseIdleConnections()
 			fake.Close()
 			require.Eventually(t, func() bool { return len(fake.Connections()) == 0 }, waitFor, tick)
 		})

@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	"github.com/coder/websocket"
 	"github.com/sirupsen/logrus"
@@ -17,17 +17,18 @@ import (
 
 // conn is one WebSocket connection to the gateway. Two goroutines serve it: the reader
 // (run), which reads every frame, dispatches it and writes its acknowledgement, and the
-// keeper (keep), which pings a quiet connection and closes the connection when it goes
-// dead, drains too long or Run's context ends. Only the reader writes data frames, and
-// every write goes through write under writeMu; the keeper only sends WebSocket control
-// frames (ping, close), which the library frames under its own lock.
+// keeper (keep), which pings the connection every ping interval, closes it when a ping
+// goes unanswered, it drains too long or Run's context ends. Only the reader writes data
+// frames, and every write goes through write under writeMu; the keeper only sends
+// WebSocket control frames (ping, close), which the library frames under its own lock.
 type conn struct {
 	c   *Client
 	id  int64
 	ws  *websocket.Conn
 	log logrus.FieldLogger
 
-	activity chan struct{} // a frame or a pong arrived; buffered, never closed
+	activity  chan struct{} // a frame arrived; buffered, never closed
+	delivered atomic.Bool   // a frame arrived at some point
 
 	draining  chan struct{} // closed when the gateway sent disconnect
 	drainOnce sync.Once
@@ -42,9 +43,9 @@ type conn struct {
 // connect opens a connection: a fresh ticket from connections/open, then the WebSocket
 // dial. On failure it returns the Reason constant of the step that failed.
 func (c *Client) connect(ctx context.Context) (*conn, string, error) {
-	ep, err := c.open(ctx)
+	tk, err := c.api.OpenGateway(ctx, c.ua, dingtalk.Subscription{Type: TypeCallback, Topic: TopicBotMessage})
 	if err != nil {
-		return nil, ReasonOpen, err
+		return nil, ReasonOpen, fmt.Errorf("stream: opening a connection: %w", err)
 	}
 	cn := &conn{
 		c:        c,
@@ -55,28 +56,25 @@ func (c *Client) connect(ctx context.Context) (*conn, string, error) {
 	}
 	cn.log = c.log.WithField("conn", cn.id)
 
-	target := ep.Endpoint + "?ticket=" + url.QueryEscape(ep.Ticket)
-	if strings.Contains(ep.Endpoint, "?") {
-		target = ep.Endpoint + "&ticket=" + url.QueryEscape(ep.Ticket)
+	target := tk.Endpoint + "?ticket=" + url.QueryEscape(tk.Ticket)
+	if strings.Contains(tk.Endpoint, "?") {
+		target = tk.Endpoint + "&ticket=" + url.QueryEscape(tk.Ticket)
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	ws, resp, err := websocket.Dial(dctx, target, &websocket.DialOptions{
-		HTTPClient:     c.http,
-		OnPongReceived: func(context.Context, []byte) { cn.touch() },
-	})
+	ws, resp, err := websocket.Dial(dctx, target, &websocket.DialOptions{HTTPClient: c.api.HTTPClient()})
 	if err != nil {
 		status := 0
 		if resp != nil {
 			status = resp.StatusCode
 		}
 		// The dial error may quote the URL, and so the ticket: never let it out.
-		msg := strings.NewReplacer(ep.Ticket, redacted, url.QueryEscape(ep.Ticket), redacted).Replace(err.Error())
-		return nil, ReasonDial, &dialError{endpoint: endpointName(ep.Endpoint), status: status, msg: msg, err: err}
+		msg := c.api.Redact(err.Error(), tk.Ticket)
+		return nil, ReasonDial, &dialError{endpoint: endpointName(tk.Endpoint), status: status, msg: msg, err: err}
 	}
 	ws.SetReadLimit(maxFrameBytes)
 	cn.ws = ws
-	cn.log.WithField("endpoint", endpointName(ep.Endpoint)).Info("dingtalk stream: connected")
+	cn.log.WithField("endpoint", endpointName(tk.Endpoint)).Info("dingtalk stream: connected")
 	return cn, "", nil
 }
 
@@ -142,17 +140,28 @@ func (cn *conn) run(ctx context.Context) {
 	}
 }
 
-// keep closes the connection when ctx ends (normal close), when it stays quiet through a
-// ping and the pong timeout, or when it drains for too long; it returns when readCtx
-// ends.
+// keep pings the connection every ping interval and closes it when no pong and no frame
+// arrives within the pong timeout of a ping (reason keepalive), when it drains for too
+// long, or when ctx ends (normal close). It returns when readCtx ends, or after closing.
 func (cn *conn) keep(ctx, readCtx context.Context) {
-	idle := time.NewTimer(cn.c.idle)
-	defer idle.Stop()
-	drain := time.NewTimer(drainTimeout)
-	drain.Stop()
-	defer drain.Stop()
-	var drainLimit <-chan time.Time // drain.C once the connection drains
+	t := cn.c.timers
+	next := t.NewTimer(cn.c.pingInterval) // the next ping; nil while one is out
+	var deadline, drain Timer             // the pong deadline of the ping out; the drain limit
+	var pong chan error                   // the answer of the ping out; nil when none is
+	stopPing := func() {}                 // gives up waiting for the ping out
+	heard := false                        // a frame arrived since the ping went out
 	draining := cn.draining
+	defer func() {
+		for _, tm := range []Timer{next, deadline, drain} {
+			if tm != nil {
+				tm.Stop()
+			}
+		}
+		stopPing()
+		if pong != nil {
+			<-pong
+		}
+	}()
 	for {
 		select {
 		case <-readCtx.Done():
@@ -162,52 +171,62 @@ func (cn *conn) keep(ctx, readCtx context.Context) {
 			return
 		case <-draining:
 			draining = nil
-			drain.Reset(drainTimeout)
-			drainLimit = drain.C
-		case <-drainLimit:
+			drain = t.NewTimer(drainTimeout)
+		case <-timerC(drain):
 			cn.log.Warn("dingtalk stream: gateway did not close a draining connection, closing it")
 			_ = cn.ws.Close(websocket.StatusNormalClosure, "drained")
 			return
 		case <-cn.activity:
-			idle.Reset(cn.c.idle)
-		case <-idle.C:
-			if !cn.probe(readCtx) {
-				if readCtx.Err() != nil {
-					return
-				}
+			heard = true
+		case <-timerC(next):
+			next, heard = nil, false
+			select { // what arrived before the ping says nothing about its answer
+			case <-cn.activity:
+			default:
+			}
+			pctx, cancel := context.WithCancel(readCtx)
+			pong, stopPing = make(chan error, 1), cancel
+			go func(answer chan<- error) { answer <- cn.ws.Ping(pctx) }(pong)
+			deadline = t.NewTimer(cn.c.pongTimeout)
+		case err := <-pong:
+			pong = nil
+			stopPing()
+			deadline.Stop()
+			deadline = nil
+			if err != nil {
+				// Only a closed or broken connection fails a ping before its deadline;
+				// the reader sees the same and ends the connection.
+				cn.log.WithError(err).Debug("dingtalk stream: ping failed")
+				return
+			}
+			next = t.NewTimer(cn.c.pingInterval)
+		case <-timerC(deadline):
+			deadline = nil
+			stopPing()
+			if err := <-pong; err == nil {
+				heard = true // the pong came with the deadline
+			}
+			pong = nil
+			select { // a frame that came with the deadline counts too
+			case <-cn.activity:
+				heard = true
+			default:
+			}
+			if !heard {
 				cn.setReason(ReasonKeepalive)
 				cn.log.WithField("timeout", cn.c.pongTimeout.String()).Warn("dingtalk stream: no pong from the gateway, dropping the connection")
 				_ = cn.ws.CloseNow()
 				return
 			}
-			idle.Reset(cn.c.idle)
+			// No pong, but a frame came: the connection is alive.
+			next = t.NewTimer(cn.c.pingInterval)
 		}
 	}
 }
 
-// probe sends a WebSocket ping and reports whether a pong or any frame arrived within
-// the pong timeout.
-func (cn *conn) probe(ctx context.Context) bool {
-	select {
-	case <-cn.activity: // something arrived since the timer fired
-		return true
-	default:
-	}
-	pctx, cancel := context.WithTimeout(ctx, cn.c.pongTimeout)
-	defer cancel()
-	if cn.ws.Ping(pctx) == nil {
-		return true
-	}
-	select {
-	case <-cn.activity:
-		return true
-	default:
-		return false
-	}
-}
-
-// touch notes that something arrived.
+// touch notes that a frame arrived.
 func (cn *conn) touch() {
+	cn.delivered.Store(true)
 	select {
 	case cn.activity <- struct{}{}:
 	default:
@@ -285,7 +304,7 @@ func (c *Client) deliver(ctx context.Context, log logrus.FieldLogger, messageID 
 	if messageID != "" {
 		keys[0] = "frame:" + messageID
 	}
-	if !c.seen.claim(c.now(), keys...) {
+	if !c.seen.claim(c.api.Now(), keys...) {
 		log.WithField("msgId", cb.MsgID).Debug("dingtalk stream: callback delivered again, acknowledged without handling")
 		return CodeOK
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -119,19 +121,40 @@ func (r *running) stop(t testing.TB) {
 }
 
 // fastOpts keep backoff short for tests.
-func fastOpts(fake *dingtalktest.Server) []stream.Option {
-	return []stream.Option{
-		stream.WithBaseURL(fake.URL()),
-		stream.WithBackoff(5*time.Millisecond, 40*time.Millisecond),
-		stream.WithLogger(quietLogger()),
-	}
+func fastOpts() []stream.Option {
+	return []stream.Option{stream.WithBackoff(5*time.Millisecond, 40*time.Millisecond)}
+}
+
+// newAPI builds the dingtalk client a stream client runs on, for the fake's app: a quiet
+// logger and an HTTP transport of its own, whose idle connections are closed when the
+// test ends. opts come after those defaults.
+func newAPI(t testing.TB, fake *dingtalktest.Server, opts ...dingtalk.Option) *dingtalk.Client {
+	t.Helper()
+	return newAPIFor(t, fake, fake.AppSecret(), opts...)
+}
+
+// newAPIFor is newAPI with another app secret.
+func newAPIFor(t testing.TB, fake *dingtalktest.Server, secret string, opts ...dingtalk.Option) *dingtalk.Client {
+	t.Helper()
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	base := []dingtalk.Option{dingtalk.WithBaseURL(fake.URL()), dingtalk.WithLogger(quietLogger()), dingtalk.WithHTTPClient(&http.Client{Transport: tr})}
+	api, err := dingtalk.NewClient(fake.AppKey(), secret, append(base, opts...)...)
+	require.NoError(t, err)
+	return api
 }
 
 // start runs a client for the fake's app with handle and opts (after fastOpts), and
 // stops it when the test ends.
 func start(t *testing.T, fake *dingtalktest.Server, handle stream.Handler, opts ...stream.Option) *running {
 	t.Helper()
-	c, err := stream.New(fake.AppKey(), fake.AppSecret(), handle, append(fastOpts(fake), opts...)...)
+	return startOn(t, newAPI(t, fake), handle, opts...)
+}
+
+// startOn is start on a dingtalk client of the test's making.
+func startOn(t *testing.T, api *dingtalk.Client, handle stream.Handler, opts ...stream.Option) *running {
+	t.Helper()
+	c, err := stream.New(api, handle, append(fastOpts(), opts...)...)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{client: c, cancel: cancel, done: make(chan struct{})}
@@ -209,6 +232,7 @@ type observer struct {
 	reconnects []string
 	frames     []string
 	acks       map[int]int
+	authFails  int
 }
 
 func newObserver() *observer { return &observer{acks: map[int]int{}} }
@@ -237,6 +261,18 @@ func (o *observer) Ack(code int) {
 	o.acks[code]++
 }
 
+func (o *observer) StreamAuthFailure() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.authFails++
+}
+
+func (o *observer) authFailures() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.authFails
+}
+
 func (o *observer) snapshot() (connected []bool, reconnects, frames []string, acks map[int]int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -245,4 +281,125 @@ func (o *observer) snapshot() (connected []bool, reconnects, frames []string, ac
 		acks[k] = v
 	}
 	return append([]bool(nil), o.connected...), append([]string(nil), o.reconnects...), append([]string(nil), o.frames...), acks
+}
+
+// fakeClock is a clock a test advances by hand: Now for the dingtalk client (the age of
+// remembered callbacks) and NewTimer for the stream client (backoff, keepalive).
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	started int          // timers started so far
+	pending []*fakeTimer // started, not yet fired or stopped
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+}
+
+// fakeTimer is a timer of a fakeClock.
+type fakeTimer struct {
+	clock *fakeClock
+	seq   int // 1 for the first timer the clock started
+	d     time.Duration
+	at    time.Time
+	ch    chan time.Time
+}
+
+func (f *fakeClock) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fakeClock) NewTimer(d time.Duration) stream.Timer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started++
+	t := &fakeTimer{clock: f, seq: f.started, d: d, at: f.now.Add(d), ch: make(chan time.Time, 1)}
+	if d <= 0 {
+		t.ch <- f.now
+		return t
+	}
+	f.pending = append(f.pending, t)
+	return t
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.ch }
+
+func (t *fakeTimer) Stop() {
+	t.clock.mu.Lock()
+	defer t.clock.mu.Unlock()
+	t.clock.pending = slices.DeleteFunc(t.clock.pending, func(p *fakeTimer) bool { return p == t })
+}
+
+// Advance moves the clock d forward and fires every timer that is due, in order.
+func (f *fakeClock) Advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(d)
+	slices.SortStableFunc(f.pending, func(a, b *fakeTimer) int { return a.at.Compare(b.at) })
+	for len(f.pending) > 0 && !f.pending[0].at.After(f.now) {
+		t := f.pending[0]
+		f.pending = f.pending[1:]
+		t.ch <- t.at
+	}
+}
+
+// durations returns the durations of the pending timers, shortest first.
+func (f *fakeClock) durations() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]time.Duration, 0, len(f.pending))
+	for _, t := range f.pending {
+		out = append(out, t.d)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// waitPending waits until exactly n timers are pending and returns their durations,
+// shortest first.
+func (f *fakeClock) waitPending(t *testing.T, n int) []time.Duration {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(f.durations()) == n }, waitFor, tick, "want %d pending timers, have %v", n, f.durations())
+	return f.durations()
+}
+
+// waitTimer waits until a timer of duration d is pending.
+func (f *fakeClock) waitTimer(t *testing.T, d time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool { return slices.Contains(f.durations(), d) }, waitFor, tick, "want a pending %v timer", d)
+}
+
+// mark returns how many timers the clock has started, for waitNew.
+func (f *fakeClock) mark() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.started
+}
+
+// waitNew waits until a timer started after mark is pending and returns the duration of
+// the first such timer.
+func (f *fakeClock) waitNew(t *testing.T, mark int) time.Duration {
+	t.Helper()
+	var d time.Duration
+	require.Eventually(t, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		first := 0
+		for _, p := range f.pending {
+			if p.seq > mark && (first == 0 || p.seq < first) {
+				first, d = p.seq, p.d
+			}
+		}
+		return first != 0
+	}, waitFor, tick, "want a timer started after the %dth", mark)
+	return d
+}
+
+// waitSet waits until the pending timers have exactly the durations want.
+func (f *fakeClock) waitSet(t *testing.T, want ...time.Duration) {
+	t.Helper()
+	want = slices.Sorted(slices.Values(want))
+	require.Eventually(t, func() bool { return slices.Equal(f.durations(), want) }, waitFor, tick, "want pending timers %v", want)
 }

@@ -179,7 +179,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 	sup.spawn("auto-recall", workCtx, func(stop context.Context) { auto.Run(stop, workCtx, autoRecallInterval) })
 
 	intake := bot.NewIntake(b, pool, st.dedup, o.now, log)
-	streamClient, err := newStreamClient(cfg, intake, mx, log)
+	streamClient, err := newStreamClient(cfg, client, intake, mx)
 	if err != nil {
 		return err
 	}

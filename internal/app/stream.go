@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/dingrecall/dingrecall/bot"
 	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/dingtalk/stream"
@@ -17,7 +15,7 @@ import (
 // both (nil for http). Its callbacks take the same intake as HTTP ones; a
 // callback the pool cannot take is acknowledged with 500 so that DingTalk
 // delivers it again.
-func newStreamClient(cfg config, intake *bot.Intake, mx *metrics.Metrics, log logrus.FieldLogger) (*stream.Client, error) {
+func newStreamClient(cfg config, client *dingtalk.Client, intake *bot.Intake, mx *metrics.Metrics) (*stream.Client, error) {
 	if cfg.CallbackMode == "http" {
 		return nil, nil
 	}
@@ -26,8 +24,7 @@ func newStreamClient(cfg config, intake *bot.Intake, mx *metrics.Metrics, log lo
 		mx.Callback(outcome)
 		return err
 	}
-	c, err := stream.New(cfg.AppKey, cfg.AppSecret, handle,
-		stream.WithBaseURL(cfg.APIBase), stream.WithLogger(log), stream.WithObserver(mx), stream.WithUA("dingrecall/"+Version))
+	c, err := stream.New(client, handle, stream.WithObserver(mx), stream.WithUA("dingrecall/"+Version))
 	if err != nil {
 		return nil, fmt.Errorf("stream mode: %w", err)
 	}
