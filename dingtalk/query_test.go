@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -311,4 +313,31 @@ func TestStatusAnswers(t *testing.T) {
 		})
 	}
 	assert.Equal(t, "UNKNOWN", dingtalk.StatusUnknown.String())
+}
+
+// Ask DingTalk what became of a message whose recall may or may not have gone
+// through, and tell an unknown or expired key apart with errors.Is.
+func ExampleClient_StatusGroup() {
+	fake := dingtalktest.New()
+	defer fake.Close()
+
+	client, err := dingtalk.NewClient(fake.AppKey(), fake.AppSecret(), dingtalk.WithBaseURL(fake.URL()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	key, err := client.SendGroup(ctx, "cidOpsAlerts==", dingtalk.Text("deploying v1.2.3 to production"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := client.RecallGroup(ctx, "cidOpsAlerts==", []string{key}); err != nil {
+		log.Fatal(err)
+	}
+	status, err := client.StatusGroup(ctx, "cidOpsAlerts==", key)
+	fmt.Println(status, err)
+	_, err = client.StatusGroup(ctx, "cidOpsAlerts==", "no-such-key")
+	fmt.Println(errors.Is(err, dingtalk.ErrKeyUnknown), errors.Is(err, dingtalk.ErrKeyExpired))
+	// Output:
+	// RECALLED <nil>
+	// true false
 }
