@@ -347,8 +347,9 @@ type errorBody struct {
 	RequestID string `json:"requestid"`
 }
 
-// do performs one HTTP exchange: POST in as JSON to api, with the token when
-// tok is not empty, and decode a 2xx answer into out.
+// do performs one HTTP exchange: POST in as JSON to api (or, when in is
+// url.Values, GET api with in as the query string), with the token when tok
+// is not empty, and decode a 2xx answer into out.
 func (c *Client) do(ctx context.Context, api, tok string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
@@ -356,7 +357,11 @@ func (c *Client) do(ctx context.Context, api, tok string, in, out any) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+api, bytes.NewReader(body))
+	method, target, reader := http.MethodPost, c.baseURL+api, io.Reader(bytes.NewReader(body))
+	if q, ok := in.(url.Values); ok { // a GET call: its arguments are the query string
+		method, target, reader = http.MethodGet, target+"?"+q.Encode(), nil
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, reader)
 	if err != nil {
 		return fmt.Errorf("dingtalk %s: building request: %w", api, err)
 	}

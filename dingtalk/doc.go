@@ -1,8 +1,9 @@
 // Package dingtalk is dingrecall's typed client for the parts of DingTalk's open
 // API the bot uses: access tokens, sending robot messages into group, private and
-// one-to-one chats, recalling them in batches, checking the signature of
-// robot callbacks, and opening Stream mode connections (OpenGateway, used by package
-// stream, which shares the client's transport).
+// one-to-one chats, recalling them in batches, asking what became of a sent
+// message, checking the signature of robot callbacks, and opening Stream mode
+// connections (OpenGateway, used by package stream, which shares the client's
+// transport).
 //
 // The client knows nothing of commands or storage. It caches the access token,
 // splits recalls into batches of at most 20 keys, keeps every API under a

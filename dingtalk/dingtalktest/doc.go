@@ -1,14 +1,17 @@
 // Package dingtalktest is an in-process fake of the DingTalk open API calls dingrecall
-// makes: the access token, the three robot send calls and the three robot recall calls,
-// and the Stream mode gateway (connections/open and its WebSocket; the comment at the top
-// of gateway.go lists its helpers and where it differs from DingTalk's).
+// makes: the access token, the three robot send calls, the three robot recall calls, the
+// three message status calls (groupMessages/query, privateChatMessages/query and
+// oToMessages/readStatus), and the Stream mode gateway (connections/open and its
+// WebSocket; the comment at the top of gateway.go lists its helpers and where it differs
+// from DingTalk's).
 //
 // A Server is a real HTTP server (net/http/httptest) that answers on URL() the way
 // https://api.dingtalk.io does: successful calls answer 200 with the result object, failed
 // calls answer 4xx/5xx with {"code", "message", "requestid"} and DingTalk's error codes.
 // It records what it was asked for inspection (Sent, Message, Recalled, RecallAttempts,
 // Calls, CallCount, PeakConcurrent, TokensIssued) and injects faults (FailNext, FailNextOn,
-// FailCallWith, FailKey, SetLatency, SetQPSLimit, SetRecallFailRate, InvalidateTokens).
+// FailCallWith, FailKey, SetLatency, SetQPSLimit, SetRecallFailRate, InvalidateTokens);
+// WithProcessingTime keeps new messages in the PROCESSING status for a while.
 // A Server is safe for concurrent use. New needs no *testing.T, so the app's sandbox mode
 // runs on it; tests use NewTest, which closes the server when the test ends.
 //
@@ -25,14 +28,26 @@
 //   - failedResult reasons are the fake's own wording (the Reason constants). The 24-hour
 //     recall window (RecallWindow) applies to every chat kind and is measured with the
 //     fake's clock (WithClock), as is token expiry. A key named twice in one recall call is
-//     handled once.
+//     handled once. A key recalled before fails again, in failedResult, with
+//     ReasonAlreadyRecalled: DingTalk documents neither that a second recall fails nor
+//     how it words the reason; the fake assumes it fails and does not recall twice.
+//   - The status calls answer sendStatus SUCCESS for a message in its chat, RECALLED once a
+//     recall took it, and PROCESSING only for WithProcessingTime after sending. Where
+//     DingTalk does not document its behaviour, the fake assumes: a key it never issued, or
+//     one sent to another kind of chat or another openConversationId, answers 400
+//     invalid.processQueryKey; every kind of key expires, answering 400
+//     processQueryKey.expireTime, RecallWindow after sending by the fake's clock (DingTalk
+//     states 24 hours for oToMessages/readStatus only), recalled or not; maxResults must be
+//     1 to MaxStatusResults and nextToken is ignored. The fake tracks no reading, so
+//     readUserIds and messageReadInfoList are always empty and hasMore is false.
 //   - There is no throttle and no monthly quota unless a test asks for one (SetQPSLimit,
 //     FailNext, SetRecallFailRate). SetQPSLimit admits at most n calls per path in any
 //     one-second window of the real clock, not WithClock's; DingTalk does not document how
 //     it counts its 20 calls a second, and this is the strictest reading.
 //   - Checks run in a fixed order, after any SetLatency delay: path and method, QPS limit,
-//     token, injected faults, content type (application/json is required), body, then
-//     fields. DingTalk's own order is not documented.
-//   - An unknown path answers 404 InvalidAction.NotFound and a method other than POST
-//     answers 405 InvalidAction.MethodNotAllowed; both codes are the fake's own.
+//     token, injected faults, content type (application/json is required of POST calls),
+//     body or query string, then fields. DingTalk's own order is not documented.
+//   - An unknown path answers 404 InvalidAction.NotFound and a method other than the
+//     call's (GET for oToMessages/readStatus, POST for every other call) answers 405
+//     InvalidAction.MethodNotAllowed; both codes are the fake's own.
 package dingtalktest

@@ -37,8 +37,8 @@ type Call struct {
 	Status int
 	// Code is the error code answered; empty on success.
 	Code string
-	// Keys are the distinct processQueryKeys a recall call named, or the key a successful
-	// send call issued.
+	// Keys are the distinct processQueryKeys a recall call named, the key a successful
+	// send call issued, or the key a successful status call asked about.
 	Keys []string
 	// At is when the fake's clock said the request arrived.
 	At time.Time

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -80,6 +81,7 @@ type Server struct {
 	tokenTTL                     time.Duration
 	now                          func() time.Time
 	invalidStaff                 map[string]bool
+	processing                   time.Duration // WithProcessingTime
 
 	mu          sync.Mutex
 	tokens      map[string]time.Time // token → expiry
@@ -166,6 +168,9 @@ func New(opts ...Option) *Server {
 		PathGroupRecall:   {robot: true, recall: true, handle: s.recall(KindGroup)},
 		PathPrivateRecall: {robot: true, recall: true, handle: s.recall(KindPrivate)},
 		PathOTORecall:     {robot: true, recall: true, handle: s.recall(KindOTO)},
+		PathGroupStatus:   {robot: true, handle: s.queryStatus(KindGroup)},
+		PathPrivateStatus: {robot: true, handle: s.queryStatus(KindPrivate)},
+		PathOTOStatus:     {robot: true, get: s.readStatus},
 	}
 	s.srv = httptest.NewServer(s.gatewayRoutes(http.HandlerFunc(s.serve)))
 	return s
@@ -205,6 +210,15 @@ type route struct {
 	robot  bool // needs a token; subject to latency, the QPS limit and FailNext
 	recall bool // names processQueryKeys; subject to SetRecallFailRate
 	handle handlerFunc
+	get    func(url.Values) (any, []string, *apiError) // a GET call, answered from its query string
+}
+
+// method is the HTTP method of the call.
+func (rt route) method() string {
+	if rt.get != nil {
+		return http.MethodGet
+	}
+	return http.MethodPost
 }
 
 // handlerFunc answers a call whose body passed the common checks. keys, when not nil,
@@ -228,7 +242,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	apiErr := s.gate(r, rt, known, readErr)
 	var result any
 	var keys []string
-	if apiErr == nil {
+	if apiErr == nil && rt.get != nil {
+		result, keys, apiErr = rt.get(r.URL.Query())
+	} else if apiErr == nil {
 		result, keys, apiErr = rt.handle(body)
 	}
 	if apiErr != nil {
@@ -245,8 +261,8 @@ func (s *Server) gate(r *http.Request, rt route, known bool, readErr error) *api
 	switch {
 	case !known:
 		return &apiError{http.StatusNotFound, "InvalidAction.NotFound", "no such API: " + r.URL.Path}
-	case r.Method != http.MethodPost:
-		return &apiError{http.StatusMethodNotAllowed, "InvalidAction.MethodNotAllowed", "use POST, not " + r.Method}
+	case r.Method != rt.method():
+		return &apiError{http.StatusMethodNotAllowed, "InvalidAction.MethodNotAllowed", "use " + rt.method() + ", not " + r.Method}
 	}
 	if rt.robot {
 		if err := s.admit(r.URL.Path); err != nil {
@@ -259,7 +275,7 @@ func (s *Server) gate(r *http.Request, rt route, known bool, readErr error) *api
 	if err := s.injectedFault(r.URL.Path, rt); err != nil {
 		return err
 	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); rt.get == nil && mt != "application/json" {
 		return invalidParam("content type must be application/json")
 	}
 	if readErr != nil {
