@@ -14,8 +14,9 @@ import (
 )
 
 // DefaultTimeout is how long one call may take unless [WithTimeout] says
-// otherwise. It is above the server's own write deadline for the largest
-// recall, so a slow recall is answered rather than cut off.
+// otherwise. It is above the server's write deadline with its default
+// RECALL_MAX and DINGTALK_QPS, so a slow recall is answered rather than cut
+// off; a server set to recall far more at once may need a longer one.
 const DefaultTimeout = 2 * time.Minute
 
 // maxAnswer is the most bytes of an answer the client reads; a longer one

@@ -61,7 +61,10 @@ type exitError struct {
 	named bool
 }
 
+// Error is the message of the error it wraps.
 func (e *exitError) Error() string { return e.err.Error() }
+
+// Unwrap is the error it wraps.
 func (e *exitError) Unwrap() error { return e.err }
 
 // usageError is an ExitUsage error.
@@ -244,14 +247,23 @@ func fromEnv(env Env, key string) ucli.ValueSourceChain {
 	return ucli.NewValueSourceChain(envSource{key: key, getenv: env.Getenv})
 }
 
+// Lookup is the variable's value; an empty one counts as unset.
 func (s envSource) Lookup() (string, bool) {
 	v := s.getenv(s.key)
 	return v, v != ""
 }
-func (s envSource) String() string   { return "environment variable " + s.key }
+
+// String names the source, for the library's messages.
+func (s envSource) String() string { return "environment variable " + s.key }
+
+// GoString names the source, for the library's messages.
 func (s envSource) GoString() string { return "envSource{" + s.key + "}" }
-func (s envSource) IsFromEnv() bool  { return true }
-func (s envSource) Key() string      { return s.key }
+
+// IsFromEnv tells the help that the source is the environment.
+func (s envSource) IsFromEnv() bool { return true }
+
+// Key is the variable's name, which the help shows.
+func (s envSource) Key() string { return s.key }
 
 // serverFlags are the flags of every API command: which server, with what
 // token, how long to wait.
