@@ -227,7 +227,7 @@ Example (Dockerfile):
 			if cmd.Args().Present() {
 				return usageError("healthcheck takes no arguments, got %q", cmd.Args().Slice())
 			}
-			if code := app.Healthcheck(env.Getenv); code != 0 {
+			if code := app.Healthcheck(env.Getenv, env.Stderr); code != 0 {
 				// Healthcheck said why on stderr.
 				return &exitError{code: code, err: errReported}
 			}
