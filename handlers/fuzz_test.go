@@ -129,8 +129,8 @@ var fuzzMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http
 // method and path. Every answer must be a 2xx carrying JSON, or a 4xx
 // carrying {"error": {"code", "message"[, "field"]}} (other top-level
 // members, such as a 409's processQueryKey, may sit beside it); never a 5xx
-// and never a panic (the recovery middleware would turn one into a 500). Wrong or
-// missing API tokens always get 401, and a recall answer puts every
+// and never a panic (the recovery middleware would turn one into a 500).
+// Wrong or missing API tokens always get 401, and a recall answer puts every
 // selected key into exactly one of recalled and failed.
 //
 // One exception is allowed and counted: 502 with DingTalk's own error code,
