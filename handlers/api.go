@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,19 +26,19 @@ import (
 // authorize checks the bearer token in constant time.
 func (h *handler) authorize(c *gin.Context) {
 	if h.d.APIToken == "" {
-		writeError(c, errAPIDisabled)
+		h.writeError(c, errAPIDisabled)
 		return
 	}
 	scheme, got, _ := strings.Cut(strings.TrimSpace(c.GetHeader("Authorization")), " ")
 	if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(h.d.APIToken)) != 1 {
-		writeError(c, errUnauthorized)
+		h.writeError(c, errUnauthorized)
 		return
 	}
 	c.Next()
 }
 
-// decodeJSON reads a bounded JSON body into v, refusing unknown fields and
-// naming the field at fault.
+// decodeJSON reads a bounded JSON body into v (a pointer to a struct),
+// refusing unknown fields and naming the field at fault.
 func decodeJSON(c *gin.Context, v any) error {
 	body, err := readBody(c)
 	if err != nil {
@@ -63,11 +65,64 @@ func decodeJSON(c *gin.Context, v any) error {
 			field = "body"
 		}
 		return badField(field, "want %s, got %s", jsonKind(typeErr.Type), typeErr.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+	}
+	// encoding/json has no type for an unknown field: find it by walking
+	// the body against v's fields.
+	if field := unknownField(body, reflect.TypeOf(v)); field != "" {
 		return badField(field, "is not a known field")
 	}
 	return badField("body", "%v", err)
+}
+
+// unknownField names the first member (in name order) of the JSON object
+// raw, or of an object nested in it, that the struct type t has no field
+// for, matching names as encoding/json does, case aside; "" when there is
+// none or raw is no object.
+func unknownField(raw []byte, t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return ""
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return ""
+	}
+	names := make([]string, 0, len(obj))
+	for name := range obj {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		f, ok := jsonField(t, name)
+		if !ok {
+			return name
+		}
+		if inner := unknownField(obj[name], f.Type); inner != "" {
+			return inner
+		}
+	}
+	return ""
+}
+
+// jsonField finds the field of struct type t that the JSON member name
+// decodes into: its json tag's name (or its Go name), ignoring case.
+func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || tag == "-" {
+			continue
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if strings.EqualFold(tag, name) {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // jsonKind names the JSON value a Go type decodes from.
@@ -205,18 +260,23 @@ func rawParam(raw json.RawMessage) (string, error) {
 func (h *handler) sendMessage(c *gin.Context) {
 	var req sendRequest
 	if err := decodeJSON(c, &req); err != nil {
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	o, err := req.outgoing(h.d.MaxTTL)
 	if err != nil {
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
-	m, err := h.d.Guard.Send(c.Request.Context(), o)
+	m, err := h.d.Bot.Send(c.Request.Context(), o)
+	if errors.Is(err, bot.ErrUntracked) {
+		h.requestLogger(c).WithFields(logrus.Fields{"chat": o.ChatID, "api": "messages", "key": m.Key}).WithError(err).Error("api send: posted but not tracked")
+		h.writeError(c, untracked(m.Key))
+		return
+	}
 	if err != nil {
 		h.requestLogger(c).WithFields(logrus.Fields{"chat": o.ChatID, "api": "messages"}).WithError(err).Warn("api send failed")
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	resp := gin.H{"processQueryKey": m.Key, "conversationId": m.ChatID, "sentAt": m.SentAt.UTC().Format(time.RFC3339Nano)}
@@ -316,30 +376,30 @@ type recallResponse struct {
 func (h *handler) recall(c *gin.Context) {
 	var req recallRequest
 	if err := decodeJSON(c, &req); err != nil {
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	sel, err := req.selection(h.d.RecallMax)
 	if err != nil {
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	ctx := c.Request.Context()
 	resp := recallResponse{Selected: []string{}, Recalled: []string{}, Failed: map[string]string{}, DryRun: req.DryRun}
 	if req.DryRun {
-		msgs, err := h.d.Recaller.Preview(ctx, sel)
+		msgs, err := h.d.Bot.Preview(ctx, sel)
 		if err != nil {
-			writeError(c, err)
+			h.writeError(c, err)
 			return
 		}
 		resp.Selected = appendKeys(resp.Selected, msgs)
 		c.JSON(http.StatusOK, resp)
 		return
 	}
-	out, err := h.d.Recaller.Recall(ctx, sel, bot.Actor{Source: store.SourceAPI, Request: req.summary()})
+	out, err := h.d.Bot.Recall(ctx, sel, bot.Actor{Source: store.SourceAPI, Request: req.summary()})
 	if err != nil {
-		h.requestLogger(c).WithError(err).Error("api recall: store unavailable")
-		writeError(c, err)
+		h.requestLogger(c).WithFields(logrus.Fields{"chat": sel.ChatID, "tag": sel.Tag, "api": "recall"}).WithError(err).Warn("api recall failed")
+		h.writeError(c, err)
 		return
 	}
 	resp.Selected = appendKeys(resp.Selected, out.Selected)
@@ -348,7 +408,7 @@ func (h *handler) recall(c *gin.Context) {
 		resp.Failed[k] = reason
 	}
 	for _, m := range out.TooOld {
-		resp.Failed[m.Key] = h.d.Recaller.TooOldReason()
+		resp.Failed[m.Key] = h.d.Bot.TooOldReason()
 	}
 	h.requestLogger(c).WithFields(logrus.Fields{"chat": sel.ChatID, "tag": sel.Tag, "user": "api", "recalled": len(out.Recalled), "failed": len(out.Failed)}).Info("recall")
 	c.JSON(http.StatusOK, resp)
@@ -383,14 +443,14 @@ func (h *handler) listMessages(c *gin.Context) {
 	if raw := c.Query("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 {
-			writeError(c, badField("limit", "want a positive number, got %q", raw))
+			h.writeError(c, badField("limit", "want a positive number, got %q", raw))
 			return
 		}
 		limit = n
 	}
-	msgs, err := h.d.Ledger.List(c.Request.Context(), id, limit)
+	msgs, err := h.d.Bot.List(c.Request.Context(), id, limit)
 	if err != nil {
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	out := make([]messageJSON, 0, len(msgs))
@@ -416,23 +476,73 @@ func (h *handler) auditLog(c *gin.Context) {
 	if raw := c.Query("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 || n > 1000 {
-			writeError(c, badField("limit", "want 1 to 1000, got %q", raw))
+			h.writeError(c, badField("limit", "want 1 to 1000, got %q", raw))
 			return
 		}
 		limit = n
 	}
-	entries, err := h.d.Audit.AuditLog(c.Request.Context(), c.Query("conversationId"), limit)
+	entries, err := h.d.Bot.AuditLog(c.Request.Context(), c.Query("conversationId"), limit)
 	if err != nil {
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
-	if entries == nil {
-		entries = []store.AuditEntry{}
+	out := make([]auditEntryJSON, 0, len(entries))
+	for _, e := range entries {
+		j := auditEntryJSON{AuditEntry: e, Items: make([]auditItemJSON, 0, len(e.Items))}
+		for _, it := range e.Items {
+			j.Items = append(j.Items, auditItemJSON{AuditItem: it, SentAt: it.SentAt})
+		}
+		out = append(out, j)
 	}
-	for i := range entries {
-		if entries[i].Items == nil {
-			entries[i].Items = []store.AuditItem{}
+	c.JSON(http.StatusOK, gin.H{"entries": out})
+}
+
+// auditEntryJSON is one entry of GET /api/v1/audit: the store's entry with
+// its items shaped by auditItemJSON. (A field of the outer struct hides the
+// embedded one of the same JSON name.)
+type auditEntryJSON struct {
+	store.AuditEntry
+	Items []auditItemJSON `json:"items"`
+}
+
+// auditItemJSON is one item of an audit entry, without a sentAt when the
+// ledger did not know when the message was sent (a key it did not hold).
+type auditItemJSON struct {
+	store.AuditItem
+	SentAt time.Time `json:"sentAt,omitzero"`
+}
+
+// query admits only the query parameters named in allowed, each at most
+// once, and answers any other with a 400 naming it, as unknown JSON fields
+// are: a misspelt parameter must not go unnoticed. Names are matched
+// exactly, case included.
+func (h *handler) query(allowed ...string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.URL.RawQuery == "" {
+			return
+		}
+		values, err := url.ParseQuery(c.Request.URL.RawQuery)
+		if err != nil {
+			h.writeError(c, badField("query", "is not a valid query string"))
+			return
+		}
+		names := make([]string, 0, len(values))
+		for name := range values {
+			names = append(names, name)
+		}
+		slices.Sort(names) // name the same parameter every time
+		for _, name := range names {
+			switch {
+			case name == "":
+				h.writeError(c, badField("query", "has a parameter without a name"))
+				return
+			case !slices.Contains(allowed, name):
+				h.writeError(c, badField(name, "is not a known query parameter"))
+				return
+			case len(values[name]) > 1:
+				h.writeError(c, badField(name, "is given more than once"))
+				return
+			}
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"entries": entries})
 }

@@ -22,26 +22,26 @@ func (h *handler) callback(c *gin.Context) {
 	if err := dingtalk.VerifySignature(c.Request.Header, h.d.AppSecret, h.d.Now()); err != nil {
 		log.WithField("remote", c.ClientIP()).WithError(err).Warn("callback refused: bad signature")
 		h.d.Metrics.Callback("bad_signature")
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	body, err := readBody(c)
 	if err != nil {
 		h.d.Metrics.Callback("bad_request")
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	cb, err := dingtalk.DecodeCallback(body)
 	if err != nil {
 		log.WithError(err).Warn("callback refused: bad request")
 		h.d.Metrics.Callback("bad_request")
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
-	outcome, err := h.d.Intake.Accept(c.Request.Context(), cb, c.GetString(ctxRequestID))
+	outcome, err := h.d.Bot.Accept(c.Request.Context(), cb, c.GetString(ctxRequestID))
 	h.d.Metrics.Callback(outcome)
 	if err != nil {
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	c.Data(http.StatusOK, "application/json; charset=utf-8", emptyObject)

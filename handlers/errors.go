@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 
@@ -24,14 +26,20 @@ type apiError struct {
 // Error is the message.
 func (e *apiError) Error() string { return e.message }
 
-// Errors the handlers answer with.
+// Errors the handlers answer with. Those of the server's own failures
+// carry a fixed message: what went wrong inside (a Redis address, a stack)
+// goes to the log, with the request ID, and never to the caller.
 var (
-	errUnauthorized = &apiError{status: http.StatusUnauthorized, code: "unauthorized", message: "missing or wrong bearer token"}
-	errAPIDisabled  = &apiError{status: http.StatusUnauthorized, code: "unauthorized", message: "the API is disabled: set API_TOKEN"}
-	errNotFound     = &apiError{status: http.StatusNotFound, code: "not_found", message: "no such endpoint"}
-	errMethod       = &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: "method not allowed on this endpoint"}
-	errTooLarge     = &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", message: "request body is over 1 MiB"}
-	errBusy         = &apiError{status: http.StatusServiceUnavailable, code: "busy", message: "too much work queued; retry later"}
+	errUnauthorized      = &apiError{status: http.StatusUnauthorized, code: "unauthorized", message: "missing or wrong bearer token"}
+	errAPIDisabled       = &apiError{status: http.StatusUnauthorized, code: "unauthorized", message: "the API is disabled: set API_TOKEN"}
+	errNotFound          = &apiError{status: http.StatusNotFound, code: "not_found", message: "no such endpoint"}
+	errMethod            = &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: "method not allowed on this endpoint"}
+	errTooLarge          = &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", message: "request body is over 1 MiB"}
+	errBusy              = &apiError{status: http.StatusServiceUnavailable, code: "busy", message: "too much work queued; retry later"}
+	errStoreUnavailable  = &apiError{status: http.StatusServiceUnavailable, code: "store_unavailable", message: "the message store is unavailable; nothing was done, try again"}
+	errNotReady          = &apiError{status: http.StatusServiceUnavailable, code: "store_unavailable", message: "the message store is unavailable"}
+	errDingTalkUnreached = &apiError{status: http.StatusGatewayTimeout, code: "dingtalk_unavailable", message: "DingTalk could not be reached in time"}
+	errInternal          = &apiError{status: http.StatusInternalServerError, code: "internal", message: "internal error; the X-Request-ID header identifies it in the server's log"}
 )
 
 // badField is a 400 naming the field at fault.
@@ -39,9 +47,41 @@ func badField(field, format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: "invalid_request", field: field, message: field + ": " + fmt.Sprintf(format, args...)}
 }
 
-// writeError answers err as {"error": {"code", "message"}} with the status
-// it maps to. It is the one place errors become status codes.
-func writeError(c *gin.Context, err error) {
+// untracked is the 500 of a message DingTalk posted but the ledger could
+// not record; key is its processQueryKey, "" when unknown.
+func untracked(key string) *apiError {
+	msg := "DingTalk posted the message but the ledger could not record it: do not send it again"
+	if key != "" {
+		msg = "DingTalk posted the message (processQueryKey " + key + ") but the ledger could not record it: do not send it again"
+	}
+	return &apiError{status: http.StatusInternalServerError, code: "untracked", message: msg}
+}
+
+// storeUnavailable reports whether err says the store could not be
+// reached: a network failure (refused, reset, timed out) on the way to it.
+// It is asked only after the DingTalk errors are ruled out, so a network
+// failure here is the store's.
+func storeUnavailable(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr)
+}
+
+// dingTalkUnreached reports whether err says DingTalk could not be reached
+// in time: the client's transport error (no answer came), or a send that
+// ran out of time.
+func dingTalkUnreached(err error) bool {
+	var dt *dingtalk.APIError
+	if errors.As(err, &dt) {
+		return dt.Code == dingtalk.CodeTransport
+	}
+	return errors.Is(err, bot.ErrDingTalk) && errors.Is(err, context.DeadlineExceeded)
+}
+
+// writeError answers err as {"error": {"code", "message"[, "field"]}} with
+// the status it maps to. It is the one place errors become status codes.
+// An error it does not know is a 500 internal, logged at error level with
+// the request ID; so is a store that cannot be reached (503).
+func (h *handler) writeError(c *gin.Context, err error) {
 	var ae *apiError
 	var dt *dingtalk.APIError
 	var dup *bot.DuplicateError
@@ -64,16 +104,27 @@ func writeError(c *gin.Context, err error) {
 		ae = &apiError{status: http.StatusBadRequest, code: "invalid_request", message: err.Error()}
 	case errors.Is(err, bot.ErrNoCoolApp):
 		ae = &apiError{status: http.StatusBadRequest, code: "invalid_request", field: "chatType", message: err.Error()}
-	case errors.As(err, &dt):
-		ae = &apiError{status: http.StatusBadGateway, code: dt.Code, message: dt.Message}
-	case errors.Is(err, bot.ErrDingTalk):
-		ae = &apiError{status: http.StatusGatewayTimeout, code: "dingtalk_unavailable", message: err.Error()}
 	case errors.Is(err, bot.ErrUntracked):
 		// Not retryable: the message is posted; sending again would post it twice.
-		ae = &apiError{status: http.StatusInternalServerError, code: "untracked", message: err.Error() + " (the message was posted: do not send it again)"}
+		h.requestLogger(c).WithError(err).Error("a message was posted but not tracked")
+		ae = untracked("")
+	case dingTalkUnreached(err):
+		h.requestLogger(c).WithError(err).Warn("DingTalk could not be reached")
+		ae = errDingTalkUnreached
+	case errors.As(err, &dt):
+		ae = &apiError{status: http.StatusBadGateway, code: dt.Code, message: dt.Message}
+	case storeUnavailable(err):
+		h.requestLogger(c).WithError(err).Error("the message store is unavailable")
+		ae = errStoreUnavailable
 	default:
-		ae = &apiError{status: http.StatusServiceUnavailable, code: "store_unavailable", message: "the message store is unavailable, try again: " + err.Error()}
+		h.requestLogger(c).WithError(err).Error("internal error")
+		ae = errInternal
 	}
+	writeAPIError(c, ae)
+}
+
+// writeAPIError answers ae as {"error": {"code", "message"[, "field"]}}.
+func writeAPIError(c *gin.Context, ae *apiError) {
 	body := gin.H{"code": ae.code, "message": ae.message}
 	if ae.field != "" {
 		body["field"] = ae.field

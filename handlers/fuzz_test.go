@@ -41,7 +41,7 @@ type realRouter struct {
 	cancel context.CancelFunc
 }
 
-// newRealRouter builds the router the way main.go does, logging at level
+// newRealRouter builds the router the way internal/app does, logging at level
 // to nowhere.
 func newRealRouter(tb testing.TB, level logrus.Level) *realRouter {
 	tb.Helper()
@@ -76,11 +76,30 @@ func newRealRouter(tb testing.TB, level logrus.Level) *realRouter {
 	intake := bot.NewIntake(b, pool, store.NewMemoryDeduper(store.MemoryDeduperOptions{}), time.Now, log)
 	router := New(Deps{
 		AppSecret: fake.AppSecret(), APIToken: fuzzAPIToken, RecallMax: 100, MaxTTL: 24*time.Hour - time.Second,
-		Intake: intake, Guard: guard, Recaller: recaller, Audit: audit, Ledger: ledger,
+		Bot: partsBot{Intake: intake, Guard: guard, Recaller: recaller, Audit: audit, Ledger: ledger},
 		Now: time.Now, Log: log, Metrics: metrics.New(),
 	})
 	return &realRouter{Handler: router, fake: fake, pool: pool, cancel: cancel}
 }
+
+// partsBot is the real bot's parts behind the Bot interface, as the app
+// wires them: callbacks to the intake, sends through the guard, recalls to
+// the recaller, reads to the ledger and the audit log.
+type partsBot struct {
+	*bot.Intake
+	*bot.Guard
+	*bot.Recaller
+	store.Audit
+	Ledger store.Ledger
+}
+
+// List reads the ledger.
+func (b partsBot) List(ctx context.Context, chatID string, limit int) ([]store.Message, error) {
+	return b.Ledger.List(ctx, chatID, limit)
+}
+
+// Ping pings the ledger.
+func (b partsBot) Ping(ctx context.Context) error { return b.Ledger.Ping(ctx) }
 
 // close stops the pool (after its queued commands) and the fake.
 func (r *realRouter) close() {
@@ -110,8 +129,8 @@ var fuzzMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http
 // method and path. Every answer must be a 2xx carrying JSON, or a 4xx
 // carrying {"error": {"code", "message"[, "field"]}} (other top-level
 // members, such as a 409's processQueryKey, may sit beside it); never a 5xx
-// and never a panic (gin's recovery would turn one into a 500). Wrong or
-// missing API tokens always get 401, and a recall answer puts every
+// and never a panic (the recovery middleware would turn one into a 500).
+// Wrong or missing API tokens always get 401, and a recall answer puts every
 // selected key into exactly one of recalled and failed.
 //
 // One exception is allowed and counted: 502 with DingTalk's own error code,

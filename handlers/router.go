@@ -5,9 +5,14 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -15,8 +20,35 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/dingrecall/dingrecall/bot"
+	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/store"
 )
+
+// Bot is what the handlers need of the bot: it takes callbacks, sends and
+// recalls the API's messages, and reads the ledger and the audit log. The
+// handlers speak HTTP and hand everything else to it.
+type Bot interface {
+	// Accept takes a callback, with the ID of the request that brought it:
+	// it answers the outcome for the metrics (ok, duplicate or busy) and an
+	// error when the callback could not be queued.
+	Accept(ctx context.Context, cb *dingtalk.Callback, requestID string) (string, error)
+	// Send sends one API message through the guards and records it.
+	Send(ctx context.Context, o bot.Outgoing) (store.Message, error)
+	// Preview returns what Recall would take, recalling nothing.
+	Preview(ctx context.Context, sel bot.Selection) ([]store.Message, error)
+	// Recall recalls the selection on behalf of by.
+	Recall(ctx context.Context, sel bot.Selection, by bot.Actor) (bot.Outcome, error)
+	// TooOldReason is the failure reason of a message too old to recall.
+	TooOldReason() string
+	// List returns a chat's tracked messages, newest first; at most limit,
+	// or all when limit <= 0.
+	List(ctx context.Context, chatID string, limit int) ([]store.Message, error)
+	// AuditLog returns the audit entries concerning chatID (all when
+	// empty), newest first; at most limit.
+	AuditLog(ctx context.Context, chatID string, limit int) ([]store.AuditEntry, error)
+	// Ping reports whether the store behind the bot can serve requests.
+	Ping(ctx context.Context) error
+}
 
 // Deps are what the handlers need; New wires them into a router.
 type Deps struct {
@@ -29,16 +61,13 @@ type Deps struct {
 	RecallMax int
 	// MaxTTL is the longest "ttl" a message may be sent with.
 	MaxTTL time.Duration
-	// Intake takes callbacks to the bot.
-	Intake *bot.Intake
-	// Guard sends the API's messages (through the Sender); Recaller and
-	// Audit serve the API's recalls and audit log.
-	Guard    *bot.Guard
-	Recaller *bot.Recaller
-	Audit    store.Audit
-	Ledger   store.Ledger
+	// Bot takes the callbacks and serves the API's sends, recalls, lists
+	// and audit log, and /readyz's store check.
+	Bot Bot
 	// Now is the clock for signature windows.
 	Now func() time.Time
+	// Log receives the request lines (at debug level), refusals and
+	// failures; nil logs nowhere.
 	Log logrus.FieldLogger
 	// DisableCallback answers the callback route with 404 (stream mode).
 	DisableCallback bool
@@ -46,7 +75,7 @@ type Deps struct {
 	Metrics CallbackObserver
 	// MetricsHandler serves GET /metrics; nil for none.
 	MetricsHandler http.Handler
-	// Ready, when set, is checked by /readyz besides the ledger (for
+	// Ready, when set, is checked by /readyz besides the store (for
 	// example: a Stream mode connection is up).
 	Ready func() error
 }
@@ -64,26 +93,34 @@ func (nopCallbacks) Callback(string) {}
 
 // New builds the router.
 func New(d Deps) *gin.Engine {
-	r := gin.New()
-	r.UseRawPath = true // conversation IDs may hold an escaped "/"
-	r.UnescapePathValues = true
-	r.Use(gin.Recovery(), requestLog(d.Log))
 	if d.Metrics == nil {
 		d.Metrics = nopCallbacks{}
 	}
-	r.HandleMethodNotAllowed = true
-	r.NoRoute(func(c *gin.Context) { writeError(c, errNotFound) })
-	r.NoMethod(func(c *gin.Context) { writeError(c, errMethod) })
-
+	if d.Log == nil {
+		quiet := logrus.New()
+		quiet.SetOutput(io.Discard)
+		d.Log = quiet
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
 	h := &handler{d: d}
+	r := gin.New()
+	r.UseRawPath = true // conversation IDs may hold an escaped "/"
+	r.UnescapePathValues = true
+	r.Use(requestLog(d.Log), h.recovery)
+	r.HandleMethodNotAllowed = true
+	r.NoRoute(func(c *gin.Context) { h.writeError(c, errNotFound) })
+	r.NoMethod(func(c *gin.Context) { h.writeError(c, errMethod) })
+
 	if !d.DisableCallback {
 		r.POST("/dingtalk/callback", h.callback)
 	}
 	api := r.Group("/api/v1", h.authorize)
-	api.POST("/messages", h.sendMessage)
-	api.POST("/recall", h.recall)
-	api.GET("/conversations/:conversationId/messages", h.listMessages)
-	api.GET("/audit", h.auditLog)
+	api.POST("/messages", h.query(), h.sendMessage)
+	api.POST("/recall", h.query(), h.recall)
+	api.GET("/conversations/:conversationId/messages", h.query("limit"), h.listMessages)
+	api.GET("/audit", h.query("conversationId", "limit"), h.auditLog)
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 	if d.MetricsHandler != nil {
@@ -101,9 +138,9 @@ type handler struct {
 const headerRequestID = "X-Request-ID"
 
 // requestLog gives each request an ID (the caller's X-Request-ID if it is
-// sane, else a new one), answers with it, and logs the request with its
-// status and duration; never a header value or a body, which may carry
-// secrets.
+// sane, else a new one), answers with it, and logs the request at debug
+// level with its status and duration; never a header value, a query or a
+// body, which may carry secrets.
 func requestLog(log logrus.FieldLogger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -114,22 +151,50 @@ func requestLog(log logrus.FieldLogger) gin.HandlerFunc {
 		c.Header(headerRequestID, id)
 		c.Set(ctxRequestID, id)
 		c.Next()
-		path := c.FullPath()
-		level := logrus.InfoLevel
-		switch path {
-		case "/healthz", "/readyz", "/metrics", "/sandbox/api/state":
-			level = logrus.DebugLevel // polled all the time
-		case "":
-			path = "unmatched"
-		}
-		if !enabled(log, level) {
+		if !enabled(log, logrus.DebugLevel) {
 			return // spare the hot path the fields of a line nobody reads
 		}
 		log.WithFields(logrus.Fields{
-			"request_id": id, "method": c.Request.Method, "path": path, "status": c.Writer.Status(),
+			"request_id": id, "method": c.Request.Method, "path": routeOf(c), "status": c.Writer.Status(),
 			"took": time.Since(start).String(), "remote": c.ClientIP(),
-		}).Log(level, "http request")
+		}).Debug("http request")
 	}
+}
+
+// routeOf is the route a request matched, such as
+// "/api/v1/conversations/:conversationId/messages", or "unmatched": never
+// the path itself, which may carry IDs.
+func routeOf(c *gin.Context) string {
+	if p := c.FullPath(); p != "" {
+		return p
+	}
+	return "unmatched"
+}
+
+// recovery turns a panic in a handler into a 500 internal: it logs the
+// panic and the stack with the request ID (never a header: a callback's
+// sign and timestamp could be replayed) and answers with a fixed message.
+// A panic with http.ErrAbortHandler is passed on, so net/http drops the
+// connection quietly as it promises.
+func (h *handler) recovery(c *gin.Context) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+			panic(p)
+		}
+		h.requestLogger(c).WithFields(logrus.Fields{
+			"method": c.Request.Method, "path": routeOf(c), "panic": fmt.Sprint(p), "stack": string(debug.Stack()),
+		}).Error("panic serving a request")
+		if c.Writer.Written() {
+			c.Abort() // the answer has begun; it cannot become a 500 now
+			return
+		}
+		writeAPIError(c, errInternal)
+	}()
+	c.Next()
 }
 
 // enabled reports whether log writes lines of level.

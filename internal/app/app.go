@@ -196,7 +196,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 
 	router := handlers.New(handlers.Deps{
 		AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, RecallMax: cfg.RecallMax, MaxTTL: maxTTL(cfg.LedgerTTL),
-		Intake: intake, Guard: guard, Recaller: recaller, Audit: st.audit, Ledger: ledger,
+		Bot:             handlerBot{Intake: intake, Guard: guard, Recaller: recaller, Audit: st.audit, Ledger: ledger},
 		DisableCallback: cfg.CallbackMode == "stream", Ready: streamReady(streamClient),
 		Now: o.now, Log: log, Metrics: mx, MetricsHandler: mx.Handler(),
 	})
@@ -243,6 +243,27 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 	log.Info("shutting down: finishing queued and running commands")
 	return nil
 }
+
+// handlerBot is what the HTTP handlers need of the bot (handlers.Bot),
+// made of the bot's parts: callbacks go to the intake, sends through the
+// guard, recalls to the recaller, and reads to the ledger and the audit log.
+type handlerBot struct {
+	*bot.Intake
+	*bot.Guard
+	*bot.Recaller
+	store.Audit
+	Ledger store.Ledger
+}
+
+var _ handlers.Bot = handlerBot{}
+
+// List returns a chat's tracked messages from the ledger.
+func (b handlerBot) List(ctx context.Context, chatID string, limit int) ([]store.Message, error) {
+	return b.Ledger.List(ctx, chatID, limit)
+}
+
+// Ping checks that the ledger answers.
+func (b handlerBot) Ping(ctx context.Context) error { return b.Ledger.Ping(ctx) }
 
 // checkCredentials fetches an access token once at start-up, so a wrong app
 // key or secret shows in the log at once rather than at the first reply.
