@@ -438,7 +438,11 @@ type messageJSON struct {
 
 // listMessages is GET /api/v1/conversations/{conversationId}/messages.
 func (h *handler) listMessages(c *gin.Context) {
-	id := c.Param("conversationId")
+	id, err := url.PathUnescape(c.Param("conversationId"))
+	if err != nil {
+		h.writeError(c, badField("conversationId", "is not a valid escaped path segment"))
+		return
+	}
 	limit := 0
 	if raw := c.Query("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)

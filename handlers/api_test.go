@@ -334,17 +334,23 @@ func TestListMessages(t *testing.T) {
 	assert.Equal(t, []string{"a/b"}, r.bot.listChats, "an escaped / belongs to the ID")
 	assert.Equal(t, []int{5}, r.bot.listLimit)
 
+	for _, path := range []string{"/api/v1/conversations/cid+a%2Bb==/messages", "/api/v1/conversations/cid%2Ba%2Bb%3D%3D/messages"} {
+		rec = r.do(http.MethodGet, path, "")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		assert.Equal(t, "cid+a+b==", r.bot.listChats[len(r.bot.listChats)-1], "a + in the path is a +, escaped or not: %s", path)
+	}
+
 	r.bot.listMsgs = nil
 	rec = r.do(http.MethodGet, "/api/v1/conversations/cidA==/messages", "")
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.JSONEq(t, `{"messages":[]}`, rec.Body.String())
-	assert.Equal(t, 0, r.bot.listLimit[1], "no limit lists all")
+	assert.Equal(t, 0, r.bot.listLimit[len(r.bot.listLimit)-1], "no limit lists all")
 
 	for _, bad := range []string{"0", "-1", "x", "1.5", "99999999999999999999"} {
 		rec = r.do(http.MethodGet, "/api/v1/conversations/cidA==/messages?limit="+bad, "")
 		wantError(t, rec, http.StatusBadRequest, "invalid_request", "limit")
 	}
-	assert.Len(t, r.bot.listChats, 2, "a bad limit does not reach the bot")
+	assert.Len(t, r.bot.listChats, 4, "a bad limit does not reach the bot")
 }
 
 func TestAuditLogAPI(t *testing.T) {

@@ -106,8 +106,11 @@ func New(d Deps) *gin.Engine {
 	}
 	h := &handler{d: d}
 	r := gin.New()
-	r.UseRawPath = true // conversation IDs may hold an escaped "/"
-	r.UnescapePathValues = true
+	// Conversation IDs are base64: they may hold an escaped "/" and a "+".
+	// Path values stay escaped here and are unescaped as paths (pathParam),
+	// since gin's own unescaping reads "+" as a space.
+	r.UseRawPath = true
+	r.UnescapePathValues = false
 	r.Use(requestLog(d.Log), h.recovery)
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) { h.writeError(c, errNotFound) })
