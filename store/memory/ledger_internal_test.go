@@ -1,4 +1,4 @@
-package store
+package memory
 
 import (
 	"runtime"
@@ -10,25 +10,29 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dingrecall/dingrecall/store"
 )
 
 var testStart = time.Date(2025, time.March, 1, 9, 0, 0, 0, time.UTC)
 
-func testMemory(t *testing.T, opts MemoryOptions) (*Memory, *time.Time) {
+func testLedger(t *testing.T, opts Options) (*Ledger, *time.Time) {
 	t.Helper()
 	now := testStart
 	opts.Now = func() time.Time { return now }
-	return NewMemory(opts), &now
+	m, err := New(opts)
+	require.NoError(t, err)
+	return m, &now
 }
 
-func testMsg(key, chatID string, sec int) Message {
-	return Message{Key: key, Kind: KindGroup, ChatID: chatID, MsgParam: "p-" + key, SentAt: testStart.Add(time.Duration(sec) * time.Second)}
+func testMsg(key, chatID string, sec int) store.Message {
+	return store.Message{Key: key, Kind: store.KindGroup, ChatID: chatID, MsgParam: "p-" + key, SentAt: testStart.Add(time.Duration(sec) * time.Second)}
 }
 
 // checkIndex verifies the invariants of the index: dead counters match, the
 // ends of every list are alive, lists are sorted, and go-cache holds exactly
 // the live entries.
-func checkIndex(t *testing.T, m *Memory) {
+func checkIndex(t *testing.T, m *Ledger) {
 	t.Helper()
 	ix := m.ix
 	ix.mu.Lock()
@@ -78,7 +82,7 @@ func checkIndex(t *testing.T, m *Memory) {
 
 func TestIndexInvariants(t *testing.T) {
 	ctx := t.Context()
-	m, now := testMemory(t, MemoryOptions{TTL: time.Hour, PerChat: 50})
+	m, now := testLedger(t, Options{TTL: time.Hour, PerChat: 50})
 	steps := []struct {
 		name string
 		do   func(t *testing.T)
@@ -152,7 +156,7 @@ func TestIndexInvariants(t *testing.T) {
 
 func TestEvictedByJanitor(t *testing.T) {
 	ctx := t.Context()
-	m, _ := testMemory(t, MemoryOptions{})
+	m, _ := testLedger(t, Options{})
 	a := testMsg("a", "cid-a", 1)
 	a.Tag = "t"
 	a.ExpiresAt = a.SentAt.Add(time.Minute)
@@ -164,7 +168,7 @@ func TestEvictedByJanitor(t *testing.T) {
 	m.c.Delete("a")
 
 	_, err := m.Get(ctx, "a")
-	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, err, store.ErrNotFound)
 	assert.NotContains(t, m.ix.chats, "cid-a")
 	assert.NotContains(t, m.ix.tags, "t")
 	assert.Empty(t, m.ix.due.items)
@@ -172,8 +176,9 @@ func TestEvictedByJanitor(t *testing.T) {
 	checkIndex(t, m)
 }
 
-func TestJanitorStopsWithMemory(t *testing.T) {
-	m := NewMemory(MemoryOptions{CleanupInterval: time.Hour})
+func TestJanitorStopsWithLedger(t *testing.T) {
+	m, err := New(Options{CleanupInterval: time.Hour})
+	require.NoError(t, err)
 	require.NoError(t, m.Record(t.Context(), testMsg("a", "cid-a", 1)))
 	c := weak.Make(m.c)
 	m = nil
@@ -185,7 +190,7 @@ func TestJanitorStopsWithMemory(t *testing.T) {
 
 func TestEntriesShareStrings(t *testing.T) {
 	ctx := t.Context()
-	m, _ := testMemory(t, MemoryOptions{})
+	m, _ := testLedger(t, Options{})
 	for i := range 3 {
 		msg := testMsg("k"+strconv.Itoa(i), "cid-a", i)
 		msg.RobotCode = string([]byte("robot-1")) // a fresh copy each time, as after JSON decoding
@@ -201,7 +206,7 @@ func TestEntriesShareStrings(t *testing.T) {
 }
 
 func TestInternBounded(t *testing.T) {
-	m, _ := testMemory(t, MemoryOptions{})
+	m, _ := testLedger(t, Options{})
 	for i := range 2 * internLimit {
 		m.ix.intern("s" + strconv.Itoa(i))
 	}

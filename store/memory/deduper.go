@@ -1,4 +1,4 @@
-package store
+package memory
 
 import (
 	"context"
@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/patrickmn/go-cache"
+
+	"github.com/dingrecall/dingrecall/store"
 )
 
-// MemoryDeduperOptions configures a MemoryDeduper. Zero values take the
-// defaults.
-type MemoryDeduperOptions struct {
+// DeduperOptions configures a Deduper. Zero values take the defaults;
+// negative ones are refused.
+type DeduperOptions struct {
 	// Now is the clock (time.Now); it decides whether an ID has expired.
 	Now func() time.Time
 	// CleanupInterval is how often go-cache's janitor reclaims expired IDs
@@ -19,10 +21,10 @@ type MemoryDeduperOptions struct {
 	CleanupInterval time.Duration
 }
 
-// MemoryDeduper is the embedded Deduper, on go-cache. Each ID is kept with
+// Deduper is the embedded store.Deduper, on go-cache. Each ID is kept with
 // the time it expires by the injected clock; go-cache forgets it a grace
 // period later.
-type MemoryDeduper struct {
+type Deduper struct {
 	c   *cache.Cache
 	now func() time.Time
 	// mu serialises the replacement of an ID that expired by the clock but
@@ -30,32 +32,36 @@ type MemoryDeduper struct {
 	mu sync.Mutex
 }
 
-var _ Deduper = (*MemoryDeduper)(nil)
+var _ store.Deduper = (*Deduper)(nil)
 
-// NewMemoryDeduper returns an empty MemoryDeduper configured by opts.
-func NewMemoryDeduper(opts MemoryDeduperOptions) *MemoryDeduper {
+// NewDeduper returns an empty Deduper configured by opts. It fails with an
+// error wrapping store.ErrInvalid when an option is negative.
+func NewDeduper(opts DeduperOptions) (*Deduper, error) {
+	if err := notNegative("memory deduper", "CleanupInterval", opts.CleanupInterval); err != nil {
+		return nil, err
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.CleanupInterval <= 0 {
+	if opts.CleanupInterval == 0 {
 		opts.CleanupInterval = defaultCleanup
 	}
-	return &MemoryDeduper{c: cache.New(cache.NoExpiration, opts.CleanupInterval), now: opts.Now}
+	return &Deduper{c: cache.New(cache.NoExpiration, opts.CleanupInterval), now: opts.Now}, nil
 }
 
 // FirstSeen reports whether id was not seen within ttl before, and records
-// it; see Deduper. An id is remembered for the ttl of the call that found it
+// it; see store.Deduper. An id is remembered for the ttl of the call that found it
 // first seen (later sightings do not extend it), like Redis's SET NX PX. It
-// fails with ErrInvalid for an empty id or a ttl that is not positive.
-func (d *MemoryDeduper) FirstSeen(ctx context.Context, id string, ttl time.Duration) (bool, error) {
+// fails with store.ErrInvalid for an empty id or a ttl that is not positive.
+func (d *Deduper) FirstSeen(ctx context.Context, id string, ttl time.Duration) (bool, error) {
 	if err := ctxErr(ctx, "dedupe id"); err != nil {
 		return false, err
 	}
 	switch {
 	case id == "":
-		return false, fmt.Errorf("dedupe id: %w: empty id", ErrInvalid)
+		return false, fmt.Errorf("dedupe id: %w: empty id", store.ErrInvalid)
 	case ttl <= 0:
-		return false, fmt.Errorf("dedupe id %q: %w: ttl %v is not positive", id, ErrInvalid, ttl)
+		return false, fmt.Errorf("dedupe id %q: %w: ttl %v is not positive", id, store.ErrInvalid, ttl)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -75,8 +81,8 @@ func (d *MemoryDeduper) FirstSeen(ctx context.Context, id string, ttl time.Durat
 	return true, nil
 }
 
-// Forget drops id; see Deduper.
-func (d *MemoryDeduper) Forget(ctx context.Context, id string) error {
+// Forget drops id; see store.Deduper.
+func (d *Deduper) Forget(ctx context.Context, id string) error {
 	if err := ctxErr(ctx, "forget id"); err != nil {
 		return err
 	}
