@@ -16,8 +16,8 @@ import (
 type DeduperOptions struct {
 	// Now is the clock (time.Now); it decides whether an ID has expired.
 	Now func() time.Time
-	// CleanupInterval is how often go-cache's janitor reclaims expired IDs
-	// (one minute).
+	// CleanupInterval is how often the janitor reclaims expired IDs (one
+	// minute).
 	CleanupInterval time.Duration
 }
 
@@ -26,6 +26,7 @@ type DeduperOptions struct {
 // period later.
 type Deduper struct {
 	c   *cache.Cache
+	jan *janitor
 	now func() time.Time
 	// mu serialises the replacement of an ID that expired by the clock but
 	// is still in go-cache, so that exactly one caller wins it.
@@ -46,7 +47,16 @@ func NewDeduper(opts DeduperOptions) (*Deduper, error) {
 	if opts.CleanupInterval == 0 {
 		opts.CleanupInterval = defaultCleanup
 	}
-	return &Deduper{c: cache.New(cache.NoExpiration, opts.CleanupInterval), now: opts.Now}, nil
+	d := &Deduper{c: cache.New(cache.NoExpiration, 0), now: opts.Now}
+	d.jan = startJanitor(d, d.c, opts.CleanupInterval)
+	return d, nil
+}
+
+// Close stops the deduper's janitor; the deduper still answers. Close
+// always returns nil, and may be called more than once.
+func (d *Deduper) Close() error {
+	d.jan.Stop()
+	return nil
 }
 
 // FirstSeen reports whether id was not seen within ttl before, and records

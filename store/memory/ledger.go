@@ -32,8 +32,8 @@ type Options struct {
 	Lease time.Duration
 	// Now is the clock (time.Now). Every expiry and lease decision uses it.
 	Now func() time.Time
-	// CleanupInterval is how often go-cache's janitor reclaims expired
-	// messages (one minute).
+	// CleanupInterval is how often the janitor reclaims expired messages
+	// (one minute).
 	CleanupInterval time.Duration
 }
 
@@ -60,11 +60,12 @@ func (o Options) validate() error {
 // and cleaned lazily: dead ones at either end of a slice are popped at once
 // and a slice is compacted when more than half of it is dead. Expired
 // messages form a prefix of each chat's slice, since all share one TTL, and
-// are trimmed whenever the chat is used; go-cache's janitor catches the
-// rest through its eviction callback.
+// are trimmed whenever the chat is used; the janitor catches the rest
+// through go-cache's eviction callback.
 type Ledger struct {
-	c  *cache.Cache
-	ix *index
+	c   *cache.Cache
+	ix  *index
+	jan *janitor
 }
 
 var _ store.Ledger = (*Ledger)(nil)
@@ -99,12 +100,22 @@ func New(opts Options) (*Ledger, error) {
 		tags:    make(map[string]*list),
 		strs:    make(map[string]string),
 	}
-	c := cache.New(cache.NoExpiration, opts.CleanupInterval)
-	// The callback must not reference c (or the Ledger): go-cache stops its
-	// janitor when c becomes unreachable, and the janitor holds the
-	// callback.
+	c := cache.New(cache.NoExpiration, 0) // no janitor of go-cache's own
+	// The callback must not reference the Ledger: the janitor holds c, and
+	// stops when the Ledger becomes unreachable (see startJanitor).
 	c.OnEvicted(ix.evicted)
-	return &Ledger{c: c, ix: ix}, nil
+	m := &Ledger{c: c, ix: ix}
+	m.jan = startJanitor(m, c, opts.CleanupInterval)
+	return m, nil
+}
+
+// Close stops the ledger's janitor. The ledger keeps its messages and
+// still answers (a last save to STORE_FILE may follow), dropping expired
+// messages as it meets them. Close always returns nil, and may be called
+// more than once.
+func (m *Ledger) Close() error {
+	m.jan.Stop()
+	return nil
 }
 
 // index is the part of a Ledger that go-cache's eviction callback reaches.
@@ -308,7 +319,7 @@ func (ix *index) trim(ch *chat, now int64) {
 }
 
 // evicted is go-cache's eviction callback. Entries the ledger deleted
-// itself are already dead; others expired in go-cache's janitor.
+// itself are already dead; others expired and the janitor deleted them.
 func (ix *index) evicted(_ string, v any) {
 	e, ok := v.(*entry)
 	if !ok || e.dead.Load() {

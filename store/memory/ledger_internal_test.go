@@ -8,6 +8,7 @@ import (
 	"unsafe"
 	"weak"
 
+	"github.com/patrickmn/go-cache"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -176,16 +177,80 @@ func TestEvictedByJanitor(t *testing.T) {
 	checkIndex(t, m)
 }
 
-func TestJanitorStopsWithLedger(t *testing.T) {
-	m, err := New(Options{CleanupInterval: time.Hour})
-	require.NoError(t, err)
-	require.NoError(t, m.Record(t.Context(), testMsg("a", "cid-a", 1)))
-	c := weak.Make(m.c)
-	m = nil
-	require.Eventually(t, func() bool {
-		runtime.GC()
-		return c.Value() == nil
-	}, 10*time.Second, 10*time.Millisecond, "the eviction callback must not keep the cache (and its janitor) alive")
+// janitorCases build each value with a janitor, returning its cache and
+// janitor.
+var janitorCases = []struct {
+	name  string
+	build func(t *testing.T) (owner any, c *cache.Cache, j *janitor)
+}{
+	{"Ledger", func(t *testing.T) (any, *cache.Cache, *janitor) {
+		m, err := New(Options{CleanupInterval: time.Hour})
+		require.NoError(t, err)
+		require.NoError(t, m.Record(t.Context(), testMsg("a", "cid-a", 1)))
+		return m, m.c, m.jan
+	}},
+	{"Deduper", func(t *testing.T) (any, *cache.Cache, *janitor) {
+		d, err := NewDeduper(DeduperOptions{CleanupInterval: time.Hour})
+		require.NoError(t, err)
+		_, err = d.FirstSeen(t.Context(), "id", time.Minute)
+		require.NoError(t, err)
+		return d, d.c, d.jan
+	}},
+	{"States", func(t *testing.T) (any, *cache.Cache, *janitor) {
+		s, err := NewStates(StatesOptions{CleanupInterval: time.Hour})
+		require.NoError(t, err)
+		require.NoError(t, s.SetState(t.Context(), "k", "v", time.Minute))
+		return s, s.c, s.jan
+	}},
+}
+
+// stopped reports whether j's goroutine has ended.
+func stopped(j *janitor) bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func TestJanitorStopsWhenDropped(t *testing.T) {
+	for _, tt := range janitorCases {
+		t.Run(tt.name, func(t *testing.T) {
+			owner, c, j := tt.build(t)
+			wc := weak.Make(c)
+			owner, c = nil, nil
+			_, _ = owner, c
+			require.Eventually(t, func() bool {
+				runtime.GC()
+				return stopped(j) && wc.Value() == nil
+			}, 10*time.Second, 10*time.Millisecond, "an unreachable owner stops its janitor, and its cache is collected")
+		})
+	}
+}
+
+func TestCloseStopsJanitor(t *testing.T) {
+	for _, tt := range janitorCases {
+		t.Run(tt.name, func(t *testing.T) {
+			owner, _, j := tt.build(t)
+			closer := owner.(interface{ Close() error })
+			require.False(t, stopped(j), "running before Close")
+			require.NoError(t, closer.Close())
+			assert.True(t, stopped(j), "stopped when Close returns")
+			require.NoError(t, closer.Close(), "a second Close is harmless")
+		})
+	}
+}
+
+func TestJanitorReclaims(t *testing.T) {
+	c := cache.New(cache.NoExpiration, 0)
+	c.Set("k", 1, time.Nanosecond)
+	owner := new(int)
+	j := startJanitor(owner, c, time.Millisecond)
+	t.Cleanup(j.Stop)
+	require.Eventually(t, func() bool { return c.ItemCount() == 0 }, 10*time.Second, time.Millisecond,
+		"the janitor deletes expired entries")
+	runtime.KeepAlive(owner)
 }
 
 func TestEntriesShareStrings(t *testing.T) {

@@ -186,3 +186,38 @@ func TestAuditDefaultTTL(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got, "dropped at the default TTL")
 }
+
+// TestUsableAfterClose checks that every memory store still answers after
+// Close, as a last save to STORE_FILE after shutdown needs.
+func TestUsableAfterClose(t *testing.T) {
+	ctx := t.Context()
+	m := newLedger(t, memory.Options{})
+	require.NoError(t, m.Close())
+	require.NoError(t, m.Record(ctx, store.Message{Key: "k", Kind: store.KindGroup, ChatID: "cid", SentAt: time.Now()}))
+	_, err := m.Get(ctx, "k")
+	require.NoError(t, err)
+
+	d, err := memory.NewDeduper(memory.DeduperOptions{})
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+	first, err := d.FirstSeen(ctx, "id", time.Minute)
+	require.NoError(t, err)
+	assert.True(t, first)
+
+	a, err := memory.NewAudit(memory.AuditOptions{})
+	require.NoError(t, err)
+	require.NoError(t, a.Close())
+	require.NoError(t, a.AddAudit(ctx, store.AuditEntry{Action: store.ActionRecall, ChatID: "cid"}))
+	entries, err := a.AuditLog(ctx, "cid", 0)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1)
+
+	s, err := memory.NewStates(memory.StatesOptions{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NoError(t, s.SetState(ctx, "k", "v", time.Minute))
+	v, ok, err := s.TakeState(ctx, "k")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, "v", v)
+}

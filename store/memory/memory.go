@@ -7,7 +7,9 @@
 // defaults and refuses negative values with an error wrapping
 // store.ErrInvalid. Every expiry decision uses the injected clock
 // (Options.Now and alike); go-cache's own expiry only reclaims space, a
-// grace period later.
+// grace period later, when a janitor goroutine deletes what expired. Every
+// value has Close, which stops its janitor (the Audit has none); one
+// dropped without Close has its janitor stopped by the garbage collector.
 package memory
 
 import (
@@ -24,7 +26,7 @@ import (
 // considers live, even if the two clocks differ slightly.
 const evictionGrace = time.Minute
 
-// defaultCleanup is how often go-cache's janitor drops expired entries.
+// defaultCleanup is how often a janitor drops expired entries.
 const defaultCleanup = time.Minute
 
 // notNegative returns an error wrapping store.ErrInvalid when v, the option

@@ -15,8 +15,8 @@ import (
 type StatesOptions struct {
 	// Now is the clock (time.Now); it decides when a value has expired.
 	Now func() time.Time
-	// CleanupInterval is how often go-cache's janitor reclaims expired
-	// values (one minute).
+	// CleanupInterval is how often the janitor reclaims expired values (one
+	// minute).
 	CleanupInterval time.Duration
 }
 
@@ -24,6 +24,7 @@ type StatesOptions struct {
 // the injected clock.
 type States struct {
 	c      *cache.Cache
+	jan    *janitor
 	now    func() time.Time
 	mu     sync.Mutex
 	events map[string][]store.Event // oldest first
@@ -52,7 +53,16 @@ func NewStates(opts StatesOptions) (*States, error) {
 	if opts.CleanupInterval == 0 {
 		opts.CleanupInterval = defaultCleanup
 	}
-	return &States{c: cache.New(cache.NoExpiration, opts.CleanupInterval), now: opts.Now, events: make(map[string][]store.Event)}, nil
+	s := &States{c: cache.New(cache.NoExpiration, 0), now: opts.Now, events: make(map[string][]store.Event)}
+	s.jan = startJanitor(s, s.c, opts.CleanupInterval)
+	return s, nil
+}
+
+// Close stops the janitor; the States still answers. Close always returns
+// nil, and may be called more than once.
+func (s *States) Close() error {
+	s.jan.Stop()
+	return nil
 }
 
 // live returns the live value of key; the caller holds mu.

@@ -35,6 +35,11 @@ func (r *Ledger) Audit(ttl time.Duration) *Audit {
 	return &Audit{c: r.c, prefix: r.prefix, ttl: ttl, now: r.now}
 }
 
+// Close does nothing and returns nil: the client belongs to the Ledger the
+// Audit came from, and Ledger.Close closes it. It exists so that every
+// store closes alike.
+func (a *Audit) Close() error { return nil }
+
 // AddAudit appends e in one MULTI/EXEC; see store.Audit.
 func (a *Audit) AddAudit(ctx context.Context, e store.AuditEntry) error {
 	if e.ID == "" {

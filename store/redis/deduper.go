@@ -48,6 +48,11 @@ func NewDeduper(client goredis.UniversalClient, opts DeduperOptions) (*Deduper, 
 	return &Deduper{c: client, prefix: opts.Prefix + ":dedup:", now: opts.Now}, nil
 }
 
+// Close does nothing and returns nil: the client belongs to the Ledger the
+// Deduper came from (Ledger.Close closes it), or to the caller of
+// NewDeduper. It exists so that every store closes alike.
+func (d *Deduper) Close() error { return nil }
+
 // FirstSeen reports whether id was not seen within ttl before, and records
 // it; see store.Deduper. An id is remembered for the ttl of the call that found it
 // first seen (later sightings do not extend it), to the millisecond. It

@@ -444,3 +444,22 @@ func TestOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestClose checks that the Deduper, Audit and States of a ledger leave
+// its client open when they close, and that the Ledger closes it.
+func TestClose(t *testing.T) {
+	c := testRedis(t)
+	ctx := t.Context()
+	l, err := redis.Open(os.Getenv("REDIS_URL"), redis.Options{Prefix: testPrefix(t, c)})
+	require.NoError(t, err)
+	for name, closer := range map[string]interface{ Close() error }{
+		"Deduper": l.Deduper(), "Audit": l.Audit(0), "States": l.States(),
+	} {
+		require.NoError(t, closer.Close(), name)
+		require.NoError(t, l.Ping(ctx), "the ledger's client is still open after the %s closed", name)
+	}
+	require.NoError(t, l.Close())
+	err = l.Ping(ctx)
+	require.Error(t, err, "the ledger's Close closes its client")
+	assert.ErrorIs(t, err, goredis.ErrClosed)
+}

@@ -29,6 +29,11 @@ func (r *Ledger) States() *States {
 	return &States{c: r.c, prefix: r.prefix + "s:", now: r.now}
 }
 
+// Close does nothing and returns nil: the client belongs to the Ledger the
+// States came from, and Ledger.Close closes it. It exists so that every
+// store closes alike.
+func (s *States) Close() error { return nil }
+
 // Scripts of States. KEYS[1] is the state key; ARGV[1] now (ms).
 var (
 	statePutScript = goredis.NewScript(`
