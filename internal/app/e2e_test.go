@@ -543,7 +543,7 @@ func TestBadConfigStopsStartup(t *testing.T) {
 		{"key missing", map[string]string{"DINGTALK_APP_SECRET": "s"}, []string{"DINGTALK_APP_KEY is required when DINGTALK_APP_SECRET is set"}},
 		{"bad base url", map[string]string{"DINGTALK_APP_KEY": "k", "DINGTALK_APP_SECRET": "s", "DINGTALK_API_BASE": "api.dingtalk.com"}, []string{"DINGTALK_API_BASE"}},
 		{"bool", map[string]string{"RECALL_GROUP_ADMINS": "maybe"}, []string{"RECALL_GROUP_ADMINS"}},
-		{"unwritable store file", map[string]string{"STORE_FILE": "/nonexistent-dir/ledger.json"}, []string{"STORE_FILE", "no such file or directory"}},
+		{"store file in a missing directory", map[string]string{"STORE_FILE": "/nonexistent-dir/ledger.json"}, []string{"STORE_FILE: directory /nonexistent-dir does not exist"}},
 		{"replies outlive the ledger", map[string]string{"REPLY_TTL": "2h", "LEDGER_TTL": "1h"}, []string{"REPLY_TTL is 2h0m0s: want less than LEDGER_TTL"}},
 	}
 	for _, tt := range tests {

@@ -51,10 +51,43 @@ type File struct {
 	parts []memory.Snapshotter
 }
 
+// MissingDirError reports that the directory a file is to be kept in does
+// not exist. It unwraps to fs.ErrNotExist.
+type MissingDirError struct {
+	// Dir is the directory, as the file's path names it.
+	Dir string
+}
+
+// Error says which directory does not exist.
+func (e *MissingDirError) Error() string {
+	return "directory " + e.Dir + " does not exist"
+}
+
+// Unwrap returns fs.ErrNotExist.
+func (e *MissingDirError) Unwrap() error { return fs.ErrNotExist }
+
+// checkDir reports why dir cannot hold the file: a *MissingDirError when it
+// does not exist, another error when it is not a directory or cannot be
+// examined.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &MissingDirError{Dir: dir}
+	case err != nil:
+		return fmt.Errorf("directory %s: %w", dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return nil
+}
+
 // New returns the file at path for parts, such as a *memory.Ledger and a
 // *memory.Audit; Load restores each its own part in the order given. It
 // fails with an error wrapping store.ErrInvalid when path is empty or a
-// part is nil, or when there is no part.
+// part is nil, or when there is no part; with a *MissingDirError when the
+// directory of path does not exist, and with another error when that is
+// not a directory. The file itself need not exist.
 func New(path string, parts ...memory.Snapshotter) (*File, error) {
 	switch {
 	case path == "":
@@ -66,6 +99,9 @@ func New(path string, parts ...memory.Snapshotter) (*File, error) {
 		if p == nil {
 			return nil, fmt.Errorf("store file %s: %w: part %d is nil", path, store.ErrInvalid, i)
 		}
+	}
+	if err := checkDir(filepath.Dir(path)); err != nil {
+		return nil, err
 	}
 	return &File{path: path, parts: parts}, nil
 }
@@ -98,7 +134,8 @@ func (f *File) snapshot() snapshot {
 
 // Save writes the file atomically: to a temporary file in the same
 // directory, synced, then renamed over it. Readers see the old snapshot or
-// the new one, never a torn one.
+// the new one, never a torn one. When the directory has gone, the error
+// wraps a *MissingDirError.
 func (f *File) Save() error {
 	_, err := f.save()
 	return err
@@ -111,6 +148,11 @@ func (f *File) save() (uint64, error) {
 	dir := filepath.Dir(f.path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(f.path)+".tmp-*")
 	if err != nil {
+		// Name the directory, not the temporary file, when it is the
+		// directory that is wrong.
+		if derr := checkDir(dir); derr != nil {
+			err = derr
+		}
 		return 0, fmt.Errorf("save ledger to %s: %w", f.path, err)
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove

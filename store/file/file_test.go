@@ -2,6 +2,8 @@ package file_test
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -195,4 +197,52 @@ func TestNewRefuses(t *testing.T) {
 			assert.ErrorContains(t, err, tt.want)
 		})
 	}
+}
+
+// TestMissingDirectory checks that a file in a directory that does not
+// exist (or is not a directory) is refused naming the directory, not the
+// temporary file a save would have written.
+func TestMissingDirectory(t *testing.T) {
+	root := t.TempDir()
+	plain := filepath.Join(root, "plain")
+	require.NoError(t, os.WriteFile(plain, nil, 0o600))
+	m := fileLedger(t, storetest.NewClock(storetest.Start))
+	tests := []struct {
+		name    string
+		path    string
+		want    string
+		missing bool // a *MissingDirError
+	}{
+		{"missing", filepath.Join(root, "x", "y", "ledger.json"), "directory " + filepath.Join(root, "x", "y") + " does not exist", true},
+		{"relative missing", filepath.Join("no-such-dir-here", "ledger.json"), "directory no-such-dir-here does not exist", true},
+		{"a file", filepath.Join(plain, "ledger.json"), plain + " is not a directory", false},
+		{"under a file", filepath.Join(plain, "sub", "ledger.json"), "directory " + filepath.Join(plain, "sub"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := file.New(tt.path, m)
+			require.Error(t, err)
+			assert.ErrorContains(t, err, tt.want)
+			assert.NotContains(t, err.Error(), ".tmp-")
+			var missing *file.MissingDirError
+			assert.Equal(t, tt.missing, errors.As(err, &missing))
+			assert.Equal(t, tt.missing, errors.Is(err, fs.ErrNotExist))
+			if tt.missing {
+				assert.Equal(t, tt.want, err.Error(), "the whole message")
+			}
+		})
+	}
+
+	t.Run("gone after start", func(t *testing.T) {
+		dir := filepath.Join(root, "data")
+		require.NoError(t, os.Mkdir(dir, 0o700))
+		f := newFile(t, filepath.Join(dir, "ledger.json"), m)
+		require.NoError(t, f.Save())
+		require.NoError(t, os.RemoveAll(dir))
+		err := f.Save()
+		var missing *file.MissingDirError
+		require.ErrorAs(t, err, &missing)
+		assert.Equal(t, dir, missing.Dir)
+		assert.EqualError(t, err, "save ledger to "+filepath.Join(dir, "ledger.json")+": directory "+dir+" does not exist")
+	})
 }
