@@ -134,6 +134,11 @@ var (
 	// ErrInvalid means an argument cannot be stored, such as a message
 	// without key.
 	ErrInvalid = errors.New("store: invalid argument")
+	// ErrUnavailable means the store could not be reached or could not
+	// serve the call (a shared store that is down or slow); the same call
+	// may succeed later. The memory store never fails so; store/redis
+	// marks every failed call to Redis with it.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Ledger is the record of the messages the bot sent and may still recall.

@@ -65,7 +65,7 @@ func (a *Audit) AddAudit(ctx context.Context, e store.AuditEntry) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("redis audit: add: %w", err)
+		return fmt.Errorf("redis audit: add: %w", unavailable(err))
 	}
 	return nil
 }
@@ -91,7 +91,7 @@ func (a *Audit) AuditLog(ctx context.Context, chatID string, limit int) ([]store
 	}
 	ids, err := a.c.ZRevRangeByScore(ctx, list, by).Result()
 	if err != nil {
-		return nil, fmt.Errorf("redis audit: read: %w", err)
+		return nil, fmt.Errorf("redis audit: read: %w", unavailable(err))
 	}
 	if len(ids) == 0 {
 		return nil, nil
@@ -102,7 +102,7 @@ func (a *Audit) AuditLog(ctx context.Context, chatID string, limit int) ([]store
 	}
 	vals, err := a.c.MGet(ctx, keys...).Result()
 	if err != nil {
-		return nil, fmt.Errorf("redis audit: read: %w", err)
+		return nil, fmt.Errorf("redis audit: read: %w", unavailable(err))
 	}
 	out := make([]store.AuditEntry, 0, len(vals))
 	for _, v := range vals {

@@ -71,7 +71,7 @@ func (d *Deduper) FirstSeen(ctx context.Context, id string, ttl time.Duration) (
 	ms := millis(ttl)
 	first, err := dedupeScript.Run(ctx, d.c, []string{d.prefix + id}, now, now+ms, ms+millis(grace)).Int()
 	if err != nil {
-		return false, fmt.Errorf("redis deduper: first seen %q: %w", id, err)
+		return false, fmt.Errorf("redis deduper: first seen %q: %w", id, unavailable(err))
 	}
 	return first == 1, nil
 }
@@ -82,7 +82,7 @@ func (d *Deduper) Forget(ctx context.Context, id string) error {
 		return fmt.Errorf("redis deduper: forget: %w", err)
 	}
 	if err := d.c.Del(ctx, d.prefix+id).Err(); err != nil {
-		return fmt.Errorf("redis deduper: forget %q: %w", id, err)
+		return fmt.Errorf("redis deduper: forget %q: %w", id, unavailable(err))
 	}
 	return nil
 }

@@ -223,7 +223,7 @@ func (r *Ledger) run(ctx context.Context, s *goredis.Script, args ...any) (any, 
 	if errors.Is(err, goredis.Nil) {
 		return nil, nil
 	}
-	return v, err
+	return v, unavailable(err)
 }
 
 // redisErr wraps err as a failure of the ledger operation op.
@@ -282,7 +282,7 @@ func (r *Ledger) Get(ctx context.Context, key string) (store.Message, error) {
 	}
 	vs, err := r.c.HMGet(ctx, r.prefix+"m:"+key, messageFields...).Result()
 	if err != nil {
-		return store.Message{}, redisErr(op, err)
+		return store.Message{}, redisErr(op, unavailable(err))
 	}
 	row := make([]any, 0, 1+len(vs))
 	row = append(row, key)
@@ -463,7 +463,7 @@ func (r *Ledger) Ping(ctx context.Context) error {
 		return err
 	}
 	if err := r.c.Ping(ctx).Err(); err != nil {
-		return redisErr(op, err)
+		return redisErr(op, unavailable(err))
 	}
 	return nil
 }

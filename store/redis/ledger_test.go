@@ -208,7 +208,8 @@ func TestReplicas(t *testing.T) {
 }
 
 // TestUnreachable checks that a ledger on a Redis that is down can be
-// built, and that its calls fail quickly instead of hanging. It needs no
+// built, and that its calls, and those of its deduper, audit and states,
+// fail quickly instead of hanging, with store.ErrUnavailable. It needs no
 // Redis.
 func TestUnreachable(t *testing.T) {
 	for _, u := range []string{
@@ -231,7 +232,16 @@ func TestUnreachable(t *testing.T) {
 				}},
 				{"TakeNewest", func() error { _, err := l.TakeNewest(ctx, "cid-a", 1); return err }},
 				{"Get", func() error { _, err := l.Get(ctx, "k"); return err }},
+				{"Chats", func() error { _, err := l.Chats(ctx); return err }},
 				{"FirstSeen", func() error { _, err := l.Deduper().FirstSeen(ctx, "msg", time.Minute); return err }},
+				{"Forget", func() error { return l.Deduper().Forget(ctx, "msg") }},
+				{"AddAudit", func() error { return l.Audit(0).AddAudit(ctx, store.AuditEntry{Action: store.ActionRecall}) }},
+				{"AuditLog", func() error { _, err := l.Audit(0).AuditLog(ctx, "", 0); return err }},
+				{"PutStateIfAbsent", func() error { _, _, err := l.States().PutStateIfAbsent(ctx, "k", "v", time.Minute); return err }},
+				{"SetState", func() error { return l.States().SetState(ctx, "k", "v", time.Minute) }},
+				{"TakeState", func() error { _, _, err := l.States().TakeState(ctx, "k"); return err }},
+				{"DeleteState", func() error { return l.States().DeleteState(ctx, "k") }},
+				{"AddEvent", func() error { _, err := l.States().AddEvent(ctx, "k", "m", time.Minute); return err }},
 			}
 			for _, tt := range calls {
 				t.Run(tt.name, func(t *testing.T) {
@@ -239,6 +249,7 @@ func TestUnreachable(t *testing.T) {
 					err := tt.call()
 					require.Error(t, err)
 					assert.NotErrorIs(t, err, store.ErrNotFound)
+					assert.ErrorIs(t, err, store.ErrUnavailable, "a store that cannot be reached is unavailable")
 					assert.Less(t, time.Since(began), 5*time.Second, "failed fast")
 					assert.Contains(t, err.Error(), "redis")
 				})

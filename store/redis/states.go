@@ -66,7 +66,7 @@ func (s *States) PutStateIfAbsent(ctx context.Context, key, value string, ttl ti
 	res, err := statePutScript.Run(ctx, s.c, []string{s.prefix + key},
 		now.UnixMilli(), now.Add(ttl).UnixMilli(), value, millis(ttl+grace)).Slice()
 	if err != nil {
-		return "", false, fmt.Errorf("redis states: put %q: %w", key, err)
+		return "", false, fmt.Errorf("redis states: put %q: %w", key, unavailable(err))
 	}
 	return stateResult(res)
 }
@@ -78,7 +78,7 @@ func (s *States) SetState(ctx context.Context, key, value string, ttl time.Durat
 	}
 	v := strconv.FormatInt(s.now().Add(ttl).UnixMilli(), 10) + ":" + value
 	if err := s.c.Set(ctx, s.prefix+key, v, ttl+grace).Err(); err != nil {
-		return fmt.Errorf("redis states: set %q: %w", key, err)
+		return fmt.Errorf("redis states: set %q: %w", key, unavailable(err))
 	}
 	return nil
 }
@@ -87,7 +87,7 @@ func (s *States) SetState(ctx context.Context, key, value string, ttl time.Durat
 func (s *States) TakeState(ctx context.Context, key string) (string, bool, error) {
 	res, err := stateTakeScript.Run(ctx, s.c, []string{s.prefix + key}, s.now().UnixMilli()).Slice()
 	if err != nil {
-		return "", false, fmt.Errorf("redis states: take %q: %w", key, err)
+		return "", false, fmt.Errorf("redis states: take %q: %w", key, unavailable(err))
 	}
 	v, ok, err := stateResult(res)
 	return v, ok, err
@@ -96,7 +96,7 @@ func (s *States) TakeState(ctx context.Context, key string) (string, bool, error
 // DeleteState forgets key; see store.States.
 func (s *States) DeleteState(ctx context.Context, key string) error {
 	if err := s.c.Del(ctx, s.prefix+key).Err(); err != nil {
-		return fmt.Errorf("redis states: delete %q: %w", key, err)
+		return fmt.Errorf("redis states: delete %q: %w", key, unavailable(err))
 	}
 	return nil
 }
@@ -142,7 +142,7 @@ func (s *States) events(ctx context.Context, key, member string, window time.Dur
 	res, err := eventsScript.Run(ctx, s.c, []string{s.prefix + "e:" + key},
 		s.now().UnixMilli(), millis(window), member, store.NewAuditID(), millis(window+grace)).Slice()
 	if err != nil {
-		return nil, fmt.Errorf("redis states: events %q: %w", key, err)
+		return nil, fmt.Errorf("redis states: events %q: %w", key, unavailable(err))
 	}
 	var out []store.Event
 	for i := 0; i+1 < len(res); i += 2 {
