@@ -60,9 +60,10 @@ func (d *Deduper) Close() error {
 }
 
 // FirstSeen reports whether id was not seen within ttl before, and records
-// it; see store.Deduper. An id is remembered for the ttl of the call that found it
-// first seen (later sightings do not extend it), like Redis's SET NX PX. It
-// fails with store.ErrInvalid for an empty id or a ttl that is not positive.
+// it; see store.Deduper. An id is remembered for the ttl of the call that
+// found it first seen (later sightings do not extend it), like Redis's SET
+// NX PX. It fails with store.ErrInvalid for an empty id or a ttl that is
+// not positive.
 func (d *Deduper) FirstSeen(ctx context.Context, id string, ttl time.Duration) (bool, error) {
 	if err := ctxErr(ctx, "dedupe id"); err != nil {
 		return false, err

@@ -362,8 +362,8 @@ func (m *Ledger) lookup(key string) *entry {
 	return e
 }
 
-// Record tracks msg; see store.Ledger. A message whose SentAt is already TTL old
-// is accepted but not tracked.
+// Record tracks msg; see store.Ledger. A message whose SentAt is already
+// TTL old is accepted but not tracked.
 func (m *Ledger) Record(ctx context.Context, msg store.Message) error {
 	if err := ctxErr(ctx, "record message"); err != nil {
 		return err
@@ -508,7 +508,8 @@ func (m *Ledger) newest(chatID string, n int, claim string) []store.Message {
 	return out
 }
 
-// Claim claims those of the keys that are tracked and unclaimed; see store.Ledger.
+// Claim claims those of the keys that are tracked and unclaimed; see
+// store.Ledger.
 func (m *Ledger) Claim(ctx context.Context, keys []string) ([]store.Message, error) {
 	if err := ctxErr(ctx, "claim messages"); err != nil {
 		return nil, err

@@ -54,9 +54,10 @@ func NewDeduper(client goredis.UniversalClient, opts DeduperOptions) (*Deduper, 
 func (d *Deduper) Close() error { return nil }
 
 // FirstSeen reports whether id was not seen within ttl before, and records
-// it; see store.Deduper. An id is remembered for the ttl of the call that found it
-// first seen (later sightings do not extend it), to the millisecond. It
-// fails with store.ErrInvalid for an empty id or a ttl that is not positive.
+// it; see store.Deduper. An id is remembered for the ttl of the call that
+// found it first seen (later sightings do not extend it), to the
+// millisecond. It fails with store.ErrInvalid for an empty id or a ttl that
+// is not positive.
 func (d *Deduper) FirstSeen(ctx context.Context, id string, ttl time.Duration) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("redis deduper: first seen: %w", err)

@@ -217,7 +217,8 @@ func (r *Ledger) argv(args ...any) []any {
 	return append(all, args...)
 }
 
-// run runs a ledger script with args after the common arguments.
+// run runs a ledger script with args after the common arguments; a failed
+// call is marked store.ErrUnavailable.
 func (r *Ledger) run(ctx context.Context, s *goredis.Script, args ...any) (any, error) {
 	v, err := s.Run(ctx, r.c, r.keys, r.argv(args...)...).Result()
 	if errors.Is(err, goredis.Nil) {
@@ -239,8 +240,8 @@ func begin(ctx context.Context, op string) error {
 	return nil
 }
 
-// Record tracks m; see store.Ledger. A message whose SentAt is already TTL old is
-// accepted but not tracked. Times are kept to the millisecond.
+// Record tracks m; see store.Ledger. A message whose SentAt is already TTL
+// old is accepted but not tracked. Times are kept to the millisecond.
 func (r *Ledger) Record(ctx context.Context, m store.Message) error {
 	const op = "record"
 	if err := begin(ctx, op); err != nil {
