@@ -13,6 +13,7 @@ import (
 	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/dingtalk/dingtalktest"
 	"github.com/dingrecall/dingrecall/store"
+	"github.com/dingrecall/dingrecall/store/memory"
 	"github.com/dingrecall/dingrecall/store/storetest"
 )
 
@@ -23,8 +24,10 @@ func TestAutoRecallRetriesQuietly(t *testing.T) {
 	log, _ := test.NewNullLogger()
 	client, err := dingtalk.NewClient(fake.AppKey(), fake.AppSecret(), dingtalk.WithBaseURL(fake.URL()), dingtalk.WithLogger(log))
 	require.NoError(t, err)
-	ledger := store.NewMemory(store.MemoryOptions{Now: clock.Now})
-	audit := store.NewMemoryAudit(48*time.Hour, clock.Now)
+	ledger, err := memory.New(memory.Options{Now: clock.Now})
+	require.NoError(t, err)
+	audit, err := memory.NewAudit(memory.AuditOptions{TTL: 48 * time.Hour, Now: clock.Now})
+	require.NoError(t, err)
 	recaller := bot.NewRecaller(client, ledger, bot.RecallerOptions{Log: log, Audit: audit, Now: clock.Now})
 	sender := bot.NewSender(client, ledger, "", clock.Now, log)
 	auto := bot.NewAutoRecaller(ledger, recaller, clock.Now, log)
@@ -58,7 +61,8 @@ func TestRecallOfKeysHeldElsewhereLeavesTheirClaim(t *testing.T) {
 	log, _ := test.NewNullLogger()
 	client, err := dingtalk.NewClient(fake.AppKey(), fake.AppSecret(), dingtalk.WithBaseURL(fake.URL()), dingtalk.WithLogger(log))
 	require.NoError(t, err)
-	ledger := store.NewMemory(store.MemoryOptions{})
+	ledger, err := memory.New(memory.Options{})
+	require.NoError(t, err)
 	recaller := bot.NewRecaller(client, ledger, bot.RecallerOptions{Log: log})
 	sender := bot.NewSender(client, ledger, "", time.Now, log)
 	m, err := sender.Send(ctx, bot.Outgoing{Kind: store.KindGroup, ChatID: "cidA", Message: dingtalk.Text("x")})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/store"
+	"github.com/dingrecall/dingrecall/store/memory"
 )
 
 // DedupWindow is how long a callback's msgId is remembered.
@@ -35,7 +36,12 @@ type Intake struct {
 
 // NewIntake builds the intake.
 func NewIntake(b *Bot, pool *Pool, dedup store.Deduper, now func() time.Time, log logrus.FieldLogger) *Intake {
-	return &Intake{bot: b, pool: pool, dedup: dedup, local: store.NewMemoryDeduper(store.MemoryDeduperOptions{Now: now}), log: log}
+	local, err := memory.NewDeduper(memory.DeduperOptions{Now: now})
+	if err != nil {
+		// NewDeduper refuses only negative options, and none are set.
+		panic(err)
+	}
+	return &Intake{bot: b, pool: pool, dedup: dedup, local: local, log: log}
 }
 
 // Accept takes a callback, with the ID of the request that brought it (for

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 
@@ -58,12 +57,10 @@ func untracked(key string) *apiError {
 }
 
 // storeUnavailable reports whether err says the store could not be
-// reached: a network failure (refused, reset, timed out) on the way to it.
-// It is asked only after the DingTalk errors are ruled out, so a network
-// failure here is the store's.
+// reached (store.ErrUnavailable, which every backend wraps around a failed
+// call).
 func storeUnavailable(err error) bool {
-	var netErr net.Error
-	return errors.As(err, &netErr)
+	return errors.Is(err, store.ErrUnavailable)
 }
 
 // dingTalkUnreached reports whether err says DingTalk could not be reached

@@ -26,8 +26,15 @@ const redisAddr = "10.9.8.7:6379"
 // ledger reports one: wrapped, with the address inside.
 func storeDown() error {
 	addr, _ := net.ResolveTCPAddr("tcp", redisAddr)
-	return fmt.Errorf("redis ledger: get: %w", &net.OpError{Op: "dial", Net: "tcp", Addr: addr, Err: syscall.ECONNREFUSED})
+	return fmt.Errorf("redis ledger: get: %w", unavailable{&net.OpError{Op: "dial", Net: "tcp", Addr: addr, Err: syscall.ECONNREFUSED}})
 }
+
+// unavailable wraps a failed store call as the backends do: the text is the
+// cause's, and errors.Is finds store.ErrUnavailable.
+type unavailable struct{ error }
+
+// Unwrap gives both the sentinel and the cause.
+func (u unavailable) Unwrap() []error { return []error{store.ErrUnavailable, u.error} }
 
 // dingTalkTransport is the client's error when DingTalk never answered.
 func dingTalkTransport() error {
@@ -164,8 +171,9 @@ func TestStoreUnavailable(t *testing.T) {
 		want bool
 	}{
 		{storeDown(), true},
-		{fmt.Errorf("redis audit: read: %w", &net.DNSError{Err: "no such host", Name: "redis", IsNotFound: true}), true},
-		{fmt.Errorf("redis ledger: list: %w", context.DeadlineExceeded), true},
+		{fmt.Errorf("redis audit: read: %w", unavailable{&net.DNSError{Err: "no such host", Name: "redis", IsNotFound: true}}), true},
+		{fmt.Errorf("redis ledger: list: %w", unavailable{context.DeadlineExceeded}), true},
+		{&net.DNSError{Err: "no such host", Name: "dingtalk", IsNotFound: true}, false}, // only the store's own errors
 		{errors.New("redis: unexpected reply"), false},
 		{fmt.Errorf("x: %w", store.ErrNotFound), false},
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/dingrecall/dingrecall/dingtalk/dingtalktest"
 	"github.com/dingrecall/dingrecall/metrics"
 	"github.com/dingrecall/dingrecall/store"
+	"github.com/dingrecall/dingrecall/store/memory"
 	"github.com/dingrecall/dingrecall/templates"
 )
 
@@ -60,9 +61,22 @@ func newRealRouter(tb testing.TB, level logrus.Level) *realRouter {
 		tb.Fatal(err)
 	}
 	// Wired as main.go wires the memory store, with its defaults.
-	ledger := store.NewMemory(store.MemoryOptions{})
-	audit := store.NewMemoryAudit(30*24*time.Hour, time.Now)
-	states := store.NewMemoryStates(time.Now)
+	ledger, err := memory.New(memory.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	audit, err := memory.NewAudit(memory.AuditOptions{TTL: 30 * 24 * time.Hour, Now: time.Now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	states, err := memory.NewStates(memory.StatesOptions{Now: time.Now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dedup, err := memory.NewDeduper(memory.DeduperOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	sender := bot.NewSender(client, ledger, "COOLAPP", time.Now, log)
 	recaller := bot.NewRecaller(client, ledger, bot.RecallerOptions{Log: log, Audit: audit})
 	b := bot.New(bot.Config{
@@ -73,7 +87,7 @@ func newRealRouter(tb testing.TB, level logrus.Level) *realRouter {
 		sender, ledger, states, recaller, tpl, time.Now, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	pool := bot.NewPool(ctx, 2, 100000)
-	intake := bot.NewIntake(b, pool, store.NewMemoryDeduper(store.MemoryDeduperOptions{}), time.Now, log)
+	intake := bot.NewIntake(b, pool, dedup, time.Now, log)
 	router := New(Deps{
 		AppSecret: fake.AppSecret(), APIToken: fuzzAPIToken, RecallMax: 100, MaxTTL: 24*time.Hour - time.Second,
 		Bot: partsBot{Intake: intake, Guard: guard, Recaller: recaller, Audit: audit, Ledger: ledger},

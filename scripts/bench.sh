@@ -53,12 +53,12 @@ for _ in $(seq "$count"); do
   (cd handlers && "$BENCHLOG/handlers.test" -test.run '^$' -test.bench '^BenchmarkCallbackIngress$' -test.benchtime=1s) | tee -a "$BENCHLOG/ingress.txt" >&2
 done
 bench recall ./dingtalk '^BenchmarkRecall(200|1000)$' -benchtime=3x -count=1
-bench memory ./store '^BenchmarkMemoryLedger$' -benchtime=1s -count=1 $short
+bench memory ./store/memory '^BenchmarkMemoryLedger$' -benchtime=1s -count=1 $short
 # The same newest-20 with the collector off: what the index costs by itself,
 # without the marking of a large live heap that allocations pay for.
-GOGC=off bench memory-nogc ./store '^BenchmarkMemoryLedger$/./^newest20$' -benchtime=100000x -count=1 $short
+GOGC=off bench memory-nogc ./store/memory '^BenchmarkMemoryLedger$/./^newest20$' -benchtime=100000x -count=1 $short
 if [[ -n "${REDIS_URL:-}" ]]; then
-  bench redis ./store '^BenchmarkRedisLedger$' -benchtime=1s -count=1 $short
+  bench redis ./store/redis '^BenchmarkRedisLedger$' -benchtime=1s -count=1 $short
 fi
 bench e2e ./internal/app '^BenchmarkE2ERecall20$' -benchtime="${e2e}x" -count=1
 

@@ -7,22 +7,33 @@ import (
 
 // Audit actions and sources.
 const (
-	ActionRecall  = "recall"
+	// ActionRecall is an entry of recalled messages.
+	ActionRecall = "recall"
+	// ActionRestore is an entry of re-sent messages.
 	ActionRestore = "restore"
 
+	// SourceCommand is a person's command in a chat.
 	SourceCommand = "command"
-	SourceAPI     = "api"
-	SourceTTL     = "ttl"
-	SourceGuard   = "guard"
+	// SourceAPI is a call of the HTTP API.
+	SourceAPI = "api"
+	// SourceTTL is a message's ttl running out.
+	SourceTTL = "ttl"
+	// SourceGuard is the duplicate and burst guard.
+	SourceGuard = "guard"
 )
 
 // Results of an audited message.
 const (
+	// ResultRecalled means the message was recalled.
 	ResultRecalled = "recalled"
-	ResultFailed   = "failed"
-	ResultTooOld   = "too_old"
-	ResultResent   = "resent"
-	ResultNotSent  = "not_sent"
+	// ResultFailed means the recall failed; AuditItem.Reason says why.
+	ResultFailed = "failed"
+	// ResultTooOld means the message was too old to recall or restore.
+	ResultTooOld = "too_old"
+	// ResultResent means the message was restored (sent again).
+	ResultResent = "resent"
+	// ResultNotSent means the message could not be sent again.
+	ResultNotSent = "not_sent"
 )
 
 // DefaultAuditTTL is how long audit entries are kept (AUDIT_TTL).
@@ -40,9 +51,10 @@ type AuditEntry struct {
 	// Source is who acted: SourceCommand (a person in a chat), SourceAPI,
 	// SourceTTL (a message's ttl ran out) or SourceGuard.
 	Source string `json:"source"`
-	// StaffID and Nick are the person who asked, for SourceCommand.
+	// StaffID is the staff ID of the person who asked, for SourceCommand.
 	StaffID string `json:"staffId"`
-	Nick    string `json:"nick"`
+	// Nick is the name of the person who asked, for SourceCommand.
+	Nick string `json:"nick"`
 	// ChatID is the chat the request named (empty for a tag across chats).
 	ChatID string `json:"conversationId"`
 	// Request is what was asked, such as "recall 3" or "tag deploy-42".
@@ -55,13 +67,20 @@ type AuditEntry struct {
 
 // AuditItem is one message of an audit entry.
 type AuditItem struct {
-	Key      string    `json:"processQueryKey"`
-	ChatID   string    `json:"conversationId"`
-	Kind     Kind      `json:"chatType"`
-	MsgKey   string    `json:"msgKey"`
-	MsgParam string    `json:"msgParam"`
-	Tag      string    `json:"tag,omitempty"`
-	SentAt   time.Time `json:"sentAt"`
+	// Key is the message's processQueryKey.
+	Key string `json:"processQueryKey"`
+	// ChatID is the chat the message was sent to.
+	ChatID string `json:"conversationId"`
+	// Kind is the kind of that chat.
+	Kind Kind `json:"chatType"`
+	// MsgKey is the message template key.
+	MsgKey string `json:"msgKey"`
+	// MsgParam is the message's content.
+	MsgParam string `json:"msgParam"`
+	// Tag is the message's correlation label, if any.
+	Tag string `json:"tag,omitempty"`
+	// SentAt is when the message was sent.
+	SentAt time.Time `json:"sentAt"`
 	// ExpiresAt is when a message with a ttl was due for automatic recall.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 	// Result is ResultRecalled, ResultFailed, ResultTooOld, ResultResent
@@ -129,6 +148,8 @@ type States interface {
 
 // Event is one recorded event of States: what and when.
 type Event struct {
+	// Member is what happened, as AddEvent was given it.
 	Member string
-	At     time.Time
+	// At is when it was recorded, by the store's clock.
+	At time.Time
 }

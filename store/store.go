@@ -1,6 +1,9 @@
-// Package store holds the ledger of messages the bot sent and may still
-// recall: the Ledger interface, its in-memory implementation on go-cache, and
-// a Deduper for callback message IDs.
+// Package store holds what every message store shares: the Ledger of
+// messages the bot sent and may still recall, the Deduper of callback
+// message IDs, the Audit log and the short-lived States, their types,
+// their sentinel errors and a few backend-neutral helpers. The backends are
+// packages of their own: store/memory (in process, optionally saved to a
+// file by store/file) and store/redis (shared by replicas).
 //
 // Every implementation must pass the conformance suite in package
 // store/storetest. Time decisions (TTL expiry, claim leases) are taken from
@@ -10,14 +13,9 @@
 package store
 
 import (
-	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 )
 
@@ -87,23 +85,6 @@ type Message struct {
 	Claim string `json:"-"`
 }
 
-// newClaimToken returns a random claim holder token.
-func newClaimToken() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// withClaim sets the claim token on claimed messages.
-func withClaim(msgs []Message, err error) func(string) ([]Message, error) {
-	return func(token string) ([]Message, error) {
-		for i := range msgs {
-			msgs[i].Claim = token
-		}
-		return msgs, err
-	}
-}
-
 // minTime and maxTime bound the times a ledger accepts: those representable
 // as Unix nanoseconds.
 var (
@@ -153,6 +134,11 @@ var (
 	// ErrInvalid means an argument cannot be stored, such as a message
 	// without key.
 	ErrInvalid = errors.New("store: invalid argument")
+	// ErrUnavailable means the store could not be reached or could not
+	// serve the call (a shared store that is down or slow); the same call
+	// may succeed later. The memory store never fails so; store/redis
+	// marks every failed call to Redis with it.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Ledger is the record of the messages the bot sent and may still recall.
@@ -228,26 +214,4 @@ type Deduper interface {
 	// Forget drops id, so that its next FirstSeen is true again (for a
 	// callback the app accepted but could not queue). Unknown ids are fine.
 	Forget(ctx context.Context, id string) error
-}
-
-// activeChat is a chat with the time of its newest message, for Chats.
-type activeChat[T int64 | float64] struct {
-	Chat
-	newest T
-}
-
-// byActivity orders chats most recently active first (ties by ID), as
-// Chats returns them.
-func byActivity[T int64 | float64](all []activeChat[T]) []Chat {
-	slices.SortFunc(all, func(a, b activeChat[T]) int {
-		if c := cmp.Compare(b.newest, a.newest); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	out := make([]Chat, len(all))
-	for i, a := range all {
-		out[i] = a.Chat
-	}
-	return out
 }

@@ -2,14 +2,18 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
 	"github.com/dingrecall/dingrecall/store"
+	"github.com/dingrecall/dingrecall/store/file"
+	"github.com/dingrecall/dingrecall/store/memory"
+	"github.com/dingrecall/dingrecall/store/redis"
 )
 
 // redisLog passes go-redis's messages to logrus at warning level.
@@ -37,37 +41,68 @@ func openStore(cfg config, log logrus.FieldLogger, now func() time.Time) (stores
 	if cfg.Store == "redis" {
 		// go-redis's own messages (failed dials while Redis is down) go
 		// through our logger, in LOG_FORMAT, instead of plain stderr.
-		redis.SetLogger(redisLog{log})
-		r, err := store.OpenRedis(cfg.RedisURL, store.RedisOptions{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, Now: now})
+		goredis.SetLogger(redisLog{log})
+		r, err := redis.Open(cfg.RedisURL, redis.Options{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, Now: now})
 		if err != nil {
 			return stores{}, fmt.Errorf("REDIS_URL: %w", err)
 		}
 		return stores{ledger: r, dedup: r.Deduper(), audit: r.Audit(cfg.AuditTTL), states: r.States(), close: r.Close}, nil
 	}
-	m := store.NewMemory(store.MemoryOptions{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, Now: now})
-	audit := store.NewMemoryAudit(cfg.AuditTTL, now)
-	s := stores{
-		ledger: m,
-		dedup:  store.NewMemoryDeduper(store.MemoryDeduperOptions{Now: now}),
-		audit:  audit,
-		states: store.NewMemoryStates(now),
-		close:  func() error { return nil },
+	// closers close the memory stores built so far (their janitors), the
+	// last built first; an error path closes them before it returns.
+	var closers []func() error
+	closeAll := func() error {
+		var errs []error
+		for i := len(closers) - 1; i >= 0; i-- {
+			errs = append(errs, closers[i]())
+		}
+		return errors.Join(errs...)
 	}
+	fail := func(err error) (stores, error) {
+		_ = closeAll() // memory stores never fail to close
+		return stores{}, err
+	}
+	m, err := memory.New(memory.Options{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, Now: now})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, m.Close)
+	dedup, err := memory.NewDeduper(memory.DeduperOptions{Now: now})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, dedup.Close)
+	audit, err := memory.NewAudit(memory.AuditOptions{TTL: cfg.AuditTTL, Now: now})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, audit.Close)
+	states, err := memory.NewStates(memory.StatesOptions{Now: now})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, states.Close)
+	// Closing stops the janitors; the stores stay readable for the last
+	// save to STORE_FILE.
+	s := stores{ledger: m, dedup: dedup, audit: audit, states: states, close: closeAll}
 	if cfg.StoreFile == "" {
 		return s, nil
 	}
-	file := store.NewFile(cfg.StoreFile, m, audit)
-	n, err := file.Load()
+	f, err := file.New(cfg.StoreFile, m, audit)
 	if err != nil {
-		return stores{}, fmt.Errorf("STORE_FILE: %w", err)
+		return fail(fmt.Errorf("STORE_FILE: %w", err))
+	}
+	// Start-up has no deadline of its own; loading reads one local file.
+	if err := f.Load(context.Background()); err != nil {
+		return fail(fmt.Errorf("STORE_FILE: %w", err))
 	}
 	// Save once now: a path that cannot be written stops start-up instead of
 	// failing quietly at every interval.
-	if err := file.Save(); err != nil {
-		return stores{}, fmt.Errorf("STORE_FILE: %w", err)
+	if err := f.Save(); err != nil {
+		return fail(fmt.Errorf("STORE_FILE: %w", err))
 	}
-	log.WithFields(logrus.Fields{"file": cfg.StoreFile, "messages": n}).Info("ledger loaded")
-	s.persist = func(ctx context.Context) { file.Persist(ctx, cfg.StoreEvery, log) }
+	log.WithFields(logrus.Fields{"file": cfg.StoreFile, "messages": m.Len()}).Info("ledger loaded")
+	s.persist = func(ctx context.Context) { f.Persist(ctx, cfg.StoreEvery, log) }
 	return s, nil
 }
 

@@ -1,11 +1,11 @@
-package store
+package redis
 
 import (
 	"embed"
 	"strings"
 	"unicode"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // luaFiles holds the scripts of the Redis ledger and deduper.
@@ -28,21 +28,21 @@ var (
 	setTitleScript = ledgerScript("settitle")
 	chatsScript    = ledgerScript("chats")
 	findChatScript = ledgerScript("findchat")
-	dedupeScript   = redis.NewScript(lua("dedupe"))
+	dedupeScript   = goredis.NewScript(lua("dedupe"))
 )
 
 // lua returns the source of lua/<name>.lua.
 func lua(name string) string {
 	b, err := luaFiles.ReadFile("lua/" + name + ".lua")
 	if err != nil {
-		panic("store: missing embedded script: " + err.Error())
+		panic("store/redis: missing embedded script: " + err.Error())
 	}
 	return string(b)
 }
 
 // ledgerScript returns the ledger script name with the common prelude.
-func ledgerScript(name string) *redis.Script {
-	return redis.NewScript(lua("common") + "\n" + lua(name))
+func ledgerScript(name string) *goredis.Script {
+	return goredis.NewScript(lua("common") + "\n" + lua(name))
 }
 
 // fold returns s case-folded so that two strings fold alike exactly when

@@ -1,6 +1,7 @@
-package store
+package memory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -10,38 +11,44 @@ import (
 	"time"
 
 	"github.com/patrickmn/go-cache"
+
+	"github.com/dingrecall/dingrecall/store"
 )
-
-// evictionGrace is how long go-cache keeps a message after the ledger's own
-// clock already treats it as expired. It keeps go-cache the authority on
-// which entry a key maps to: it never forgets an entry the ledger still
-// considers live, even if the two clocks differ slightly.
-const evictionGrace = time.Minute
-
-// defaultCleanup is how often go-cache's janitor drops expired messages.
-const defaultCleanup = time.Minute
 
 // internLimit bounds the table of interned robot codes and message keys.
 const internLimit = 1024
 
-// MemoryOptions configures a Memory ledger. Zero (or negative) values take
-// the defaults.
-type MemoryOptions struct {
-	// TTL is how long after SentAt a message stays tracked (DefaultTTL).
+// Options configures a Ledger. Zero values take the defaults; negative ones
+// are refused.
+type Options struct {
+	// TTL is how long after SentAt a message stays tracked
+	// (store.DefaultTTL).
 	TTL time.Duration
-	// PerChat is the most messages tracked per chat (DefaultPerChat);
+	// PerChat is the most messages tracked per chat (store.DefaultPerChat);
 	// recording one more drops the oldest.
 	PerChat int
-	// Lease is how long a claim holds before it lapses (DefaultLease).
+	// Lease is how long a claim holds before it lapses
+	// (store.DefaultLease).
 	Lease time.Duration
 	// Now is the clock (time.Now). Every expiry and lease decision uses it.
 	Now func() time.Time
-	// CleanupInterval is how often go-cache's janitor reclaims expired
-	// messages (one minute).
+	// CleanupInterval is how often the janitor reclaims expired messages
+	// (one minute).
 	CleanupInterval time.Duration
 }
 
-// Memory is the embedded Ledger: messages live in a go-cache keyed by
+// validate refuses negative options.
+func (o Options) validate() error {
+	const what = "memory ledger"
+	return cmp.Or(
+		notNegative(what, "TTL", o.TTL),
+		notNegative(what, "PerChat", o.PerChat),
+		notNegative(what, "Lease", o.Lease),
+		notNegative(what, "CleanupInterval", o.CleanupInterval),
+	)
+}
+
+// Ledger is the embedded store.Ledger: messages live in a go-cache keyed by
 // processQueryKey and expiring with the TTL, indexed per chat, per tag and
 // by due time. It is safe for concurrent use by one process; replicas need
 // a shared ledger.
@@ -53,30 +60,35 @@ type MemoryOptions struct {
 // and cleaned lazily: dead ones at either end of a slice are popped at once
 // and a slice is compacted when more than half of it is dead. Expired
 // messages form a prefix of each chat's slice, since all share one TTL, and
-// are trimmed whenever the chat is used; go-cache's janitor catches the
-// rest through its eviction callback.
-type Memory struct {
-	c  *cache.Cache
-	ix *index
+// are trimmed whenever the chat is used; the janitor catches the rest
+// through go-cache's eviction callback.
+type Ledger struct {
+	c   *cache.Cache
+	ix  *index
+	jan *janitor
 }
 
-var _ Ledger = (*Memory)(nil)
+var _ store.Ledger = (*Ledger)(nil)
 
-// NewMemory returns an empty Memory ledger configured by opts.
-func NewMemory(opts MemoryOptions) *Memory {
-	if opts.TTL <= 0 {
-		opts.TTL = DefaultTTL
+// New returns an empty Ledger configured by opts. It fails with an error
+// wrapping store.ErrInvalid when an option is negative.
+func New(opts Options) (*Ledger, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
 	}
-	if opts.PerChat <= 0 {
-		opts.PerChat = DefaultPerChat
+	if opts.TTL == 0 {
+		opts.TTL = store.DefaultTTL
 	}
-	if opts.Lease <= 0 {
-		opts.Lease = DefaultLease
+	if opts.PerChat == 0 {
+		opts.PerChat = store.DefaultPerChat
+	}
+	if opts.Lease == 0 {
+		opts.Lease = store.DefaultLease
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.CleanupInterval <= 0 {
+	if opts.CleanupInterval == 0 {
 		opts.CleanupInterval = defaultCleanup
 	}
 	ix := &index{
@@ -88,14 +100,25 @@ func NewMemory(opts MemoryOptions) *Memory {
 		tags:    make(map[string]*list),
 		strs:    make(map[string]string),
 	}
-	c := cache.New(cache.NoExpiration, opts.CleanupInterval)
-	// The callback must not reference c (or m): go-cache stops its janitor
-	// when c becomes unreachable, and the janitor holds the callback.
+	c := cache.New(cache.NoExpiration, 0) // no janitor of go-cache's own
+	// The callback must not reference the Ledger: the janitor holds c, and
+	// stops when the Ledger becomes unreachable (see startJanitor).
 	c.OnEvicted(ix.evicted)
-	return &Memory{c: c, ix: ix}
+	m := &Ledger{c: c, ix: ix}
+	m.jan = startJanitor(m, c, opts.CleanupInterval)
+	return m, nil
 }
 
-// index is the part of Memory that go-cache's eviction callback reaches.
+// Close stops the ledger's janitor. The ledger keeps its messages and
+// still answers (a last save to STORE_FILE may follow), dropping expired
+// messages as it meets them. Close always returns nil, and may be called
+// more than once.
+func (m *Ledger) Close() error {
+	m.jan.Stop()
+	return nil
+}
+
+// index is the part of a Ledger that go-cache's eviction callback reaches.
 // All fields, and all fields of the entries and chats it holds except
 // entry.dead, are guarded by mu.
 type index struct {
@@ -113,7 +136,7 @@ type index struct {
 	// changes counts the changes a snapshot keeps (not claims), so the
 	// STORE_FILE saver writes only when something changed.
 	changes uint64
-	// evict holds entries killed under mu whose keys Memory must still
+	// evict holds entries killed under mu whose keys the Ledger must still
 	// delete from go-cache before unlocking.
 	evict []*entry
 }
@@ -121,7 +144,7 @@ type index struct {
 // chat is one chat's summary and its messages sorted by SentAt.
 type chat struct {
 	id    string
-	kind  Kind
+	kind  store.Kind
 	title string
 	msgs  list
 }
@@ -146,10 +169,10 @@ type entry struct {
 	due      bool
 }
 
-// kinds maps an entry's kind code to its Kind.
-var kinds = [...]Kind{KindGroup, KindPrivate, KindOTO}
+// kinds maps an entry's kind code to its store.Kind.
+var kinds = [...]store.Kind{store.KindGroup, store.KindPrivate, store.KindOTO}
 
-func kindCode(k Kind) uint8 {
+func kindCode(k store.Kind) uint8 {
 	for i, v := range kinds {
 		if v == k {
 			return uint8(i)
@@ -158,8 +181,8 @@ func kindCode(k Kind) uint8 {
 	return 0
 }
 
-func (e *entry) message() Message {
-	m := Message{
+func (e *entry) message() store.Message {
+	m := store.Message{
 		Key:       e.key,
 		Kind:      kinds[e.kind],
 		ChatID:    e.chat.id,
@@ -253,7 +276,7 @@ func (ix *index) intern(s string) string {
 	return s
 }
 
-// kill forgets e in every index. Memory deletes it from go-cache on unlock.
+// kill forgets e in every index. The Ledger deletes it from go-cache on unlock.
 func (ix *index) kill(e *entry) {
 	if e.dead.Load() {
 		return
@@ -296,7 +319,7 @@ func (ix *index) trim(ch *chat, now int64) {
 }
 
 // evicted is go-cache's eviction callback. Entries the ledger deleted
-// itself are already dead; others expired in go-cache's janitor.
+// itself are already dead; others expired and the janitor deleted them.
 func (ix *index) evicted(_ string, v any) {
 	e, ok := v.(*entry)
 	if !ok || e.dead.Load() {
@@ -310,14 +333,14 @@ func (ix *index) evicted(_ string, v any) {
 	ix.evict = ix.evict[:0]
 }
 
-func (m *Memory) lock() int64 {
+func (m *Ledger) lock() int64 {
 	m.ix.mu.Lock()
 	return m.ix.now().UnixNano()
 }
 
 // unlock deletes the entries killed under the lock from go-cache, unless
 // their key maps to a newer entry, and unlocks.
-func (m *Memory) unlock() {
+func (m *Ledger) unlock() {
 	ix := m.ix
 	for i, e := range ix.evict {
 		if v, ok := m.c.Get(e.key); ok && v == any(e) {
@@ -330,7 +353,7 @@ func (m *Memory) unlock() {
 }
 
 // lookup returns the entry of key in go-cache, dead or alive, or nil.
-func (m *Memory) lookup(key string) *entry {
+func (m *Ledger) lookup(key string) *entry {
 	v, ok := m.c.Get(key)
 	if !ok {
 		return nil
@@ -339,16 +362,9 @@ func (m *Memory) lookup(key string) *entry {
 	return e
 }
 
-func ctxErr(ctx context.Context, op string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	return nil
-}
-
-// Record tracks msg; see Ledger. A message whose SentAt is already TTL old
-// is accepted but not tracked.
-func (m *Memory) Record(ctx context.Context, msg Message) error {
+// Record tracks msg; see store.Ledger. A message whose SentAt is already
+// TTL old is accepted but not tracked.
+func (m *Ledger) Record(ctx context.Context, msg store.Message) error {
 	if err := ctxErr(ctx, "record message"); err != nil {
 		return err
 	}
@@ -408,22 +424,22 @@ func (m *Memory) Record(ctx context.Context, msg Message) error {
 	return nil
 }
 
-// Get returns the tracked message with the key; see Ledger.
-func (m *Memory) Get(ctx context.Context, key string) (Message, error) {
+// Get returns the tracked message with the key; see store.Ledger.
+func (m *Ledger) Get(ctx context.Context, key string) (store.Message, error) {
 	if err := ctxErr(ctx, "get message"); err != nil {
-		return Message{}, err
+		return store.Message{}, err
 	}
 	now := m.lock()
 	defer m.unlock()
 	e := m.lookup(key)
 	if e == nil || !m.ix.alive(e, now) {
-		return Message{}, fmt.Errorf("get message %q: %w", key, ErrNotFound)
+		return store.Message{}, fmt.Errorf("get message %q: %w", key, store.ErrNotFound)
 	}
 	return e.message(), nil
 }
 
-// List returns the tracked messages of a chat, newest first; see Ledger.
-func (m *Memory) List(ctx context.Context, chatID string, limit int) ([]Message, error) {
+// List returns the tracked messages of a chat, newest first; see store.Ledger.
+func (m *Ledger) List(ctx context.Context, chatID string, limit int) ([]store.Message, error) {
 	if err := ctxErr(ctx, "list messages"); err != nil {
 		return nil, err
 	}
@@ -438,7 +454,7 @@ func (m *Memory) List(ctx context.Context, chatID string, limit int) ([]Message,
 	if limit > 0 && limit < n {
 		n = limit
 	}
-	out := make([]Message, 0, n)
+	out := make([]store.Message, 0, n)
 	for i := len(ch.msgs.items) - 1; i >= 0 && len(out) < n; i-- {
 		if e := ch.msgs.items[i]; !e.dead.Load() {
 			out = append(out, e.message())
@@ -448,23 +464,23 @@ func (m *Memory) List(ctx context.Context, chatID string, limit int) ([]Message,
 }
 
 // Newest returns the newest n unclaimed non-reply messages of a chat; see
-// Ledger.
-func (m *Memory) Newest(ctx context.Context, chatID string, n int) ([]Message, error) {
+// store.Ledger.
+func (m *Ledger) Newest(ctx context.Context, chatID string, n int) ([]store.Message, error) {
 	if err := ctxErr(ctx, "newest messages"); err != nil {
 		return nil, err
 	}
 	return m.newest(chatID, n, ""), nil
 }
 
-// TakeNewest claims and returns what Newest would; see Ledger.
-func (m *Memory) TakeNewest(ctx context.Context, chatID string, n int) ([]Message, error) {
+// TakeNewest claims and returns what Newest would; see store.Ledger.
+func (m *Ledger) TakeNewest(ctx context.Context, chatID string, n int) ([]store.Message, error) {
 	if err := ctxErr(ctx, "take newest messages"); err != nil {
 		return nil, err
 	}
-	return m.newest(chatID, n, newClaimToken()), nil
+	return m.newest(chatID, n, store.NewClaimToken()), nil
 }
 
-func (m *Memory) newest(chatID string, n int, claim string) []Message {
+func (m *Ledger) newest(chatID string, n int, claim string) []store.Message {
 	if n <= 0 {
 		return nil
 	}
@@ -476,7 +492,7 @@ func (m *Memory) newest(chatID string, n int, claim string) []Message {
 		return nil
 	}
 	ix.trim(ch, now)
-	out := make([]Message, 0, min(n, len(ch.msgs.items)))
+	out := make([]store.Message, 0, min(n, len(ch.msgs.items)))
 	for i := len(ch.msgs.items) - 1; i >= 0 && len(out) < n; i-- {
 		e := ch.msgs.items[i]
 		if e.reply || !ix.free(e, now) {
@@ -492,15 +508,16 @@ func (m *Memory) newest(chatID string, n int, claim string) []Message {
 	return out
 }
 
-// Claim claims those of the keys that are tracked and unclaimed; see Ledger.
-func (m *Memory) Claim(ctx context.Context, keys []string) ([]Message, error) {
+// Claim claims those of the keys that are tracked and unclaimed; see
+// store.Ledger.
+func (m *Ledger) Claim(ctx context.Context, keys []string) ([]store.Message, error) {
 	if err := ctxErr(ctx, "claim messages"); err != nil {
 		return nil, err
 	}
 	now := m.lock()
 	defer m.unlock()
-	token := newClaimToken()
-	var out []Message
+	token := store.NewClaimToken()
+	var out []store.Message
 	for _, k := range keys {
 		e := m.lookup(k)
 		if e == nil || !m.ix.free(e, now) {
@@ -514,8 +531,8 @@ func (m *Memory) Claim(ctx context.Context, keys []string) ([]Message, error) {
 	return out, nil
 }
 
-// Remove forgets the keys; see Ledger.
-func (m *Memory) Remove(ctx context.Context, keys ...string) error {
+// Remove forgets the keys; see store.Ledger.
+func (m *Ledger) Remove(ctx context.Context, keys ...string) error {
 	if err := ctxErr(ctx, "remove messages"); err != nil {
 		return err
 	}
@@ -530,8 +547,8 @@ func (m *Memory) Remove(ctx context.Context, keys ...string) error {
 	return nil
 }
 
-// Fail records the failure reasons and releases the claims; see Ledger.
-func (m *Memory) Fail(ctx context.Context, claim string, reasons map[string]string) error {
+// Fail records the failure reasons and releases the claims; see store.Ledger.
+func (m *Ledger) Fail(ctx context.Context, claim string, reasons map[string]string) error {
 	if err := ctxErr(ctx, "fail messages"); err != nil {
 		return err
 	}
@@ -547,8 +564,8 @@ func (m *Memory) Fail(ctx context.Context, claim string, reasons map[string]stri
 	return nil
 }
 
-// Release releases the claims on the keys; see Ledger.
-func (m *Memory) Release(ctx context.Context, claim string, keys ...string) error {
+// Release releases the claims on the keys; see store.Ledger.
+func (m *Ledger) Release(ctx context.Context, claim string, keys ...string) error {
 	if err := ctxErr(ctx, "release messages"); err != nil {
 		return err
 	}
@@ -563,8 +580,8 @@ func (m *Memory) Release(ctx context.Context, claim string, keys ...string) erro
 }
 
 // ByTag returns the unclaimed non-reply messages with the tag, newest
-// first; see Ledger.
-func (m *Memory) ByTag(ctx context.Context, tag string) ([]Message, error) {
+// first; see store.Ledger.
+func (m *Ledger) ByTag(ctx context.Context, tag string) ([]store.Message, error) {
 	if err := ctxErr(ctx, "messages by tag"); err != nil {
 		return nil, err
 	}
@@ -575,7 +592,7 @@ func (m *Memory) ByTag(ctx context.Context, tag string) ([]Message, error) {
 	if l == nil {
 		return nil, nil
 	}
-	var out []Message
+	var out []store.Message
 	var expired []*entry
 	for i := len(l.items) - 1; i >= 0; i-- {
 		e := l.items[i]
@@ -594,8 +611,8 @@ func (m *Memory) ByTag(ctx context.Context, tag string) ([]Message, error) {
 }
 
 // Due returns the unclaimed messages due for automatic recall at now,
-// earliest first; see Ledger.
-func (m *Memory) Due(ctx context.Context, now time.Time, limit int) ([]Message, error) {
+// earliest first; see store.Ledger.
+func (m *Ledger) Due(ctx context.Context, now time.Time, limit int) ([]store.Message, error) {
 	if err := ctxErr(ctx, "due messages"); err != nil {
 		return nil, err
 	}
@@ -603,7 +620,7 @@ func (m *Memory) Due(ctx context.Context, now time.Time, limit int) ([]Message, 
 	defer m.unlock()
 	ix := m.ix
 	until := now.UnixNano()
-	var out []Message
+	var out []store.Message
 	var expired []*entry
 	for _, e := range ix.due.items {
 		if e.expires > until || (limit > 0 && len(out) >= limit) {
@@ -623,16 +640,16 @@ func (m *Memory) Due(ctx context.Context, now time.Time, limit int) ([]Message, 
 	return out, nil
 }
 
-// SetTitle remembers the title of a chat; see Ledger.
-func (m *Memory) SetTitle(ctx context.Context, chatID string, kind Kind, title string) error {
+// SetTitle remembers the title of a chat; see store.Ledger.
+func (m *Ledger) SetTitle(ctx context.Context, chatID string, kind store.Kind, title string) error {
 	if err := ctxErr(ctx, "set chat title"); err != nil {
 		return err
 	}
 	switch {
 	case chatID == "":
-		return fmt.Errorf("set chat title: %w: empty chat id", ErrInvalid)
+		return fmt.Errorf("set chat title: %w: empty chat id", store.ErrInvalid)
 	case !kind.Valid():
-		return fmt.Errorf("set chat title: %w: unknown chat kind %q", ErrInvalid, kind)
+		return fmt.Errorf("set chat title: %w: unknown chat kind %q", store.ErrInvalid, kind)
 	}
 	m.lock()
 	defer m.unlock()
@@ -655,9 +672,9 @@ func (m *Memory) SetTitle(ctx context.Context, chatID string, kind Kind, title s
 }
 
 // summary returns ch's summary after trimming it, and its newest SentAt.
-func (ix *index) summary(ch *chat, now int64) (Chat, int64) {
+func (ix *index) summary(ch *chat, now int64) (store.Chat, int64) {
 	ix.trim(ch, now)
-	c := Chat{ID: ch.id, Kind: ch.kind, Title: ch.title, Count: len(ch.msgs.items) - ch.msgs.dead}
+	c := store.Chat{ID: ch.id, Kind: ch.kind, Title: ch.title, Count: len(ch.msgs.items) - ch.msgs.dead}
 	var newest int64
 	if n := len(ch.msgs.items); n > 0 {
 		newest = ch.msgs.items[n-1].sentAt
@@ -666,27 +683,27 @@ func (ix *index) summary(ch *chat, now int64) (Chat, int64) {
 }
 
 // Chats returns the chats with tracked messages, most recently active
-// first; see Ledger.
-func (m *Memory) Chats(ctx context.Context) ([]Chat, error) {
+// first; see store.Ledger.
+func (m *Ledger) Chats(ctx context.Context) ([]store.Chat, error) {
 	if err := ctxErr(ctx, "list chats"); err != nil {
 		return nil, err
 	}
 	now := m.lock()
 	defer m.unlock()
-	var all []activeChat[int64]
+	var all []store.ActiveChat[int64]
 	for _, ch := range m.ix.chats {
 		if c, newest := m.ix.summary(ch, now); c.Count > 0 {
-			all = append(all, activeChat[int64]{c, newest})
+			all = append(all, store.ActiveChat[int64]{Chat: c, Newest: newest})
 		}
 	}
-	return byActivity(all), nil
+	return store.ByActivity(all), nil
 }
 
 // FindChat returns the chat with the ID or, failing that, the title; see
-// Ledger.
-func (m *Memory) FindChat(ctx context.Context, idOrTitle string) (Chat, error) {
+// store.Ledger.
+func (m *Ledger) FindChat(ctx context.Context, idOrTitle string) (store.Chat, error) {
 	if err := ctxErr(ctx, "find chat"); err != nil {
-		return Chat{}, err
+		return store.Chat{}, err
 	}
 	now := m.lock()
 	defer m.unlock()
@@ -704,22 +721,22 @@ func (m *Memory) FindChat(ctx context.Context, idOrTitle string) (Chat, error) {
 	}
 	switch len(found) {
 	case 0:
-		return Chat{}, fmt.Errorf("find chat %q: %w", idOrTitle, ErrNotFound)
+		return store.Chat{}, fmt.Errorf("find chat %q: %w", idOrTitle, store.ErrNotFound)
 	case 1:
 		c, _ := ix.summary(found[0], now)
 		return c, nil
 	}
-	return Chat{}, fmt.Errorf("find chat %q: %w: %d chats have this title", idOrTitle, ErrAmbiguous, len(found))
+	return store.Chat{}, fmt.Errorf("find chat %q: %w: %d chats have this title", idOrTitle, store.ErrAmbiguous, len(found))
 }
 
-// Ping reports whether the ledger can serve requests; Memory always can
+// Ping reports whether the ledger can serve requests; a Ledger always can
 // unless ctx is done.
-func (m *Memory) Ping(ctx context.Context) error {
+func (m *Ledger) Ping(ctx context.Context) error {
 	return ctxErr(ctx, "ping")
 }
 
 // Len returns the number of tracked messages.
-func (m *Memory) Len() int {
+func (m *Ledger) Len() int {
 	now := m.lock()
 	defer m.unlock()
 	for _, ch := range m.ix.chats {

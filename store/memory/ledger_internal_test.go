@@ -1,4 +1,4 @@
-package store
+package memory
 
 import (
 	"runtime"
@@ -8,27 +8,32 @@ import (
 	"unsafe"
 	"weak"
 
+	"github.com/patrickmn/go-cache"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dingrecall/dingrecall/store"
 )
 
 var testStart = time.Date(2025, time.March, 1, 9, 0, 0, 0, time.UTC)
 
-func testMemory(t *testing.T, opts MemoryOptions) (*Memory, *time.Time) {
+func testLedger(t *testing.T, opts Options) (*Ledger, *time.Time) {
 	t.Helper()
 	now := testStart
 	opts.Now = func() time.Time { return now }
-	return NewMemory(opts), &now
+	m, err := New(opts)
+	require.NoError(t, err)
+	return m, &now
 }
 
-func testMsg(key, chatID string, sec int) Message {
-	return Message{Key: key, Kind: KindGroup, ChatID: chatID, MsgParam: "p-" + key, SentAt: testStart.Add(time.Duration(sec) * time.Second)}
+func testMsg(key, chatID string, sec int) store.Message {
+	return store.Message{Key: key, Kind: store.KindGroup, ChatID: chatID, MsgParam: "p-" + key, SentAt: testStart.Add(time.Duration(sec) * time.Second)}
 }
 
 // checkIndex verifies the invariants of the index: dead counters match, the
 // ends of every list are alive, lists are sorted, and go-cache holds exactly
 // the live entries.
-func checkIndex(t *testing.T, m *Memory) {
+func checkIndex(t *testing.T, m *Ledger) {
 	t.Helper()
 	ix := m.ix
 	ix.mu.Lock()
@@ -78,7 +83,7 @@ func checkIndex(t *testing.T, m *Memory) {
 
 func TestIndexInvariants(t *testing.T) {
 	ctx := t.Context()
-	m, now := testMemory(t, MemoryOptions{TTL: time.Hour, PerChat: 50})
+	m, now := testLedger(t, Options{TTL: time.Hour, PerChat: 50})
 	steps := []struct {
 		name string
 		do   func(t *testing.T)
@@ -152,7 +157,7 @@ func TestIndexInvariants(t *testing.T) {
 
 func TestEvictedByJanitor(t *testing.T) {
 	ctx := t.Context()
-	m, _ := testMemory(t, MemoryOptions{})
+	m, _ := testLedger(t, Options{})
 	a := testMsg("a", "cid-a", 1)
 	a.Tag = "t"
 	a.ExpiresAt = a.SentAt.Add(time.Minute)
@@ -164,7 +169,7 @@ func TestEvictedByJanitor(t *testing.T) {
 	m.c.Delete("a")
 
 	_, err := m.Get(ctx, "a")
-	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, err, store.ErrNotFound)
 	assert.NotContains(t, m.ix.chats, "cid-a")
 	assert.NotContains(t, m.ix.tags, "t")
 	assert.Empty(t, m.ix.due.items)
@@ -172,20 +177,85 @@ func TestEvictedByJanitor(t *testing.T) {
 	checkIndex(t, m)
 }
 
-func TestJanitorStopsWithMemory(t *testing.T) {
-	m := NewMemory(MemoryOptions{CleanupInterval: time.Hour})
-	require.NoError(t, m.Record(t.Context(), testMsg("a", "cid-a", 1)))
-	c := weak.Make(m.c)
-	m = nil
-	require.Eventually(t, func() bool {
-		runtime.GC()
-		return c.Value() == nil
-	}, 10*time.Second, 10*time.Millisecond, "the eviction callback must not keep the cache (and its janitor) alive")
+// janitorCases build each value with a janitor, returning its cache and
+// janitor.
+var janitorCases = []struct {
+	name  string
+	build func(t *testing.T) (owner any, c *cache.Cache, j *janitor)
+}{
+	{"Ledger", func(t *testing.T) (any, *cache.Cache, *janitor) {
+		m, err := New(Options{CleanupInterval: time.Hour})
+		require.NoError(t, err)
+		require.NoError(t, m.Record(t.Context(), testMsg("a", "cid-a", 1)))
+		return m, m.c, m.jan
+	}},
+	{"Deduper", func(t *testing.T) (any, *cache.Cache, *janitor) {
+		d, err := NewDeduper(DeduperOptions{CleanupInterval: time.Hour})
+		require.NoError(t, err)
+		_, err = d.FirstSeen(t.Context(), "id", time.Minute)
+		require.NoError(t, err)
+		return d, d.c, d.jan
+	}},
+	{"States", func(t *testing.T) (any, *cache.Cache, *janitor) {
+		s, err := NewStates(StatesOptions{CleanupInterval: time.Hour})
+		require.NoError(t, err)
+		require.NoError(t, s.SetState(t.Context(), "k", "v", time.Minute))
+		return s, s.c, s.jan
+	}},
+}
+
+// stopped reports whether j's goroutine has ended.
+func stopped(j *janitor) bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func TestJanitorStopsWhenDropped(t *testing.T) {
+	for _, tt := range janitorCases {
+		t.Run(tt.name, func(t *testing.T) {
+			owner, c, j := tt.build(t)
+			wc := weak.Make(c)
+			owner, c = nil, nil
+			_, _ = owner, c
+			require.Eventually(t, func() bool {
+				runtime.GC()
+				return stopped(j) && wc.Value() == nil
+			}, 10*time.Second, 10*time.Millisecond, "an unreachable owner stops its janitor, and its cache is collected")
+		})
+	}
+}
+
+func TestCloseStopsJanitor(t *testing.T) {
+	for _, tt := range janitorCases {
+		t.Run(tt.name, func(t *testing.T) {
+			owner, _, j := tt.build(t)
+			closer := owner.(interface{ Close() error })
+			require.False(t, stopped(j), "running before Close")
+			require.NoError(t, closer.Close())
+			assert.True(t, stopped(j), "stopped when Close returns")
+			require.NoError(t, closer.Close(), "a second Close is harmless")
+		})
+	}
+}
+
+func TestJanitorReclaims(t *testing.T) {
+	c := cache.New(cache.NoExpiration, 0)
+	c.Set("k", 1, time.Nanosecond)
+	owner := new(int)
+	j := startJanitor(owner, c, time.Millisecond)
+	t.Cleanup(j.Stop)
+	require.Eventually(t, func() bool { return c.ItemCount() == 0 }, 10*time.Second, time.Millisecond,
+		"the janitor deletes expired entries")
+	runtime.KeepAlive(owner)
 }
 
 func TestEntriesShareStrings(t *testing.T) {
 	ctx := t.Context()
-	m, _ := testMemory(t, MemoryOptions{})
+	m, _ := testLedger(t, Options{})
 	for i := range 3 {
 		msg := testMsg("k"+strconv.Itoa(i), "cid-a", i)
 		msg.RobotCode = string([]byte("robot-1")) // a fresh copy each time, as after JSON decoding
@@ -201,7 +271,7 @@ func TestEntriesShareStrings(t *testing.T) {
 }
 
 func TestInternBounded(t *testing.T) {
-	m, _ := testMemory(t, MemoryOptions{})
+	m, _ := testLedger(t, Options{})
 	for i := range 2 * internLimit {
 		m.ix.intern("s" + strconv.Itoa(i))
 	}

@@ -1,13 +1,15 @@
-package store
+package redis
 
 import (
 	"context"
 	"fmt"
+
+	"github.com/dingrecall/dingrecall/store"
 )
 
 // RecordPipelined records msgs as Record would, in pipelines of EVALSHA
 // calls of batch messages each, to fill a ledger fast for the benchmarks.
-func (r *Redis) RecordPipelined(ctx context.Context, msgs []Message, batch int) error {
+func (r *Ledger) RecordPipelined(ctx context.Context, msgs []store.Message, batch int) error {
 	if err := recordScript.Load(ctx, r.c).Err(); err != nil {
 		return fmt.Errorf("load record script: %w", err)
 	}

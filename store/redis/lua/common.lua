@@ -1,4 +1,4 @@
--- common.lua is the prelude of every ledger script (see redis.go for the key
+-- common.lua is the prelude of every ledger script (see ledger.go for the key
 -- layout). Every script is called with the same KEYS and the same first six
 -- ARGV; its own arguments start at ARGV[7]. Times are Unix milliseconds and
 -- come from the caller's clock: Redis's own clock is never consulted.
@@ -23,7 +23,7 @@ local function fkey(f) return P .. 'f:' .. f end
 
 -- The fields of a message hash: chat, kind, robot, msgKey (name), param,
 -- tag (group), sent, expires, reply (y), failure, lease. The first ten are
--- returned to Go in this order (redisFields in redis.go).
+-- returned to Go in this order (messageFields in ledger.go).
 local F = {'c', 'k', 'r', 'n', 'p', 'g', 's', 'e', 'y', 'f', 'l'}
 
 -- load returns the fields of message k, or nil when it is not tracked

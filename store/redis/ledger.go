@@ -1,4 +1,4 @@
-package store
+package redis
 
 import (
 	"context"
@@ -8,40 +8,62 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/dingrecall/dingrecall/store"
 )
 
-// DefaultRedisPrefix is the key prefix of a Redis ledger or deduper unless
-// configured otherwise.
-const DefaultRedisPrefix = "dingrecall"
+// DefaultPrefix is the key prefix of a Ledger or Deduper unless configured
+// otherwise.
+const DefaultPrefix = "dingrecall"
 
-// redisGrace is how long Redis keeps a key after the ledger, by its
-// injected clock, already treats it as gone. Redis's expiry only reclaims
-// space; the grace keeps it from dropping a message that a replica whose
-// clock lags a little still considers tracked.
-const redisGrace = 5 * time.Minute
+// grace is how long Redis keeps a key after the ledger, by its injected
+// clock, already treats it as gone. Redis's expiry only reclaims space; the
+// grace keeps it from dropping a message that a replica whose clock lags a
+// little still considers tracked.
+const grace = 5 * time.Minute
 
-// RedisOptions configures a Redis ledger. Zero (or negative) values take the
-// defaults.
-type RedisOptions struct {
-	// Prefix starts every key of the ledger (DefaultRedisPrefix). Ledgers
-	// with different prefixes share a Redis without seeing each other.
+// Options configures a Ledger. Zero values take the defaults; negative ones
+// are refused.
+type Options struct {
+	// Prefix starts every key of the ledger (DefaultPrefix). Ledgers with
+	// different prefixes share a Redis without seeing each other.
 	Prefix string
-	// TTL is how long after SentAt a message stays tracked (DefaultTTL).
+	// TTL is how long after SentAt a message stays tracked
+	// (store.DefaultTTL).
 	TTL time.Duration
-	// PerChat is the most messages tracked per chat (DefaultPerChat);
+	// PerChat is the most messages tracked per chat (store.DefaultPerChat);
 	// recording one more drops the oldest.
 	PerChat int
-	// Lease is how long a claim holds before it lapses (DefaultLease).
+	// Lease is how long a claim holds before it lapses
+	// (store.DefaultLease).
 	Lease time.Duration
 	// Now is the clock (time.Now). Every expiry and lease decision uses it;
 	// every replica should run on a synchronised clock.
 	Now func() time.Time
 }
 
-// Redis is the Ledger shared by several replicas, kept in Redis (go-redis
-// v9). Its state lives in Redis only, so any number of *Redis values, in
-// one process or many, can serve one ledger.
+// validate refuses negative options.
+func (o Options) validate() error {
+	for _, v := range []struct {
+		name string
+		neg  bool
+		val  any
+	}{
+		{"TTL", o.TTL < 0, o.TTL},
+		{"PerChat", o.PerChat < 0, o.PerChat},
+		{"Lease", o.Lease < 0, o.Lease},
+	} {
+		if v.neg {
+			return redisErr("options", fmt.Errorf("%w: %s is negative (%v)", store.ErrInvalid, v.name, v.val))
+		}
+	}
+	return nil
+}
+
+// Ledger is the store.Ledger shared by several replicas, kept in Redis
+// (go-redis v9). Its state lives in Redis only, so any number of *Ledger
+// values, in one process or many, can serve one ledger.
 //
 // Layout: with P the prefix, every key starts with "{P}:" so that all of a
 // ledger's keys share one Redis Cluster hash slot, as its multi-key scripts
@@ -69,7 +91,7 @@ type RedisOptions struct {
 // so a lapsed lease needs no clean-up.
 //
 // Every decision on time is taken in the scripts from the time the caller
-// passes in, read from RedisOptions.Now. Redis's own expiry only reclaims
+// passes in, read from Options.Now. Redis's own expiry only reclaims
 // space, five minutes after the ledger's clock drops a message: message
 // hashes and the chat and tag zsets get a PEXPIRE of SentAt + TTL + grace
 // − now; the indexes are trimmed lazily, TTL old messages being the lowest
@@ -82,10 +104,10 @@ type RedisOptions struct {
 // then leaves the first claim to lapse with its lease, and the other
 // scripts are idempotent.
 //
-// The RedisDeduper of Deduper keeps its keys, "P:dedup:<id>", outside the
-// hash tag, since each is a key of its own.
-type Redis struct {
-	c       redis.UniversalClient
+// The Deduper keeps its keys, "P:dedup:<id>", outside the hash tag, since
+// each is a key of its own.
+type Ledger struct {
+	c       goredis.UniversalClient
 	prefix  string   // "{P}:"
 	keys    []string // the KEYS of every script
 	ttl     int64    // milliseconds
@@ -95,28 +117,36 @@ type Redis struct {
 	dedup   string // the deduper's prefix
 }
 
-var _ Ledger = (*Redis)(nil)
+var _ store.Ledger = (*Ledger)(nil)
 
-// NewRedis returns a Redis ledger on client, configured by opts. It does
-// not connect: go-redis connects, and reconnects, when the ledger is used.
-func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
+// New returns a Ledger on client, configured by opts. It does not connect:
+// go-redis connects, and reconnects, when the ledger is used. It fails with
+// an error wrapping store.ErrInvalid when client is nil or an option is
+// negative.
+func New(client goredis.UniversalClient, opts Options) (*Ledger, error) {
+	if client == nil {
+		return nil, redisErr("new", fmt.Errorf("%w: nil client", store.ErrInvalid))
+	}
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	if opts.Prefix == "" {
-		opts.Prefix = DefaultRedisPrefix
+		opts.Prefix = DefaultPrefix
 	}
-	if opts.TTL <= 0 {
-		opts.TTL = DefaultTTL
+	if opts.TTL == 0 {
+		opts.TTL = store.DefaultTTL
 	}
-	if opts.PerChat <= 0 {
-		opts.PerChat = DefaultPerChat
+	if opts.PerChat == 0 {
+		opts.PerChat = store.DefaultPerChat
 	}
-	if opts.Lease <= 0 {
-		opts.Lease = DefaultLease
+	if opts.Lease == 0 {
+		opts.Lease = store.DefaultLease
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	p := "{" + opts.Prefix + "}:"
-	return &Redis{
+	return &Ledger{
 		c:       client,
 		prefix:  p,
 		keys:    []string{p + "chats", p + "due", p + "kind", p + "title", p + "fold"},
@@ -125,16 +155,17 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 		perChat: opts.PerChat,
 		now:     opts.Now,
 		dedup:   opts.Prefix,
-	}
+	}, nil
 }
 
-// OpenRedis returns a Redis ledger on a new client for the redis:// (or
-// rediss:// or unix://) URL, as parsed by redis.ParseURL; query parameters
-// such as dial_timeout or max_retries tune the client. It does not connect,
-// so an application starts while Redis is down; use Ping for readiness.
-// Close the ledger to close the client.
-func OpenRedis(rawURL string, opts RedisOptions) (*Redis, error) {
-	o, err := redis.ParseURL(rawURL)
+// Open returns a Ledger on a new client for the redis:// (or rediss:// or
+// unix://) URL, as go-redis's ParseURL reads it; query parameters such as
+// dial_timeout or max_retries tune the client. It does not connect, so an
+// application starts while Redis is down; use Ping for readiness. It fails
+// on a URL go-redis refuses (the error leaves the URL out, since it may
+// hold a password) and as New does. Close the ledger to close the client.
+func Open(rawURL string, opts Options) (*Ledger, error) {
+	o, err := goredis.ParseURL(rawURL)
 	if err != nil {
 		// A url.Error quotes the URL, password included.
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
@@ -142,21 +173,35 @@ func OpenRedis(rawURL string, opts RedisOptions) (*Redis, error) {
 		}
 		return nil, fmt.Errorf("redis ledger: open: %w", err)
 	}
-	return NewRedis(redis.NewClient(o), opts), nil
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	return New(goredis.NewClient(o), opts)
 }
 
-// Close closes the ledger's client, which OpenRedis created or NewRedis was
-// given.
-func (r *Redis) Close() error {
+// Close closes the ledger's client, which Open created or New was given.
+// The Deduper, Audit and States taken from the ledger share that client,
+// so they stop working too.
+func (r *Ledger) Close() error {
 	if err := r.c.Close(); err != nil {
 		return fmt.Errorf("redis ledger: close: %w", err)
 	}
 	return nil
 }
 
-// Deduper returns a RedisDeduper on the ledger's client, prefix and clock.
-func (r *Redis) Deduper() *RedisDeduper {
-	return NewRedisDeduper(r.c, RedisDeduperOptions{Prefix: r.dedup, Now: r.now})
+// Deduper returns a Deduper on the ledger's client, prefix and clock.
+func (r *Ledger) Deduper() *Deduper {
+	return &Deduper{c: r.c, prefix: r.dedup + ":dedup:", now: r.now}
+}
+
+// withClaim sets the claim token on claimed messages.
+func withClaim(msgs []store.Message, err error) func(string) ([]store.Message, error) {
+	return func(token string) ([]store.Message, error) {
+		for i := range msgs {
+			msgs[i].Claim = token
+		}
+		return msgs, err
+	}
 }
 
 // millis returns d in milliseconds, rounded up.
@@ -166,19 +211,20 @@ func millis(d time.Duration) int64 {
 
 // argv returns the script arguments: the common ones (see lua/common.lua)
 // followed by args.
-func (r *Redis) argv(args ...any) []any {
+func (r *Ledger) argv(args ...any) []any {
 	all := make([]any, 0, 6+len(args))
-	all = append(all, r.prefix, r.now().UnixMilli(), r.ttl, r.lease, r.perChat, millis(redisGrace))
+	all = append(all, r.prefix, r.now().UnixMilli(), r.ttl, r.lease, r.perChat, millis(grace))
 	return append(all, args...)
 }
 
-// run runs a ledger script with args after the common arguments.
-func (r *Redis) run(ctx context.Context, s *redis.Script, args ...any) (any, error) {
+// run runs a ledger script with args after the common arguments; a failed
+// call is marked store.ErrUnavailable.
+func (r *Ledger) run(ctx context.Context, s *goredis.Script, args ...any) (any, error) {
 	v, err := s.Run(ctx, r.c, r.keys, r.argv(args...)...).Result()
-	if errors.Is(err, redis.Nil) {
+	if errors.Is(err, goredis.Nil) {
 		return nil, nil
 	}
-	return v, err
+	return v, unavailable(err)
 }
 
 // redisErr wraps err as a failure of the ledger operation op.
@@ -194,9 +240,9 @@ func begin(ctx context.Context, op string) error {
 	return nil
 }
 
-// Record tracks m; see Ledger. A message whose SentAt is already TTL old is
-// accepted but not tracked. Times are kept to the millisecond.
-func (r *Redis) Record(ctx context.Context, m Message) error {
+// Record tracks m; see store.Ledger. A message whose SentAt is already TTL
+// old is accepted but not tracked. Times are kept to the millisecond.
+func (r *Ledger) Record(ctx context.Context, m store.Message) error {
 	const op = "record"
 	if err := begin(ctx, op); err != nil {
 		return err
@@ -212,7 +258,7 @@ func (r *Redis) Record(ctx context.Context, m Message) error {
 
 // recordArgs returns the arguments of the record script for m: its key,
 // then the fields c k r n p g s e y f.
-func recordArgs(m Message) []any {
+func recordArgs(m store.Message) []any {
 	var expires, reply string
 	if !m.ExpiresAt.IsZero() {
 		expires = strconv.FormatInt(m.ExpiresAt.UnixMilli(), 10)
@@ -225,76 +271,76 @@ func recordArgs(m Message) []any {
 		strconv.FormatInt(m.SentAt.UnixMilli(), 10), expires, reply, m.Failure}
 }
 
-// redisFields are the fields of a message hash that make up a Message, in
-// the order the scripts return them.
-var redisFields = []string{"c", "k", "r", "n", "p", "g", "s", "e", "y", "f"}
+// messageFields are the fields of a message hash that make up a
+// store.Message, in the order the scripts return them.
+var messageFields = []string{"c", "k", "r", "n", "p", "g", "s", "e", "y", "f"}
 
-// Get returns the tracked message with the key; see Ledger.
-func (r *Redis) Get(ctx context.Context, key string) (Message, error) {
+// Get returns the tracked message with the key; see store.Ledger.
+func (r *Ledger) Get(ctx context.Context, key string) (store.Message, error) {
 	const op = "get"
 	if err := begin(ctx, op); err != nil {
-		return Message{}, err
+		return store.Message{}, err
 	}
-	vs, err := r.c.HMGet(ctx, r.prefix+"m:"+key, redisFields...).Result()
+	vs, err := r.c.HMGet(ctx, r.prefix+"m:"+key, messageFields...).Result()
 	if err != nil {
-		return Message{}, redisErr(op, err)
+		return store.Message{}, redisErr(op, unavailable(err))
 	}
 	row := make([]any, 0, 1+len(vs))
 	row = append(row, key)
 	row = append(row, vs...)
 	m, err := decodeMessage(row)
 	if err != nil {
-		return Message{}, redisErr(op, err)
+		return store.Message{}, redisErr(op, err)
 	}
 	if m.SentAt.IsZero() || m.SentAt.UnixMilli() <= r.now().UnixMilli()-r.ttl {
-		return Message{}, fmt.Errorf("redis ledger: get %q: %w", key, ErrNotFound)
+		return store.Message{}, fmt.Errorf("redis ledger: get %q: %w", key, store.ErrNotFound)
 	}
 	return m, nil
 }
 
-// List returns the tracked messages of a chat, newest first; see Ledger.
-func (r *Redis) List(ctx context.Context, chatID string, limit int) ([]Message, error) {
+// List returns the tracked messages of a chat, newest first; see store.Ledger.
+func (r *Ledger) List(ctx context.Context, chatID string, limit int) ([]store.Message, error) {
 	return r.messages(ctx, "list", listScript, chatID, limit)
 }
 
 // Newest returns the newest n unclaimed non-reply messages of a chat; see
-// Ledger.
-func (r *Redis) Newest(ctx context.Context, chatID string, n int) ([]Message, error) {
+// store.Ledger.
+func (r *Ledger) Newest(ctx context.Context, chatID string, n int) ([]store.Message, error) {
 	if n <= 0 {
 		return nil, begin(ctx, "newest")
 	}
 	return r.messages(ctx, "newest", newestScript, chatID, n, 0, "")
 }
 
-// TakeNewest claims and returns what Newest would; see Ledger.
-func (r *Redis) TakeNewest(ctx context.Context, chatID string, n int) ([]Message, error) {
+// TakeNewest claims and returns what Newest would; see store.Ledger.
+func (r *Ledger) TakeNewest(ctx context.Context, chatID string, n int) ([]store.Message, error) {
 	if n <= 0 {
 		return nil, begin(ctx, "take newest")
 	}
-	token := newClaimToken()
+	token := store.NewClaimToken()
 	return withClaim(r.messages(ctx, "take newest", newestScript, chatID, n, 1, token))(token)
 }
 
 // Claim claims those of the keys that are tracked and unclaimed; see
-// Ledger.
-func (r *Redis) Claim(ctx context.Context, keys []string) ([]Message, error) {
+// store.Ledger.
+func (r *Ledger) Claim(ctx context.Context, keys []string) ([]store.Message, error) {
 	if len(keys) == 0 {
 		return nil, begin(ctx, "claim")
 	}
-	token := newClaimToken()
+	token := store.NewClaimToken()
 	return withClaim(r.messages(ctx, "claim", claimScript, append([]any{token}, keyArgs(keys)...)...))(token)
 }
 
-// Remove forgets the keys; see Ledger.
-func (r *Redis) Remove(ctx context.Context, keys ...string) error {
+// Remove forgets the keys; see store.Ledger.
+func (r *Ledger) Remove(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return begin(ctx, "remove")
 	}
 	return r.exec(ctx, "remove", removeScript, keyArgs(keys)...)
 }
 
-// Fail records the failure reasons and releases the claims; see Ledger.
-func (r *Redis) Fail(ctx context.Context, claim string, reasons map[string]string) error {
+// Fail records the failure reasons and releases the claims; see store.Ledger.
+func (r *Ledger) Fail(ctx context.Context, claim string, reasons map[string]string) error {
 	if len(reasons) == 0 {
 		return begin(ctx, "fail")
 	}
@@ -306,8 +352,8 @@ func (r *Redis) Fail(ctx context.Context, claim string, reasons map[string]strin
 	return r.exec(ctx, "fail", failScript, args...)
 }
 
-// Release releases the claims on the keys; see Ledger.
-func (r *Redis) Release(ctx context.Context, claim string, keys ...string) error {
+// Release releases the claims on the keys; see store.Ledger.
+func (r *Ledger) Release(ctx context.Context, claim string, keys ...string) error {
 	if len(keys) == 0 {
 		return begin(ctx, "release")
 	}
@@ -315,8 +361,8 @@ func (r *Redis) Release(ctx context.Context, claim string, keys ...string) error
 }
 
 // ByTag returns the unclaimed non-reply messages with the tag, newest
-// first; see Ledger.
-func (r *Redis) ByTag(ctx context.Context, tag string) ([]Message, error) {
+// first; see store.Ledger.
+func (r *Ledger) ByTag(ctx context.Context, tag string) ([]store.Message, error) {
 	if tag == "" {
 		return nil, begin(ctx, "by tag")
 	}
@@ -324,29 +370,29 @@ func (r *Redis) ByTag(ctx context.Context, tag string) ([]Message, error) {
 }
 
 // Due returns the unclaimed messages due for automatic recall at now,
-// earliest first; see Ledger.
-func (r *Redis) Due(ctx context.Context, now time.Time, limit int) ([]Message, error) {
+// earliest first; see store.Ledger.
+func (r *Ledger) Due(ctx context.Context, now time.Time, limit int) ([]store.Message, error) {
 	return r.messages(ctx, "due", dueScript, now.UnixMilli(), limit)
 }
 
-// SetTitle remembers the title of a chat; see Ledger.
-func (r *Redis) SetTitle(ctx context.Context, chatID string, kind Kind, title string) error {
+// SetTitle remembers the title of a chat; see store.Ledger.
+func (r *Ledger) SetTitle(ctx context.Context, chatID string, kind store.Kind, title string) error {
 	const op = "set title"
 	if err := begin(ctx, op); err != nil {
 		return err
 	}
 	switch {
 	case chatID == "":
-		return redisErr(op, fmt.Errorf("%w: empty chat id", ErrInvalid))
+		return redisErr(op, fmt.Errorf("%w: empty chat id", store.ErrInvalid))
 	case !kind.Valid():
-		return redisErr(op, fmt.Errorf("%w: unknown chat kind %q", ErrInvalid, kind))
+		return redisErr(op, fmt.Errorf("%w: unknown chat kind %q", store.ErrInvalid, kind))
 	}
 	return r.exec(ctx, op, setTitleScript, chatID, string(kind), title, fold(title))
 }
 
 // Chats returns the chats with tracked messages, most recently active
-// first; see Ledger.
-func (r *Redis) Chats(ctx context.Context) ([]Chat, error) {
+// first; see store.Ledger.
+func (r *Ledger) Chats(ctx context.Context) ([]store.Chat, error) {
 	const op = "chats"
 	if err := begin(ctx, op); err != nil {
 		return nil, err
@@ -356,7 +402,7 @@ func (r *Redis) Chats(ctx context.Context) ([]Chat, error) {
 		return nil, redisErr(op, err)
 	}
 	rows, _ := v.([]any)
-	all := make([]activeChat[float64], 0, len(rows))
+	all := make([]store.ActiveChat[float64], 0, len(rows))
 	for _, row := range rows {
 		f, _ := row.([]any)
 		if len(f) != 5 {
@@ -370,25 +416,25 @@ func (r *Redis) Chats(ctx context.Context) ([]Chat, error) {
 		if err != nil {
 			return nil, redisErr(op, fmt.Errorf("chat %q: bad activity score: %w", c.ID, err))
 		}
-		all = append(all, activeChat[float64]{c, newest})
+		all = append(all, store.ActiveChat[float64]{Chat: c, Newest: newest})
 	}
-	return byActivity(all), nil
+	return store.ByActivity(all), nil
 }
 
 // FindChat returns the chat with the ID or, failing that, the title; see
-// Ledger.
-func (r *Redis) FindChat(ctx context.Context, idOrTitle string) (Chat, error) {
+// store.Ledger.
+func (r *Ledger) FindChat(ctx context.Context, idOrTitle string) (store.Chat, error) {
 	const op = "find chat"
 	if err := begin(ctx, op); err != nil {
-		return Chat{}, err
+		return store.Chat{}, err
 	}
 	v, err := r.run(ctx, findChatScript, idOrTitle, fold(idOrTitle))
 	if err != nil {
-		return Chat{}, redisErr(op, err)
+		return store.Chat{}, redisErr(op, err)
 	}
 	f, _ := v.([]any)
 	if len(f) == 0 {
-		return Chat{}, redisErr(op, fmt.Errorf("unexpected reply %v", v))
+		return store.Chat{}, redisErr(op, fmt.Errorf("unexpected reply %v", v))
 	}
 	switch str(f[0]) {
 	case "ok":
@@ -397,34 +443,34 @@ func (r *Redis) FindChat(ctx context.Context, idOrTitle string) (Chat, error) {
 		}
 		c, err := decodeChat(f[1:])
 		if err != nil {
-			return Chat{}, redisErr(op, err)
+			return store.Chat{}, redisErr(op, err)
 		}
 		return c, nil
 	case "none":
-		return Chat{}, fmt.Errorf("redis ledger: find chat %q: %w", idOrTitle, ErrNotFound)
+		return store.Chat{}, fmt.Errorf("redis ledger: find chat %q: %w", idOrTitle, store.ErrNotFound)
 	case "many":
 		if len(f) != 2 {
 			break
 		}
-		return Chat{}, fmt.Errorf("redis ledger: find chat %q: %w: %v chats have this title", idOrTitle, ErrAmbiguous, f[1])
+		return store.Chat{}, fmt.Errorf("redis ledger: find chat %q: %w: %v chats have this title", idOrTitle, store.ErrAmbiguous, f[1])
 	}
-	return Chat{}, redisErr(op, fmt.Errorf("unexpected reply %v", v))
+	return store.Chat{}, redisErr(op, fmt.Errorf("unexpected reply %v", v))
 }
 
-// Ping reports whether Redis answers; see Ledger.
-func (r *Redis) Ping(ctx context.Context) error {
+// Ping reports whether Redis answers; see store.Ledger.
+func (r *Ledger) Ping(ctx context.Context) error {
 	const op = "ping"
 	if err := begin(ctx, op); err != nil {
 		return err
 	}
 	if err := r.c.Ping(ctx).Err(); err != nil {
-		return redisErr(op, err)
+		return redisErr(op, unavailable(err))
 	}
 	return nil
 }
 
 // exec runs a script that returns nothing of interest.
-func (r *Redis) exec(ctx context.Context, op string, s *redis.Script, args ...any) error {
+func (r *Ledger) exec(ctx context.Context, op string, s *goredis.Script, args ...any) error {
 	if err := begin(ctx, op); err != nil {
 		return err
 	}
@@ -435,7 +481,7 @@ func (r *Redis) exec(ctx context.Context, op string, s *redis.Script, args ...an
 }
 
 // messages runs a script that returns messages.
-func (r *Redis) messages(ctx context.Context, op string, s *redis.Script, args ...any) ([]Message, error) {
+func (r *Ledger) messages(ctx context.Context, op string, s *goredis.Script, args ...any) ([]store.Message, error) {
 	if err := begin(ctx, op); err != nil {
 		return nil, err
 	}
@@ -447,7 +493,7 @@ func (r *Redis) messages(ctx context.Context, op string, s *redis.Script, args .
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	out := make([]Message, 0, len(rows))
+	out := make([]store.Message, 0, len(rows))
 	for _, row := range rows {
 		f, _ := row.([]any)
 		m, err := decodeMessage(f)
@@ -482,26 +528,26 @@ func str(v any) string {
 }
 
 // decodeMessage decodes a message as the scripts return it: the key, then
-// the values of redisFields. A message without SentAt is returned as the
-// zero Message.
-func decodeMessage(f []any) (Message, error) {
-	if len(f) != 1+len(redisFields) {
-		return Message{}, fmt.Errorf("unexpected reply %v", f)
+// the values of messageFields. A message without SentAt is returned as the
+// zero store.Message.
+func decodeMessage(f []any) (store.Message, error) {
+	if len(f) != 1+len(messageFields) {
+		return store.Message{}, fmt.Errorf("unexpected reply %v", f)
 	}
 	s := func(i int) string { return str(f[1+i]) }
 	sent := s(6)
 	if sent == "" {
-		return Message{}, nil
+		return store.Message{}, nil
 	}
 	key := str(f[0])
 	ms, err := strconv.ParseInt(sent, 10, 64)
 	if err != nil {
-		return Message{}, fmt.Errorf("message %q: bad sent time: %w", key, err)
+		return store.Message{}, fmt.Errorf("message %q: bad sent time: %w", key, err)
 	}
-	m := Message{
+	m := store.Message{
 		Key:       key,
 		ChatID:    s(0),
-		Kind:      Kind(s(1)),
+		Kind:      store.Kind(s(1)),
 		RobotCode: s(2),
 		MsgKey:    s(3),
 		MsgParam:  s(4),
@@ -513,7 +559,7 @@ func decodeMessage(f []any) (Message, error) {
 	if e := s(7); e != "" {
 		ms, err := strconv.ParseInt(e, 10, 64)
 		if err != nil {
-			return Message{}, fmt.Errorf("message %q: bad expiry time: %w", key, err)
+			return store.Message{}, fmt.Errorf("message %q: bad expiry time: %w", key, err)
 		}
 		m.ExpiresAt = time.UnixMilli(ms).UTC()
 	}
@@ -521,10 +567,10 @@ func decodeMessage(f []any) (Message, error) {
 }
 
 // decodeChat decodes {id, kind, title, count}.
-func decodeChat(f []any) (Chat, error) {
+func decodeChat(f []any) (store.Chat, error) {
 	n, ok := f[3].(int64)
 	if !ok {
-		return Chat{}, fmt.Errorf("chat %q: bad count %v", str(f[0]), f[3])
+		return store.Chat{}, fmt.Errorf("chat %q: bad count %v", str(f[0]), f[3])
 	}
-	return Chat{ID: str(f[0]), Kind: Kind(str(f[1])), Title: str(f[2]), Count: int(n)}, nil
+	return store.Chat{ID: str(f[0]), Kind: store.Kind(str(f[1])), Title: str(f[2]), Count: int(n)}, nil
 }

@@ -1,7 +1,6 @@
-package store_test
+package redis_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,11 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dingrecall/dingrecall/store"
+	"github.com/dingrecall/dingrecall/store/redis"
 	"github.com/dingrecall/dingrecall/store/storetest"
 )
 
@@ -28,7 +28,7 @@ const redisSkip = "REDIS_URL not set or Redis unreachable: skipping Redis tests 
 // testRedis returns a client of the Redis named by REDIS_URL, closed when tb
 // ends. Without a reachable Redis it skips tb, or fails it when
 // DINGRECALL_REQUIRE_REDIS=1 (as in CI, which must never skip silently).
-func testRedis(tb testing.TB) *redis.Client {
+func testRedis(tb testing.TB) *goredis.Client {
 	tb.Helper()
 	unavailable := func(why string) {
 		tb.Helper()
@@ -41,11 +41,11 @@ func testRedis(tb testing.TB) *redis.Client {
 	if u == "" {
 		unavailable("REDIS_URL is not set")
 	}
-	o, err := redis.ParseURL(u)
+	o, err := goredis.ParseURL(u)
 	if err != nil {
 		unavailable(fmt.Sprintf("REDIS_URL is invalid: %v", err))
 	}
-	c := redis.NewClient(o)
+	c := goredis.NewClient(o)
 	tb.Cleanup(func() { _ = c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -57,7 +57,7 @@ func testRedis(tb testing.TB) *redis.Client {
 
 // testPrefix returns a key prefix of its own for tb and deletes its keys
 // when tb ends.
-func testPrefix(tb testing.TB, c *redis.Client) string {
+func testPrefix(tb testing.TB, c *goredis.Client) string {
 	tb.Helper()
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -71,7 +71,7 @@ func testPrefix(tb testing.TB, c *redis.Client) string {
 }
 
 // prefixKeys returns the keys of the ledger and deduper with prefix p.
-func prefixKeys(ctx context.Context, c *redis.Client, p string) ([]string, error) {
+func prefixKeys(ctx context.Context, c *goredis.Client, p string) ([]string, error) {
 	var out []string
 	for _, pattern := range []string{"{" + p + "}:*", p + ":*"} {
 		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
@@ -87,7 +87,7 @@ func prefixKeys(ctx context.Context, c *redis.Client, p string) ([]string, error
 }
 
 // deleteKeys deletes the keys of the ledger and deduper with prefix p.
-func deleteKeys(ctx context.Context, c *redis.Client, p string) error {
+func deleteKeys(ctx context.Context, c *goredis.Client, p string) error {
 	keys, err := prefixKeys(ctx, c, p)
 	if err != nil {
 		return err
@@ -100,10 +100,19 @@ func deleteKeys(ctx context.Context, c *redis.Client, p string) error {
 	return nil
 }
 
-func TestRedis(t *testing.T) {
+// newLedger returns a Ledger on c configured by opts, failing tb if New
+// refuses them. It does not close c.
+func newLedger(tb testing.TB, c goredis.UniversalClient, opts redis.Options) *redis.Ledger {
+	tb.Helper()
+	l, err := redis.New(c, opts)
+	require.NoError(tb, err)
+	return l
+}
+
+func TestLedger(t *testing.T) {
 	c := testRedis(t)
 	storetest.Run(t, func(t *testing.T, cfg storetest.Config) store.Ledger {
-		return store.NewRedis(c, store.RedisOptions{
+		return newLedger(t, c, redis.Options{
 			Prefix:  testPrefix(t, c),
 			TTL:     cfg.TTL,
 			PerChat: cfg.PerChat,
@@ -113,32 +122,34 @@ func TestRedis(t *testing.T) {
 	})
 }
 
-func TestRedisDeduper(t *testing.T) {
+func TestDeduper(t *testing.T) {
 	c := testRedis(t)
-	t.Run("NewRedisDeduper", func(t *testing.T) {
+	t.Run("NewDeduper", func(t *testing.T) {
 		storetest.RunDeduper(t, func(t *testing.T, clock *storetest.Clock) store.Deduper {
-			return store.NewRedisDeduper(c, store.RedisDeduperOptions{Prefix: testPrefix(t, c), Now: clock.Now})
+			d, err := redis.NewDeduper(c, redis.DeduperOptions{Prefix: testPrefix(t, c), Now: clock.Now})
+			require.NoError(t, err)
+			return d
 		})
 	})
 	t.Run("Ledger", func(t *testing.T) {
 		storetest.RunDeduper(t, func(t *testing.T, clock *storetest.Clock) store.Deduper {
-			return store.NewRedis(c, store.RedisOptions{Prefix: testPrefix(t, c), Now: clock.Now}).Deduper()
+			return newLedger(t, c, redis.Options{Prefix: testPrefix(t, c), Now: clock.Now}).Deduper()
 		})
 	})
 }
 
-// TestRedisReplicas runs two replicas, each with its own client, on one
+// TestReplicas runs two replicas, each with its own client, on one
 // ledger: taking the newest messages concurrently they never take one twice
 // and together take them all.
-func TestRedisReplicas(t *testing.T) {
+func TestReplicas(t *testing.T) {
 	c := testRedis(t)
 	prefix := testPrefix(t, c)
 	clock := storetest.NewClock(storetest.Start)
-	replicas := make([]*store.Redis, 2)
+	replicas := make([]*redis.Ledger, 2)
 	for i := range replicas {
-		other := redis.NewClient(c.Options())
+		other := goredis.NewClient(c.Options())
 		t.Cleanup(func() { _ = other.Close() })
-		replicas[i] = store.NewRedis(other, store.RedisOptions{Prefix: prefix, Now: clock.Now})
+		replicas[i] = newLedger(t, other, redis.Options{Prefix: prefix, Now: clock.Now})
 	}
 	ctx := t.Context()
 	var want []string
@@ -196,17 +207,18 @@ func TestRedisReplicas(t *testing.T) {
 	assert.Positive(t, per[1], "replica 1 took some")
 }
 
-// TestRedisUnreachable checks that a ledger on a Redis that is down can be
-// built, and that its calls fail quickly instead of hanging. It needs no
+// TestUnreachable checks that a ledger on a Redis that is down can be
+// built, and that its calls, and those of its deduper, audit and states,
+// fail quickly instead of hanging, with store.ErrUnavailable. It needs no
 // Redis.
-func TestRedisUnreachable(t *testing.T) {
+func TestUnreachable(t *testing.T) {
 	for _, u := range []string{
 		"redis://127.0.0.1:1/0?dial_timeout=200ms&max_retries=-1",       // refused
 		"redis://10.255.255.1:6379/0?dial_timeout=200ms&max_retries=-1", // black hole, or unroutable
 	} {
 		t.Run(u, func(t *testing.T) {
-			l, err := store.OpenRedis(u, store.RedisOptions{})
-			require.NoError(t, err, "OpenRedis does not connect")
+			l, err := redis.Open(u, redis.Options{})
+			require.NoError(t, err, "Open does not connect")
 			t.Cleanup(func() { _ = l.Close() })
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
@@ -220,7 +232,16 @@ func TestRedisUnreachable(t *testing.T) {
 				}},
 				{"TakeNewest", func() error { _, err := l.TakeNewest(ctx, "cid-a", 1); return err }},
 				{"Get", func() error { _, err := l.Get(ctx, "k"); return err }},
+				{"Chats", func() error { _, err := l.Chats(ctx); return err }},
 				{"FirstSeen", func() error { _, err := l.Deduper().FirstSeen(ctx, "msg", time.Minute); return err }},
+				{"Forget", func() error { return l.Deduper().Forget(ctx, "msg") }},
+				{"AddAudit", func() error { return l.Audit(0).AddAudit(ctx, store.AuditEntry{Action: store.ActionRecall}) }},
+				{"AuditLog", func() error { _, err := l.Audit(0).AuditLog(ctx, "", 0); return err }},
+				{"PutStateIfAbsent", func() error { _, _, err := l.States().PutStateIfAbsent(ctx, "k", "v", time.Minute); return err }},
+				{"SetState", func() error { return l.States().SetState(ctx, "k", "v", time.Minute) }},
+				{"TakeState", func() error { _, _, err := l.States().TakeState(ctx, "k"); return err }},
+				{"DeleteState", func() error { return l.States().DeleteState(ctx, "k") }},
+				{"AddEvent", func() error { _, err := l.States().AddEvent(ctx, "k", "m", time.Minute); return err }},
 			}
 			for _, tt := range calls {
 				t.Run(tt.name, func(t *testing.T) {
@@ -228,6 +249,7 @@ func TestRedisUnreachable(t *testing.T) {
 					err := tt.call()
 					require.Error(t, err)
 					assert.NotErrorIs(t, err, store.ErrNotFound)
+					assert.ErrorIs(t, err, store.ErrUnavailable, "a store that cannot be reached is unavailable")
 					assert.Less(t, time.Since(began), 5*time.Second, "failed fast")
 					assert.Contains(t, err.Error(), "redis")
 				})
@@ -236,7 +258,7 @@ func TestRedisUnreachable(t *testing.T) {
 	}
 }
 
-func TestOpenRedis(t *testing.T) {
+func TestOpen(t *testing.T) {
 	tests := []struct {
 		name, url string
 		ok        bool
@@ -251,7 +273,7 @@ func TestOpenRedis(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, err := store.OpenRedis(tt.url, store.RedisOptions{})
+			l, err := redis.Open(tt.url, redis.Options{})
 			if tt.ok {
 				require.NoError(t, err)
 				require.NoError(t, l.Close())
@@ -263,15 +285,15 @@ func TestOpenRedis(t *testing.T) {
 	}
 }
 
-// TestRedisLayout checks the keys the ledger leaves in Redis: what expires
+// TestLayout checks the keys the ledger leaves in Redis: what expires
 // when, and that nothing lingers once the messages are gone.
-func TestRedisLayout(t *testing.T) {
+func TestLayout(t *testing.T) {
 	c := testRedis(t)
 	ctx := t.Context()
 	prefix := testPrefix(t, c)
 	clock := storetest.NewClock(storetest.Start)
 	const ttl = time.Hour
-	l := store.NewRedis(c, store.RedisOptions{Prefix: prefix, TTL: ttl, Now: clock.Now})
+	l := newLedger(t, c, redis.Options{Prefix: prefix, TTL: ttl, Now: clock.Now})
 	p := "{" + prefix + "}:"
 	sent := storetest.Start.Add(-10 * time.Minute)
 	require.NoError(t, l.Record(ctx, store.Message{
@@ -284,7 +306,7 @@ func TestRedisLayout(t *testing.T) {
 	keys, err := prefixKeys(ctx, c, prefix)
 	require.NoError(t, err)
 	assert.Equal(t, []string{
-		p + "c:cid-a", p + "chats", p + "due", p + "f:" + store.Fold("Ops"), p + "fold",
+		p + "c:cid-a", p + "chats", p + "due", p + "f:" + redis.Fold("Ops"), p + "fold",
 		p + "kind", p + "m:k1", p + "m:k2", p + "t:deploy", p + "title",
 	}, keys)
 
@@ -351,12 +373,12 @@ func TestRedisLayout(t *testing.T) {
 	within(prefix+":dedup:msg-1", time.Minute+grace)
 }
 
-// TestRedisFindChatFolding checks that titles match ignoring case exactly
+// TestFindChatFolding checks that titles match ignoring case exactly
 // as strings.EqualFold does.
-func TestRedisFindChatFolding(t *testing.T) {
+func TestFindChatFolding(t *testing.T) {
 	c := testRedis(t)
 	ctx := t.Context()
-	l := store.NewRedis(c, store.RedisOptions{Prefix: testPrefix(t, c)})
+	l := newLedger(t, c, redis.Options{Prefix: testPrefix(t, c)})
 	titles := map[string]string{
 		"cid-greek":  "ΣΊΣΥΦΟΣ",
 		"cid-kelvin": "\u212Aelvin", // KELVIN SIGN
@@ -395,104 +417,60 @@ func TestFold(t *testing.T) {
 	words := []string{"", "a", "A", "ǅ", "ǆ", "Ǆ", "σ", "ς", "Σ", "k", "K", "\u212A", "ß", "ẞ", "ss", "İ", "i", "ı", "I", "\xff", "\xfe", "发布"}
 	for _, a := range words {
 		for _, b := range words {
-			assert.Equal(t, strings.EqualFold(a, b), store.Fold(a) == store.Fold(b), "%q %q", a, b)
+			assert.Equal(t, strings.EqualFold(a, b), redis.Fold(a) == redis.Fold(b), "%q %q", a, b)
 		}
 	}
 }
 
-// usedMemory returns Redis's used_memory.
-func usedMemory(tb testing.TB, c *redis.Client) int64 {
-	tb.Helper()
-	info, err := c.Info(context.Background(), "memory").Result()
-	if err != nil {
-		tb.Fatal(err)
+// TestOptions checks that New, Open and NewDeduper refuse a nil client and
+// negative options with store.ErrInvalid, naming what is wrong. It needs
+// no Redis: nothing connects.
+func TestOptions(t *testing.T) {
+	client := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"})
+	t.Cleanup(func() { _ = client.Close() })
+	const url = "redis://127.0.0.1:1/0"
+	tests := []struct {
+		name  string
+		build func() error
+		want  string // in the error, "" when accepted
+	}{
+		{"zero", func() error { _, err := redis.New(client, redis.Options{}); return err }, ""},
+		{"nil client", func() error { _, err := redis.New(nil, redis.Options{}); return err }, "nil client"},
+		{"TTL", func() error { _, err := redis.New(client, redis.Options{TTL: -time.Second}); return err }, "TTL is negative"},
+		{"PerChat", func() error { _, err := redis.New(client, redis.Options{PerChat: -1}); return err }, "PerChat is negative"},
+		{"Lease", func() error { _, err := redis.New(client, redis.Options{Lease: -time.Second}); return err }, "Lease is negative"},
+		{"Open TTL", func() error { _, err := redis.Open(url, redis.Options{TTL: -time.Second}); return err }, "TTL is negative"},
+		{"deduper zero", func() error { _, err := redis.NewDeduper(client, redis.DeduperOptions{}); return err }, ""},
+		{"deduper nil client", func() error { _, err := redis.NewDeduper(nil, redis.DeduperOptions{}); return err }, "nil client"},
 	}
-	sc := bufio.NewScanner(strings.NewReader(info))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "used_memory:"); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				tb.Fatal(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.build()
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
 			}
-			return n
-		}
-	}
-	tb.Fatal("no used_memory in INFO memory")
-	return 0
-}
-
-// settledMemory returns Redis's used_memory once it stops moving (Redis
-// shrinks its tables and buffers in the background after mass deletes, as
-// a previous benchmark's clean-up does), or after five seconds.
-func settledMemory(tb testing.TB, c *redis.Client) int64 {
-	tb.Helper()
-	prev := usedMemory(tb, c)
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-		time.Sleep(200 * time.Millisecond)
-		cur := usedMemory(tb, c)
-		if d := cur - prev; d > -64<<10 && d < 64<<10 {
-			return cur
-		}
-		prev = cur
-	}
-	return prev
-}
-
-// benchMessage returns the i-th message of a benchmark over chats, every
-// tenth of each chat a reply.
-func benchMessage(prefix string, i int, chats []string) store.Message {
-	return store.Message{
-		Key:       benchKey(prefix, i),
-		Kind:      store.KindGroup,
-		ChatID:    chats[i%len(chats)],
-		RobotCode: "dingrobot0000000000",
-		MsgKey:    "sampleText",
-		MsgParam:  `{"content":"build ` + strconv.Itoa(i) + ` passed on main"}`,
-		SentAt:    storetest.Start.Add(time.Duration(i) * time.Millisecond),
-		Reply:     (i/len(chats))%10 == 0,
-	}
-}
-
-// fillRedis records n messages over the chats through pipelines and
-// returns the ledger and the Redis memory it takes per message.
-func fillRedis(b *testing.B, c *redis.Client, n int, chats []string) (*store.Redis, float64) {
-	b.Helper()
-	ctx := context.Background()
-	clock := storetest.NewClock(storetest.Start)
-	l := store.NewRedis(c, store.RedisOptions{Prefix: testPrefix(b, c), PerChat: store.DefaultPerChat, Now: clock.Now})
-	before := settledMemory(b, c)
-	const workers, batch = 4, 500
-	var (
-		wg   sync.WaitGroup
-		errs = make([]error, workers)
-	)
-	for w := range workers {
-		wg.Go(func() {
-			msgs := make([]store.Message, 0, batch)
-			for i := w * batch; i < n; i += workers * batch {
-				msgs = msgs[:0]
-				for j := i; j < min(i+batch, n); j++ {
-					msgs = append(msgs, benchMessage("q", j, chats))
-				}
-				if err := l.RecordPipelined(ctx, msgs, batch); err != nil {
-					errs[w] = err
-					return
-				}
-			}
+			require.ErrorIs(t, err, store.ErrInvalid)
+			assert.ErrorContains(t, err, tt.want)
 		})
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			b.Fatal(err)
-		}
+}
+
+// TestClose checks that the Deduper, Audit and States of a ledger leave
+// its client open when they close, and that the Ledger closes it.
+func TestClose(t *testing.T) {
+	c := testRedis(t)
+	ctx := t.Context()
+	l, err := redis.Open(os.Getenv("REDIS_URL"), redis.Options{Prefix: testPrefix(t, c)})
+	require.NoError(t, err)
+	for name, closer := range map[string]interface{ Close() error }{
+		"Deduper": l.Deduper(), "Audit": l.Audit(0), "States": l.States(),
+	} {
+		require.NoError(t, closer.Close(), name)
+		require.NoError(t, l.Ping(ctx), "the ledger's client is still open after the %s closed", name)
 	}
-	perMsg := float64(usedMemory(b, c)-before) / float64(n)
-	for _, chat := range []string{chats[0], chats[len(chats)-1]} {
-		ms, err := l.List(ctx, chat, 0)
-		if err != nil || len(ms) != n/len(chats) {
-			b.Fatalf("chat %s tracks %d messages (%v), want %d", chat, len(ms), err, n/len(chats))
-		}
-	}
-	return l, perMsg
+	require.NoError(t, l.Close())
+	err = l.Ping(ctx)
+	require.Error(t, err, "the ledger's Close closes its client")
+	assert.ErrorIs(t, err, goredis.ErrClosed)
 }
