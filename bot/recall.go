@@ -3,18 +3,19 @@ package bot
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/store"
 	"github.com/dingrecall/dingrecall/templates"
 )
+
+// The recall command family: "recall N", "recall preview N", "recall
+// confirm", "recall since", "recall tag", "recall retry" and "recall log",
+// here or, for a recall admin writing one-to-one, "in <chat>".
 
 // ConfirmWindow is how long a "recall N" above RECALL_CONFIRM_OVER waits for
 // "recall confirm".
@@ -23,6 +24,77 @@ const ConfirmWindow = 2 * time.Minute
 // auditLookback is how many of a chat's newest audit entries retry and
 // restore look through for its last recall.
 const auditLookback = 50
+
+// auditShown is how many audit entries "recall log" shows.
+const auditShown = 10
+
+// runRecall runs recall and its subcommands.
+func (b *Bot) runRecall(ctx context.Context, req Request) (Reply, error) {
+	cmd := req.Command
+	if cmd.Sub == SubConfirm {
+		return b.confirm(ctx, req)
+	}
+	t, err := b.target(ctx, req, cmd.Sub == SubLog)
+	if err != nil {
+		return Reply{}, err
+	}
+	switch cmd.Sub {
+	case SubPreview:
+		return b.preview(ctx, req, t, Selection{ChatID: t.id, Last: cmd.N}, cmd.N)
+	case SubRetry:
+		return b.retry(ctx, req, t)
+	case SubLog:
+		return b.showLog(ctx, req, t)
+	case SubSince:
+		return b.recallOrAsk(ctx, req, t, Selection{ChatID: t.id, Since: cmd.Since, Max: b.cfg.RecallMax}, 0)
+	case SubTag:
+		return b.recallOrAsk(ctx, req, t, Selection{ChatID: t.id, Tag: cmd.Tag, Max: b.cfg.RecallMax}, 0)
+	}
+	return b.recallOrAsk(ctx, req, t, Selection{ChatID: t.id, Last: cmd.N}, cmd.N)
+}
+
+// actor is the audit actor of a command.
+func actor(req Request) Actor {
+	return Actor{Source: store.SourceCommand, StaffID: req.Event.StaffID, Nick: req.Event.Nick, Request: strings.TrimSpace(req.Event.Text)}
+}
+
+// recall runs sel and replies with the summary; asked is N for "recall N",
+// 0 for the other selections.
+func (b *Bot) recall(ctx context.Context, req Request, t target, sel Selection, asked int) (Reply, error) {
+	out, err := b.recaller.recall(ctx, sel, actor(req))
+	if err != nil {
+		return Reply{}, fmt.Errorf("recall before reaching DingTalk: %w", err)
+	}
+	req.Log.WithFields(logrus.Fields{"target": t.id, "asked": asked, "recalled": len(out.Recalled), "failed": len(out.Failed), "too_old": len(out.TooOld), "audit": out.AuditID}).Info("recall")
+	data := b.recallData(out, asked, t.label)
+	empty := b.emptyData(t, sel, asked)
+	data.Window, data.Tag = empty.Window, empty.Tag
+	if data.Found == 0 {
+		return b.render(templates.RecallNothing, data, req.Log), nil
+	}
+	return b.withFailures(b.render(templates.RecallDone, data, req.Log), data.Failures, t), nil
+}
+
+// withFailures marks reply as a report of failures in t when there are
+// any, so that it stays until they are resolved.
+func (b *Bot) withFailures(reply Reply, failures []templates.Failure, t target) Reply {
+	if len(failures) > 0 {
+		reply.FailuresIn = t.id
+	}
+	return reply
+}
+
+// recallData summarises an outcome for the recall replies.
+func (b *Bot) recallData(out Outcome, asked int, label string) templates.RecallData {
+	data := templates.RecallData{Asked: asked, Found: len(out.Selected) - len(out.TooOld), Recalled: len(out.Recalled),
+		TooOld: len(out.TooOld), MaxAge: b.span(b.cfg.MaxAge), Chat: label}
+	for _, m := range out.Selected {
+		if reason, failed := out.Failed[m.Key]; failed {
+			data.Failures = append(data.Failures, templates.Failure{Preview: Preview(m, 40), Reason: b.tpl.Explain(reason)})
+		}
+	}
+	return data
+}
 
 // pending is a recall waiting for "recall confirm": exactly the messages
 // its preview showed.
@@ -42,52 +114,48 @@ func pendingKey(ev Event) string {
 
 // cancelPending drops the sender's pending recall in this chat, if any.
 func (b *Bot) cancelPending(ctx context.Context, ev Event, log logrus.FieldLogger) {
-	if ev.StaffID == "" || b.cfg.States == nil {
+	if ev.StaffID == "" {
 		return
 	}
-	if err := b.cfg.States.DeleteState(ctx, pendingKey(ev)); err != nil {
+	if err := b.states.DeleteState(ctx, pendingKey(ev)); err != nil {
 		log.WithError(err).Warn("could not cancel a pending recall")
 	}
 }
 
 // preview replies what sel would take in t; asked is N of "recall N".
-func (b *Bot) preview(ctx context.Context, req Request, t target, sel Selection, asked int) Reply {
-	msgs, err := b.recaller.Preview(ctx, sel)
+func (b *Bot) preview(ctx context.Context, req Request, t target, sel Selection, asked int) (Reply, error) {
+	msgs, err := b.recaller.preview(ctx, sel)
 	if err != nil {
-		req.Log.WithError(err).Error("could not preview a recall")
-		return b.render(templates.StoreDown, nil, req.Log)
+		return Reply{}, fmt.Errorf("preview a recall: %w", err)
 	}
 	if len(msgs) == 0 {
-		return b.render(templates.RecallNothing, b.emptyData(t, sel, asked), req.Log)
+		return b.render(templates.RecallNothing, b.emptyData(t, sel, asked), req.Log), nil
 	}
-	return b.render(templates.Preview, b.previewData(msgs, t, sel, asked), req.Log)
+	return b.render(templates.Preview, b.previewData(msgs, t, sel, asked), req.Log), nil
 }
 
 // recallOrAsk recalls sel at once when it takes at most RECALL_CONFIRM_OVER
 // messages; above that it replies the preview and keeps exactly the
 // previewed messages pending for "recall confirm".
-func (b *Bot) recallOrAsk(ctx context.Context, req Request, t target, sel Selection, asked int) Reply {
+func (b *Bot) recallOrAsk(ctx context.Context, req Request, t target, sel Selection, asked int) (Reply, error) {
 	if sel.Last > 0 && sel.Last <= b.cfg.ConfirmOver {
 		return b.recall(ctx, req, t, sel, asked)
 	}
-	log := req.Log
-	msgs, err := b.recaller.Preview(ctx, sel)
+	msgs, err := b.recaller.preview(ctx, sel)
 	if err != nil {
-		log.WithError(err).Error("could not preview a recall")
-		return b.render(templates.StoreDown, nil, log)
+		return Reply{}, fmt.Errorf("preview a recall: %w", err)
 	}
 	if len(msgs) <= b.cfg.ConfirmOver {
 		return b.recall(ctx, req, t, sel, asked)
 	}
 	p := pending{Chat: t.id, Label: t.label, Asked: asked, Tag: sel.Tag, Keys: keysOf(msgs)}
 	raw, _ := json.Marshal(p)
-	if err := b.cfg.States.SetState(ctx, pendingKey(req.Event), string(raw), ConfirmWindow); err != nil {
-		log.WithError(err).Error("could not keep a recall pending")
-		return b.render(templates.StoreDown, nil, log)
+	if err := b.states.SetState(ctx, pendingKey(req.Event), string(raw), ConfirmWindow); err != nil {
+		return Reply{}, fmt.Errorf("keep a recall pending: %w", err)
 	}
 	data := b.previewData(msgs, t, sel, asked)
 	data.Confirm, data.Within = true, b.span(ConfirmWindow)
-	return b.render(templates.Preview, data, log)
+	return b.render(templates.Preview, data, req.Log), nil
 }
 
 // previewData describes msgs (newest first) for the preview reply.
@@ -105,69 +173,26 @@ func (b *Bot) previewData(msgs []store.Message, t target, sel Selection, asked i
 
 // emptyData is the data of the reply when sel takes nothing.
 func (b *Bot) emptyData(t target, sel Selection, asked int) templates.RecallData {
-	data := templates.RecallData{Asked: asked, Chat: t.label, Tag: clip(sel.Tag), MaxAge: b.span(b.recaller.opts.MaxAge)}
+	data := templates.RecallData{Asked: asked, Chat: t.label, Tag: clip(sel.Tag), MaxAge: b.span(b.cfg.MaxAge)}
 	if sel.Since > 0 {
 		data.Window = b.span(sel.Since)
 	}
 	return data
 }
 
-// span formats a duration for replies in the bot's language: 2m, 1h30m,
-// 45s, or in Chinese 2分钟, 1小时30分钟, 45秒.
-func (b *Bot) span(d time.Duration) string { return spanIn(b.tpl.Lang(), d) }
-
-// spanIn formats a duration in lang.
-func spanIn(lang string, d time.Duration) string {
-	if lang == "zh" {
-		d = d.Round(time.Second)
-		var out strings.Builder
-		for _, u := range []struct {
-			d    time.Duration
-			name string
-		}{{time.Hour, "小时"}, {time.Minute, "分钟"}, {time.Second, "秒"}} {
-			if n := d / u.d; n > 0 {
-				fmt.Fprintf(&out, "%d%s", n, u.name)
-				d -= n * u.d
-			}
-		}
-		if out.Len() == 0 {
-			return "0秒"
-		}
-		return out.String()
-	}
-	return span(d)
-}
-
-// span formats a duration: 2m, 1h30m, 45s.
-func span(d time.Duration) string {
-	s := d.Round(time.Second).String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
-// clock formats a message time for replies.
-func clock(t time.Time) string { return t.Local().Format("01-02 15:04:05") }
-
 // confirm runs the sender's pending recall in this chat, if it is still
 // pending.
-func (b *Bot) confirm(ctx context.Context, req Request) Reply {
-	log := req.Log
+func (b *Bot) confirm(ctx context.Context, req Request) (Reply, error) {
 	if req.Event.StaffID == "" {
-		return b.render(templates.NothingToConfirm, nil, log)
+		return b.render(templates.NothingToConfirm, nil, req.Log), nil
 	}
-	raw, ok, err := b.cfg.States.TakeState(ctx, pendingKey(req.Event))
+	raw, ok, err := b.states.TakeState(ctx, pendingKey(req.Event))
 	if err != nil {
-		log.WithError(err).Error("could not read a pending recall")
-		return b.render(templates.StoreDown, nil, log)
+		return Reply{}, fmt.Errorf("read a pending recall: %w", err)
 	}
 	var p pending
 	if !ok || json.Unmarshal([]byte(raw), &p) != nil || len(p.Keys) == 0 {
-		return b.render(templates.NothingToConfirm, nil, log)
+		return b.render(templates.NothingToConfirm, nil, req.Log), nil
 	}
 	// Exactly what the preview showed: messages sent since are not taken.
 	return b.recall(ctx, req, target{id: p.Chat, label: p.Label}, Selection{ChatID: p.Chat, Keys: p.Keys}, len(p.Keys))
@@ -175,30 +200,29 @@ func (b *Bot) confirm(ctx context.Context, req Request) Reply {
 
 // lastRecall finds the newest recall a person or the API made that touched
 // chat (not a ttl or guard clean-up), and whether a restore already undid it.
-func (b *Bot) lastRecall(ctx context.Context, chat string) (store.AuditEntry, bool, bool, error) {
-	entries, err := b.cfg.Audit.AuditLog(ctx, chat, auditLookback)
+func (b *Bot) lastRecall(ctx context.Context, chat string) (entry store.AuditEntry, found, restored bool, err error) {
+	entries, err := b.audit.AuditLog(ctx, chat, auditLookback)
 	if err != nil {
-		return store.AuditEntry{}, false, false, err
+		return store.AuditEntry{}, false, false, fmt.Errorf("read the audit log: %w", err)
 	}
-	restored := make(map[string]bool)
+	undone := make(map[string]bool)
 	for _, e := range entries {
 		switch {
 		case e.Action == store.ActionRestore:
-			restored[e.Ref] = true
+			undone[e.Ref] = true
 		case e.Action == store.ActionRecall && (e.Source == store.SourceCommand || e.Source == store.SourceAPI):
-			return e, true, restored[e.ID], nil
+			return e, true, undone[e.ID], nil
 		}
 	}
 	return store.AuditEntry{}, false, false, nil
 }
 
 // retry recalls again the messages of t that failed in its last recall.
-func (b *Bot) retry(ctx context.Context, req Request, t target) Reply {
-	log := req.Log
+// When none fails any more, the earlier failure reports about t may go.
+func (b *Bot) retry(ctx context.Context, req Request, t target) (Reply, error) {
 	last, found, _, err := b.lastRecall(ctx, t.id)
 	if err != nil {
-		log.WithError(err).Error("could not read the audit log")
-		return b.render(templates.StoreDown, nil, log)
+		return Reply{}, err
 	}
 	var keys []string
 	for _, it := range last.Items {
@@ -207,13 +231,11 @@ func (b *Bot) retry(ctx context.Context, req Request, t target) Reply {
 		}
 	}
 	if len(keys) == 0 {
-		return b.render(templates.NothingToRetry, templates.RecallData{Chat: t.label}, log)
+		return b.render(templates.NothingToRetry, templates.RecallData{Chat: t.label}, req.Log), nil
 	}
-	by := actor(req)
-	out, err := b.recaller.Recall(ctx, Selection{ChatID: t.id, Keys: keys}, by)
+	out, err := b.recaller.recall(ctx, Selection{ChatID: t.id, Keys: keys}, actor(req))
 	if err != nil {
-		log.WithError(err).Error("retry failed before reaching DingTalk")
-		return b.render(templates.StoreDown, nil, log)
+		return Reply{}, fmt.Errorf("retry before reaching DingTalk: %w", err)
 	}
 	data := b.recallData(out, 0, t.label)
 	data.Found = len(keys)
@@ -222,17 +244,18 @@ func (b *Bot) retry(ctx context.Context, req Request, t target) Reply {
 			data.Failures = append(data.Failures, templates.Failure{Preview: k, Reason: reason})
 		}
 	}
-	log.WithFields(logrus.Fields{"target": t.id, "retried": len(keys), "recalled": len(out.Recalled)}).Info("recall retry")
-	return b.render(templates.RetryDone, data, log)
+	req.Log.WithFields(logrus.Fields{"target": t.id, "retried": len(keys), "recalled": len(out.Recalled)}).Info("recall retry")
+	if len(data.Failures) == 0 {
+		b.resolveReports(ctx, t.id, req.Log)
+	}
+	return b.withFailures(b.render(templates.RetryDone, data, req.Log), data.Failures, t), nil
 }
 
 // showLog replies the last entries of t's audit log.
-func (b *Bot) showLog(ctx context.Context, req Request, t target) Reply {
-	log := req.Log
-	entries, err := b.cfg.Audit.AuditLog(ctx, t.id, 10)
+func (b *Bot) showLog(ctx context.Context, req Request, t target) (Reply, error) {
+	entries, err := b.audit.AuditLog(ctx, t.id, auditShown)
 	if err != nil {
-		log.WithError(err).Error("could not read the audit log")
-		return b.render(templates.StoreDown, nil, log)
+		return Reply{}, fmt.Errorf("read the audit log: %w", err)
 	}
 	data := templates.AuditData{Chat: t.label}
 	for _, e := range entries {
@@ -251,79 +274,7 @@ func (b *Bot) showLog(ctx context.Context, req Request, t target) Reply {
 		data.Entries = append(data.Entries, line)
 	}
 	if len(data.Entries) == 0 {
-		return b.render(templates.AuditEmpty, data, log)
+		return b.render(templates.AuditEmpty, data, req.Log), nil
 	}
-	return b.render(templates.AuditLog, data, log)
-}
-
-// runRestore re-sends, in their original order, the messages the chat's
-// last recall took, if it ran within RestoreWindow and was not restored yet.
-func (b *Bot) runRestore(ctx context.Context, req Request) Reply {
-	log := req.Log
-	t, refusal := b.target(ctx, req, false)
-	if refusal != nil {
-		return *refusal
-	}
-	last, found, restored, err := b.lastRecall(ctx, t.id)
-	if err != nil {
-		log.WithError(err).Error("could not read the audit log")
-		return b.render(templates.StoreDown, nil, log)
-	}
-	// Items are newest first: walk them backwards so that messages sent in
-	// the same instant keep their order through the stable sort below.
-	var items []store.AuditItem
-	for _, it := range slices.Backward(last.Items) {
-		if it.Result == store.ResultRecalled && it.ChatID == t.id {
-			items = append(items, it)
-		}
-	}
-	switch {
-	case !found || restored || len(items) == 0:
-		return b.render(templates.NothingToRestore, templates.RestoreData{Chat: t.label}, log)
-	case b.cfg.Now().Sub(last.At) > b.cfg.RestoreWindow:
-		return b.render(templates.RestoreTooLate, templates.RestoreData{Chat: t.label, Window: b.span(b.cfg.RestoreWindow)}, log)
-	}
-	// One restore per recall, also when two arrive at once or on two replicas.
-	if _, first, err := b.cfg.States.PutStateIfAbsent(ctx, "restore:"+last.ID+":"+t.id, req.Event.StaffID, b.cfg.RestoreWindow+time.Minute); err != nil {
-		log.WithError(err).Error("could not claim a restore")
-		return b.render(templates.StoreDown, nil, log)
-	} else if !first {
-		return b.render(templates.NothingToRestore, templates.RestoreData{Chat: t.label}, log)
-	}
-	slices.SortStableFunc(items, func(x, y store.AuditItem) int { return x.SentAt.Compare(y.SentAt) })
-	entry := store.AuditEntry{Action: store.ActionRestore, Source: store.SourceCommand, StaffID: req.Event.StaffID,
-		Nick: req.Event.Nick, ChatID: t.id, Request: actor(req).Request, Ref: last.ID, At: b.cfg.Now()}
-	data := templates.RestoreData{Chat: t.label, Total: len(items)}
-	for _, it := range items {
-		var ttl time.Duration
-		if !it.ExpiresAt.IsZero() {
-			ttl = it.ExpiresAt.Sub(it.SentAt) // a self-cleaning message cleans itself again
-		}
-		m, err := b.sender.Send(ctx, Outgoing{Kind: it.Kind, ChatID: it.ChatID, Message: dingtalk.Message{MsgKey: it.MsgKey, MsgParam: it.MsgParam}, Tag: it.Tag, TTL: ttl})
-		it.Result, it.NewKey = store.ResultResent, m.Key
-		if err != nil && m.Key == "" {
-			it.Result, it.Reason = store.ResultNotSent, err.Error()
-			data.Failures = append(data.Failures, templates.Failure{Preview: previewParam(it.MsgParam), Reason: b.tpl.Explain(reasonOf(err))})
-		} else {
-			data.Resent++
-		}
-		entry.Items = append(entry.Items, it)
-	}
-	if err := b.cfg.Audit.AddAudit(ctx, entry); err != nil {
-		log.WithError(err).Error("could not write the audit entry of a restore")
-	}
-	log.WithFields(logrus.Fields{"target": t.id, "resent": data.Resent, "of": data.Total, "ref": last.ID}).Info("restore")
-	return b.render(templates.RestoreDone, data, log)
-}
-
-// previewParam is the preview of raw message parameters.
-func previewParam(param string) string { return Preview(store.Message{MsgParam: param}, 40) }
-
-// reasonOf is the DingTalk code and message of a send error, else its text.
-func reasonOf(err error) string {
-	var apiErr *dingtalk.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.Reason()
-	}
-	return err.Error()
+	return b.render(templates.AuditLog, data, req.Log), nil
 }

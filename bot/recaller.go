@@ -25,10 +25,10 @@ const ReasonNotTracked = "not tracked in this chat: unknown, in another chat, ex
 // sent there and leaves the ledger.
 const ReasonTooOld = "too old"
 
-// TooOldReason is the failure reason of a message older than the recall age
-// limit of this recaller.
-func (r *Recaller) TooOldReason() string {
-	return ReasonTooOld + ": sent more than " + span(r.opts.MaxAge) + " ago (RECALL_MAX_AGE); DingTalk recalls only within 24 hours"
+// tooOldReason is the failure reason of a message older than the recall
+// age limit of this recaller.
+func (r *recaller) tooOldReason() string {
+	return ReasonTooOld + ": sent more than " + span(r.maxAge) + " ago (RECALL_MAX_AGE); DingTalk recalls only within 24 hours"
 }
 
 // Selection says which tracked messages a recall takes. Exactly one of Last,
@@ -77,52 +77,28 @@ type Outcome struct {
 	// TooOld are the selected messages older than the age limit, which were
 	// not sent to DingTalk and have left the ledger.
 	TooOld []store.Message
-	// AuditID is the audit entry of the recall, empty without an audit log.
+	// AuditID is the audit entry of the recall, empty when it was not
+	// audited (a retry that recalled nothing, replies only) or writing failed.
 	AuditID string
 }
 
-// RecallerOptions configures a Recaller.
-type RecallerOptions struct {
-	Log logrus.FieldLogger
-	// Observer is told of every recall's result; nil for none.
-	Observer Observer
-	// Audit receives an entry per recall; nil for none.
-	Audit store.Audit
-	// MaxAge is the age past which a message is not sent to DingTalk
-	// (RECALL_MAX_AGE); 0 for 24 hours.
-	MaxAge time.Duration
-	// Now is the clock; nil for time.Now.
-	Now func() time.Time
-}
-
-// Recaller is the recall engine: it selects and claims tracked messages,
+// recaller is the recall engine: it selects and claims tracked messages,
 // recalls them through DingTalk chat by chat, applies the result to the
 // ledger and writes the audit log.
-type Recaller struct {
+type recaller struct {
 	dt     DingTalk
 	ledger store.Ledger
-	opts   RecallerOptions
+	audit  store.Audit
+	obs    Observer
+	// maxAge is the age past which a message is not sent to DingTalk
+	// (RECALL_MAX_AGE).
+	maxAge time.Duration
+	now    func() time.Time
+	log    logrus.FieldLogger
 }
 
-// NewRecaller builds the recall engine.
-func NewRecaller(dt DingTalk, ledger store.Ledger, opts RecallerOptions) *Recaller {
-	if opts.Log == nil {
-		opts.Log = logrus.StandardLogger()
-	}
-	if opts.Observer == nil {
-		opts.Observer = nopObserver{}
-	}
-	if opts.MaxAge <= 0 {
-		opts.MaxAge = 24 * time.Hour
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	return &Recaller{dt: dt, ledger: ledger, opts: opts}
-}
-
-// Preview returns what Recall would select, claiming nothing.
-func (r *Recaller) Preview(ctx context.Context, sel Selection) ([]store.Message, error) {
+// preview returns what recall would select, claiming nothing.
+func (r *recaller) preview(ctx context.Context, sel Selection) ([]store.Message, error) {
 	switch {
 	case sel.Last > 0:
 		return r.ledger.Newest(ctx, sel.ChatID, sel.Last)
@@ -148,7 +124,7 @@ func (r *Recaller) Preview(ctx context.Context, sel Selection) ([]store.Message,
 }
 
 // byTag lists the messages with sel.Tag, in sel.ChatID when set.
-func (r *Recaller) byTag(ctx context.Context, sel Selection) ([]store.Message, error) {
+func (r *recaller) byTag(ctx context.Context, sel Selection) ([]store.Message, error) {
 	all, err := r.ledger.ByTag(ctx, sel.Tag)
 	if err != nil {
 		return nil, err
@@ -166,7 +142,7 @@ func (r *Recaller) byTag(ctx context.Context, sel Selection) ([]store.Message, e
 }
 
 // since lists the chat's messages sent within sel.Since, newest first.
-func (r *Recaller) since(ctx context.Context, sel Selection) ([]store.Message, error) {
+func (r *recaller) since(ctx context.Context, sel Selection) ([]store.Message, error) {
 	n := sel.Max
 	if n <= 0 {
 		n = store.DefaultPerChat
@@ -175,7 +151,7 @@ func (r *Recaller) since(ctx context.Context, sel Selection) ([]store.Message, e
 	if err != nil {
 		return nil, err
 	}
-	cut := r.opts.Now().Add(-sel.Since)
+	cut := r.now().Add(-sel.Since)
 	for i, m := range newest {
 		if m.SentAt.Before(cut) {
 			return newest[:i], nil
@@ -184,13 +160,13 @@ func (r *Recaller) since(ctx context.Context, sel Selection) ([]store.Message, e
 	return newest, nil
 }
 
-// Recall claims the selected messages, recalls them, applies the result
+// recall claims the selected messages, recalls them, applies the result
 // (recalled keys leave the ledger, failed ones stay with their reason, too
 // old ones leave without a call to DingTalk) and writes the audit entry.
 // Keys named in sel.Keys that the ledger does not hold are reported as
 // failed with ReasonNotTracked. An error means the ledger could not be read
 // and nothing was recalled.
-func (r *Recaller) Recall(ctx context.Context, sel Selection, by Actor) (Outcome, error) {
+func (r *recaller) recall(ctx context.Context, sel Selection, by Actor) (Outcome, error) {
 	var claimed []store.Message
 	var err error
 	switch {
@@ -200,7 +176,7 @@ func (r *Recaller) Recall(ctx context.Context, sel Selection, by Actor) (Outcome
 		claimed, err = r.claimKeys(ctx, sel)
 	case sel.Tag != "" || sel.Since > 0:
 		var chosen []store.Message
-		if chosen, err = r.Preview(ctx, sel); err == nil {
+		if chosen, err = r.preview(ctx, sel); err == nil {
 			claimed, err = r.ledger.Claim(ctx, keysOf(chosen))
 		}
 	}
@@ -213,21 +189,21 @@ func (r *Recaller) Recall(ctx context.Context, sel Selection, by Actor) (Outcome
 			missing = append(missing, k)
 		}
 	}
-	return r.recall(ctx, sel.ChatID, claimed, missing, by), nil
+	return r.run(ctx, sel.ChatID, claimed, missing, by), nil
 }
 
-// RecallClaimed recalls messages the caller has claimed, chat by chat,
+// recallClaimed recalls messages the caller has claimed, chat by chat,
 // applies the result to the ledger and writes the audit entry. Claims are
 // always settled.
-func (r *Recaller) RecallClaimed(ctx context.Context, msgs []store.Message, by Actor) Outcome {
-	return r.recall(ctx, "", msgs, nil, by)
+func (r *recaller) recallClaimed(ctx context.Context, msgs []store.Message, by Actor) Outcome {
+	return r.run(ctx, "", msgs, nil, by)
 }
 
-// recall is Recall after the selection: missing are keys asked for by name
+// run is recall after the selection: missing are keys asked for by name
 // that are not tracked.
-func (r *Recaller) recall(ctx context.Context, chatID string, msgs []store.Message, missing []string, by Actor) Outcome {
+func (r *recaller) run(ctx context.Context, chatID string, msgs []store.Message, missing []string, by Actor) Outcome {
 	out := Outcome{Selected: msgs, Failed: make(map[string]string)}
-	cut := r.opts.Now().Add(-r.opts.MaxAge)
+	cut := r.now().Add(-r.maxAge)
 	var fresh []store.Message
 	for _, m := range msgs {
 		if m.SentAt.Before(cut) {
@@ -243,13 +219,13 @@ func (r *Recaller) recall(ctx context.Context, chatID string, msgs []store.Messa
 	for _, k := range missing {
 		out.Failed[k] = ReasonNotTracked
 	}
-	r.opts.Observer.Recall(len(out.Recalled), len(out.Failed)+len(out.TooOld))
+	r.obs.Recall(len(out.Recalled), len(out.Failed)+len(out.TooOld))
 	quietRetry := by.Retry && len(out.Recalled) == 0
 	if (len(msgs) > 0 || len(missing) > 0) && !onlyReplies(msgs, missing) && !quietRetry {
 		if chatID == "" {
 			chatID = oneChat(msgs)
 		}
-		out.AuditID = r.audit(ctx, chatID, out, missing, by)
+		out.AuditID = r.writeAudit(ctx, chatID, out, missing, by)
 	}
 	return out
 }
@@ -282,7 +258,7 @@ func oneChat(msgs []store.Message) string {
 }
 
 // recallFresh recalls msgs chat by chat and records the result in out.
-func (r *Recaller) recallFresh(ctx context.Context, msgs []store.Message, out *Outcome) {
+func (r *recaller) recallFresh(ctx context.Context, msgs []store.Message, out *Outcome) {
 	var order []chatKey
 	groups := make(map[chatKey][]string)
 	for _, m := range msgs {
@@ -307,14 +283,11 @@ func (r *Recaller) recallFresh(ctx context.Context, msgs []store.Message, out *O
 	}
 }
 
-// audit writes the entry of a recall and returns its ID ("" without an
-// audit log or when writing fails, which is logged).
-func (r *Recaller) audit(ctx context.Context, chatID string, out Outcome, missing []string, by Actor) string {
-	if r.opts.Audit == nil {
-		return ""
-	}
+// writeAudit writes the entry of a recall and returns its ID ("" when
+// writing fails, which is logged).
+func (r *recaller) writeAudit(ctx context.Context, chatID string, out Outcome, missing []string, by Actor) string {
 	e := store.AuditEntry{
-		ID: newID(), At: r.opts.Now(), Action: store.ActionRecall, Source: by.Source,
+		ID: newID(), At: r.now(), Action: store.ActionRecall, Source: by.Source,
 		StaffID: by.StaffID, Nick: by.Nick, ChatID: chatID, Request: by.Request,
 	}
 	tooOld := make(map[string]bool, len(out.TooOld))
@@ -326,7 +299,7 @@ func (r *Recaller) audit(ctx context.Context, chatID string, out Outcome, missin
 			SentAt: m.SentAt, ExpiresAt: m.ExpiresAt, Result: store.ResultRecalled}
 		switch reason, failed := out.Failed[m.Key]; {
 		case tooOld[m.Key]:
-			it.Result, it.Reason = store.ResultTooOld, r.TooOldReason()
+			it.Result, it.Reason = store.ResultTooOld, r.tooOldReason()
 		case failed:
 			it.Result, it.Reason = store.ResultFailed, reason
 		}
@@ -337,15 +310,15 @@ func (r *Recaller) audit(ctx context.Context, chatID string, out Outcome, missin
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := r.opts.Audit.AddAudit(ctx, e); err != nil {
-		r.opts.Log.WithError(err).WithField("chat", chatID).Error("could not write the audit entry of a recall")
+	if err := r.audit.AddAudit(ctx, e); err != nil {
+		r.log.WithError(err).WithField("chat", chatID).Error("could not write the audit entry of a recall")
 		return ""
 	}
 	return e.ID
 }
 
 // claimKeys claims sel.Keys and gives back any that belong to another chat.
-func (r *Recaller) claimKeys(ctx context.Context, sel Selection) ([]store.Message, error) {
+func (r *recaller) claimKeys(ctx context.Context, sel Selection) ([]store.Message, error) {
 	claimed, err := r.ledger.Claim(ctx, sel.Keys)
 	if err != nil || sel.ChatID == "" {
 		return claimed, err
@@ -361,7 +334,7 @@ func (r *Recaller) claimKeys(ctx context.Context, sel Selection) ([]store.Messag
 	}
 	if len(foreign) > 0 {
 		if err := r.ledger.Release(ctx, claimed[0].Claim, foreign...); err != nil {
-			r.opts.Log.WithError(err).WithField("keys", foreign).Warn("could not release claims; they lapse with their lease")
+			r.log.WithError(err).WithField("keys", foreign).Warn("could not release claims; they lapse with their lease")
 		}
 	}
 	return mine, nil
@@ -377,7 +350,7 @@ type chatKey struct {
 }
 
 // recallChat recalls keys of one chat with the API of its kind.
-func (r *Recaller) recallChat(ctx context.Context, ck chatKey, keys []string) (*dingtalk.RecallResult, error) {
+func (r *recaller) recallChat(ctx context.Context, ck chatKey, keys []string) (*dingtalk.RecallResult, error) {
 	robot := dingtalk.AsRobot(ck.robot)
 	switch ck.kind {
 	case store.KindGroup:
@@ -393,22 +366,22 @@ func (r *Recaller) recallChat(ctx context.Context, ck chatKey, keys []string) (*
 // settle writes a recall's result to the ledger, even if ctx has ended:
 // DingTalk has already acted. Failures are recorded under the recall's own
 // claim only.
-func (r *Recaller) settle(ctx context.Context, out Outcome) {
+func (r *recaller) settle(ctx context.Context, out Outcome) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if len(out.Recalled) > 0 {
 		if err := r.ledger.Remove(ctx, out.Recalled...); err != nil {
-			r.opts.Log.WithError(err).WithField("keys", out.Recalled).Error("recalled messages but could not remove them from the ledger")
+			r.log.WithError(err).WithField("keys", out.Recalled).Error("recalled messages but could not remove them from the ledger")
 		}
 	}
 	if len(out.TooOld) > 0 {
 		if err := r.ledger.Remove(ctx, keysOf(out.TooOld)...); err != nil {
-			r.opts.Log.WithError(err).Error("could not remove too old messages from the ledger")
+			r.log.WithError(err).Error("could not remove too old messages from the ledger")
 		}
 	}
 	if claim := claimOf(out.Selected); len(out.Failed) > 0 && claim != "" {
 		if err := r.ledger.Fail(ctx, claim, out.Failed); err != nil {
-			r.opts.Log.WithError(err).WithField("keys", len(out.Failed)).Error("could not record recall failures in the ledger")
+			r.log.WithError(err).WithField("keys", len(out.Failed)).Error("could not record recall failures in the ledger")
 		}
 	}
 }
