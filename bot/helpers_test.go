@@ -75,7 +75,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	fake := dingtalktest.NewTest(t, dingtalktest.WithClock(clock.Now))
 	log, hook := test.NewNullLogger()
 	log.SetLevel(logrus.DebugLevel)
-	client, err := dingtalk.NewClient(fake.AppKey(), fake.AppSecret(), dingtalk.WithBaseURL(fake.URL()), dingtalk.WithLogger(log))
+	client, err := dingtalk.NewClient(fake.AppKey(), fake.AppSecret(), dingtalk.WithBaseURL(fake.URL()), dingtalk.WithLogger(log), dingtalk.WithQPS(1_000_000))
 	require.NoError(t, err)
 	tpl, err := templates.Load("en", bot.TemplateNames()...)
 	require.NoError(t, err)

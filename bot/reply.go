@@ -245,11 +245,10 @@ func (b *Bot) sendReply(ctx context.Context, kind store.Kind, here string, reply
 		ttl = b.keepTTL()
 	}
 	m, err := b.sender.send(ctx, Outgoing{Kind: kind, ChatID: here, Message: dingtalk.Text(fitReply(reply.Text)), TTL: ttl, Reply: true})
-	if err != nil {
+	switch {
+	case err != nil && m.Key == "":
 		log.WithError(err).Error("could not send the reply")
-		return
-	}
-	if keep {
+	case err == nil && keep:
 		if _, err := b.states.AddEvent(ctx, reportsKey(reply.FailuresIn), m.Key, b.keepTTL()); err != nil {
 			log.WithError(err).Warn("could not remember a failure report; it is recalled after its TTL only")
 		}
