@@ -50,6 +50,8 @@ type harness struct {
 	logs   *test.Hook
 	cfg    bot.Config
 	nextID int
+	// replyKey is the key of the reply say saw last.
+	replyKey string
 }
 
 // option changes the harness's bot before it is built.
@@ -71,8 +73,14 @@ func withLang(lang string) option {
 // above and no API guards, as opts change it.
 func newHarness(t *testing.T, opts ...option) *harness {
 	t.Helper()
+	return newHarnessOn(t, nil, opts...)
+}
+
+// newHarnessOn is newHarness with a fake DingTalk built with fakeOpts.
+func newHarnessOn(t *testing.T, fakeOpts []dingtalktest.Option, opts ...option) *harness {
+	t.Helper()
 	clock := storetest.NewClock(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
-	fake := dingtalktest.NewTest(t, dingtalktest.WithClock(clock.Now))
+	fake := dingtalktest.NewTest(t, append([]dingtalktest.Option{dingtalktest.WithClock(clock.Now)}, fakeOpts...)...)
 	log, hook := test.NewNullLogger()
 	log.SetLevel(logrus.DebugLevel)
 	client, err := dingtalk.NewClient(fake.AppKey(), fake.AppSecret(), dingtalk.WithBaseURL(fake.URL()), dingtalk.WithLogger(log), dingtalk.WithQPS(1_000_000))
@@ -139,6 +147,7 @@ func (h *harness) say(ev event) string {
 	sent := h.fake.Sent()
 	require.Greater(h.t, len(sent), before, "the bot replied")
 	reply := sent[len(sent)-1]
+	h.replyKey = reply.Key
 	if ev.Group {
 		require.Equal(h.t, ev.ConversationID, reply.ConversationID, "the reply went to the group")
 	} else {
@@ -231,6 +240,9 @@ type testStore struct {
 	dedupDown atomic.Bool
 	// onSetTitle, when set, runs at the start of every SetTitle.
 	onSetTitle func()
+	// afterEvents, when set, runs once after the next Events has read its
+	// events, before it returns them.
+	afterEvents func()
 }
 
 func newTestStore(now func() time.Time) *testStore {
@@ -399,7 +411,12 @@ func (x testStates) Events(ctx context.Context, key string, window time.Duration
 	if err := x.s.err(); err != nil {
 		return nil, err
 	}
-	return x.s.states.Events(ctx, key, window)
+	events, err := x.s.states.Events(ctx, key, window)
+	if f := x.s.afterEvents; f != nil {
+		x.s.afterEvents = nil
+		f()
+	}
+	return events, err
 }
 
 // dedupWrapper is the de-duplicator, down with the store or on its own.

@@ -144,19 +144,17 @@ type Usage struct {
 type Registry struct {
 	specs []Spec
 	words map[string]*Spec
-	names map[string]*Spec
 }
 
 // NewRegistry builds a registry, failing on a command without a name or
 // parser, or a name or alias used twice.
 func NewRegistry(specs ...Spec) (*Registry, error) {
-	r := &Registry{specs: specs, words: make(map[string]*Spec), names: make(map[string]*Spec)}
+	r := &Registry{specs: specs, words: make(map[string]*Spec)}
 	for i := range r.specs {
 		s := &r.specs[i]
 		if s.Name == "" || s.Parse == nil {
 			return nil, fmt.Errorf("command %d: needs a name and a parser", i)
 		}
-		r.names[s.Name] = s
 		for _, w := range append([]string{s.Name}, s.Aliases...) {
 			w = fold(normalise(w))
 			if other, dup := r.words[w]; dup {
@@ -170,12 +168,6 @@ func NewRegistry(specs ...Spec) (*Registry, error) {
 
 // Specs returns the registered commands in registration order.
 func (r *Registry) Specs() []Spec { return r.specs }
-
-// Lookup returns the command with the canonical name.
-func (r *Registry) Lookup(name string) (*Spec, bool) {
-	s, ok := r.names[name]
-	return s, ok
-}
 
 // Parse reads a command from what someone typed to the bot: leading
 // @-mentions, a leading "/" and surrounding blanks are dropped, the command

@@ -254,3 +254,12 @@ func (h *harness) errorLogs() []string {
 	}
 	return out
 }
+
+// A reply longer than DingTalk takes is cut, not refused.
+func TestLongRepliesAreCut(t *testing.T) {
+	h := newHarness(t, func(_ *bot.Deps, c *bot.Config) { c.RecallMax = 200 })
+	h.post(ops, 150, func(o *bot.Outgoing) { o.Message = dingtalk.Text(strings.Repeat("長", 60)) })
+	reply := h.say(inGroup(admin, "recall preview 150"))
+	assert.Equal(t, 4900, len([]rune(reply)))
+	assert.True(t, strings.HasSuffix(reply, "…"))
+}
