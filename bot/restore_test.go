@@ -59,7 +59,7 @@ func TestRestoreRefusalsAndLimits(t *testing.T) {
 		{"too late", inGroup(admin, "restore"), 11 * time.Minute, "The last recall here is more than 10m old; I restore only within 10m.", "restore/ok"},
 		{"in another chat", oneToOne(admin, "restore in ops-alerts"), 0, "Sent back 1 of 1 message in ops-alerts.", "restore/ok"},
 		{"in another chat by a user", oneToOne(user, "restore in ops-alerts"), 0, "only recall admins may do that", "restore/refused"},
-		{"in another chat from a group", inGroup(admin, "restore in deploys"), 0, "works from a one-to-one chat", "restore/invalid"},
+		{"in another chat from a group", inGroup(admin, "restore in deploys"), 0, `"restore in <chat>" works from a one-to-one chat with me. Here, just say "restore".`, "restore/invalid"},
 		{"in without a chat", oneToOne(admin, "restore in"), 0, `Which chat? Say "restore in <chat>"`, "restore/invalid"},
 		{"with a count", inGroup(admin, "restore 3"), 0, `I didn't understand "restore 3". Did you mean "restore"?`, "unknown/invalid"},
 	}
