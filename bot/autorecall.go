@@ -13,13 +13,13 @@ import (
 // autoRecallBatch is how many due messages one pass claims.
 const autoRecallBatch = 100
 
-// AutoRecaller recalls messages whose TTL has run out (API sends with "ttl"
+// autoRecaller recalls messages whose TTL has run out (API sends with "ttl"
 // and command replies under REPLY_TTL). It reads the ledger, so messages
 // sent before a restart are recalled too for as long as the ledger has
 // them.
-type AutoRecaller struct {
+type autoRecaller struct {
 	ledger   store.Ledger
-	recaller *Recaller
+	recaller *recaller
 	now      func() time.Time
 	log      logrus.FieldLogger
 
@@ -33,15 +33,15 @@ type retryState struct {
 	failures int
 }
 
-// NewAutoRecaller builds the TTL worker.
-func NewAutoRecaller(ledger store.Ledger, recaller *Recaller, now func() time.Time, log logrus.FieldLogger) *AutoRecaller {
-	return &AutoRecaller{ledger: ledger, recaller: recaller, now: now, log: log, backoff: make(map[string]retryState)}
+// newAutoRecaller builds the TTL worker.
+func newAutoRecaller(ledger store.Ledger, recaller *recaller, now func() time.Time, log logrus.FieldLogger) *autoRecaller {
+	return &autoRecaller{ledger: ledger, recaller: recaller, now: now, log: log, backoff: make(map[string]retryState)}
 }
 
-// Run recalls due messages every interval until stop ends. Each pass runs
+// run recalls due messages every interval until stop ends. Each pass runs
 // with work, so that a pass under way when stop ends (at shutdown) still
 // finishes its DingTalk calls and settles the ledger.
-func (a *AutoRecaller) Run(stop, work context.Context, interval time.Duration) {
+func (a *autoRecaller) run(stop, work context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -49,15 +49,15 @@ func (a *AutoRecaller) Run(stop, work context.Context, interval time.Duration) {
 		case <-stop.Done():
 			return
 		case <-t.C:
-			a.RecallDue(work)
+			a.recallDue(work)
 		}
 	}
 }
 
-// RecallDue recalls the messages due now and returns how many it recalled.
+// recallDue recalls the messages due now and returns how many it recalled.
 // A message whose recall fails is tried again with a growing pause (up to
 // an hour) while the ledger keeps it.
-func (a *AutoRecaller) RecallDue(ctx context.Context) int {
+func (a *autoRecaller) recallDue(ctx context.Context) int {
 	total := 0
 	for ctx.Err() == nil {
 		now := a.now()
@@ -77,7 +77,7 @@ func (a *AutoRecaller) RecallDue(ctx context.Context) int {
 		}
 		// A pass made only of retries is audited only if it recalls something,
 		// so a message that keeps failing does not fill the audit log.
-		out := a.recaller.RecallClaimed(ctx, claimed, Actor{Source: store.SourceTTL, Request: "ttl expired", Retry: a.allRetries(claimed)})
+		out := a.recaller.recallClaimed(ctx, claimed, Actor{Source: store.SourceTTL, Request: "ttl expired", Retry: a.allRetries(claimed)})
 		total += len(out.Recalled)
 		a.note(out, now)
 		if len(out.Recalled) > 0 || len(out.Failed) > 0 {
@@ -92,7 +92,7 @@ func (a *AutoRecaller) RecallDue(ctx context.Context) int {
 
 // allRetries reports whether every message of msgs failed an auto-recall
 // before.
-func (a *AutoRecaller) allRetries(msgs []store.Message) bool {
+func (a *autoRecaller) allRetries(msgs []store.Message) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, m := range msgs {
@@ -105,7 +105,7 @@ func (a *AutoRecaller) allRetries(msgs []store.Message) bool {
 
 // ready picks up to autoRecallBatch due keys that are not waiting out a
 // backoff.
-func (a *AutoRecaller) ready(due []store.Message, now time.Time) []string {
+func (a *autoRecaller) ready(due []store.Message, now time.Time) []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var keys []string
@@ -122,7 +122,7 @@ func (a *AutoRecaller) ready(due []store.Message, now time.Time) []string {
 }
 
 // note records which keys failed, doubling their pause, and forgets the rest.
-func (a *AutoRecaller) note(out Outcome, now time.Time) {
+func (a *autoRecaller) note(out Outcome, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, k := range out.Recalled {

@@ -5,81 +5,107 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dingrecall/dingrecall/bot"
-	"github.com/dingrecall/dingrecall/dingtalk"
-	"github.com/dingrecall/dingrecall/dingtalk/dingtalktest"
 	"github.com/dingrecall/dingrecall/store"
-	"github.com/dingrecall/dingrecall/store/memory"
-	"github.com/dingrecall/dingrecall/store/storetest"
 )
 
-func TestAutoRecallRetriesQuietly(t *testing.T) {
-	ctx := context.Background()
-	clock := storetest.NewClock(time.Now())
-	fake := dingtalktest.NewTest(t, dingtalktest.WithClock(clock.Now))
-	log, _ := test.NewNullLogger()
-	client, err := dingtalk.NewClient(fake.AppKey(), fake.AppSecret(), dingtalk.WithBaseURL(fake.URL()), dingtalk.WithLogger(log))
-	require.NoError(t, err)
-	ledger, err := memory.New(memory.Options{Now: clock.Now})
-	require.NoError(t, err)
-	audit, err := memory.NewAudit(memory.AuditOptions{TTL: 48 * time.Hour, Now: clock.Now})
-	require.NoError(t, err)
-	recaller := bot.NewRecaller(client, ledger, bot.RecallerOptions{Log: log, Audit: audit, Now: clock.Now})
-	sender := bot.NewSender(client, ledger, "", clock.Now, log)
-	auto := bot.NewAutoRecaller(ledger, recaller, clock.Now, log)
+func TestAutoRecallRecallsWhatIsDue(t *testing.T) {
+	h := newHarness(t)
+	msgs := h.post(ops, 3, func(o *bot.Outgoing) { o.TTL = 10 * time.Second })
+	kept := h.post(ops, 1)[0]
 
-	stuck, err := sender.Send(ctx, bot.Outgoing{Kind: store.KindGroup, ChatID: "cidA", Message: dingtalk.Text("stuck"), TTL: time.Minute})
-	require.NoError(t, err)
-	fake.FailKey(stuck.Key, "message not found")
-	clock.Advance(time.Minute)
-
-	assert.Zero(t, auto.RecallDue(ctx))
-	for range 5 { // later passes, after each backoff
-		clock.Advance(2 * time.Hour / 10)
-		auto.RecallDue(ctx)
+	assert.Zero(t, bot.RecallDue(h.ctx, h.bot), "nothing is due yet")
+	h.clock.Advance(7 * time.Second) // sent at 0s, 1s, 2s: at 11s two are due, the third in a second
+	assert.Equal(t, 2, bot.RecallDue(h.ctx, h.bot))
+	h.clock.Advance(time.Second)
+	assert.Equal(t, 1, bot.RecallDue(h.ctx, h.bot))
+	for _, m := range msgs {
+		assert.True(t, h.recalled(m.Key))
 	}
-	entries, err := audit.AuditLog(ctx, "cidA", 0)
+	assert.False(t, h.recalled(kept.Key), "a message without ttl stays")
+	entries, err := h.bot.AuditLog(h.ctx, ops, 0)
+	require.NoError(t, err)
+	require.Len(t, entries, 2)
+	assert.Equal(t, store.SourceTTL, entries[0].Source)
+}
+
+func TestAutoRecallRetriesQuietly(t *testing.T) {
+	h := newHarness(t)
+	stuck := h.post(ops, 1, func(o *bot.Outgoing) { o.TTL = time.Minute })[0]
+	h.fake.FailKey(stuck.Key, "message not found")
+	h.clock.Advance(time.Minute)
+
+	assert.Zero(t, bot.RecallDue(h.ctx, h.bot))
+	assert.Zero(t, bot.RecallDue(h.ctx, h.bot), "a failed key waits out its pause")
+	attempts := h.fake.RecallAttempts(stuck.Key)
+	for range 5 { // later passes, after each backoff
+		h.clock.Advance(2 * time.Hour / 10)
+		bot.RecallDue(h.ctx, h.bot)
+	}
+	entries, err := h.bot.AuditLog(h.ctx, ops, 0)
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "the first failure is audited, the failing retries are not")
-	assert.Greater(t, fake.RecallAttempts(stuck.Key), 1, "it was retried")
+	assert.Greater(t, h.fake.RecallAttempts(stuck.Key), attempts, "it was retried")
 
-	fake.ClearKeyFailure(stuck.Key)
-	clock.Advance(2 * time.Hour)
-	assert.Equal(t, 1, auto.RecallDue(ctx))
-	entries, err = audit.AuditLog(ctx, "cidA", 0)
+	h.fake.ClearKeyFailure(stuck.Key)
+	h.clock.Advance(2 * time.Hour)
+	assert.Equal(t, 1, bot.RecallDue(h.ctx, h.bot))
+	entries, err = h.bot.AuditLog(h.ctx, ops, 0)
 	require.NoError(t, err)
 	assert.Len(t, entries, 2, "a retry that recalls is audited")
 }
 
-func TestRecallOfKeysHeldElsewhereLeavesTheirClaim(t *testing.T) {
-	ctx := context.Background()
-	fake := dingtalktest.NewTest(t)
-	log, _ := test.NewNullLogger()
-	client, err := dingtalk.NewClient(fake.AppKey(), fake.AppSecret(), dingtalk.WithBaseURL(fake.URL()), dingtalk.WithLogger(log))
-	require.NoError(t, err)
-	ledger, err := memory.New(memory.Options{})
-	require.NoError(t, err)
-	recaller := bot.NewRecaller(client, ledger, bot.RecallerOptions{Log: log})
-	sender := bot.NewSender(client, ledger, "", time.Now, log)
-	m, err := sender.Send(ctx, bot.Outgoing{Kind: store.KindGroup, ChatID: "cidA", Message: dingtalk.Text("x")})
-	require.NoError(t, err)
+func TestAutoRecallWithTheStoreDownRecallsNothing(t *testing.T) {
+	h := newHarness(t)
+	m := h.post(ops, 1, func(o *bot.Outgoing) { o.TTL = time.Second })[0]
+	h.clock.Advance(time.Minute)
+	h.store.down.Store(true)
+	assert.Zero(t, bot.RecallDue(h.ctx, h.bot))
+	h.store.down.Store(false)
+	assert.Equal(t, 1, bot.RecallDue(h.ctx, h.bot))
+	assert.True(t, h.recalled(m.Key))
+}
 
-	held, err := ledger.Claim(ctx, []string{m.Key}) // another recall is under way
+// RunAutoRecall runs passes on its own until its context ends, and then
+// returns.
+func TestRunAutoRecall(t *testing.T) {
+	h := newHarness(t, func(_ *bot.Deps, c *bot.Config) { c.AutoRecallEvery = time.Millisecond })
+	m := h.post(ops, 1, func(o *bot.Outgoing) { o.TTL = time.Second })[0]
+	h.clock.Advance(time.Minute)
+	recalls := make(chan [2]int, 1)
+	h.obs.mu.Lock()
+	h.obs.recalls = recalls
+	h.obs.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); h.bot.RunAutoRecall(ctx) }()
+	assert.Equal(t, [2]int{1, 0}, <-recalls, "a pass recalled the due message")
+	cancel()
+	<-done
+	assert.True(t, h.recalled(m.Key))
+}
+
+func TestRecallOfKeysHeldElsewhereLeavesTheirClaim(t *testing.T) {
+	h := newHarness(t)
+	m := h.post(ops, 1)[0]
+
+	held, err := h.store.Claim(h.ctx, []string{m.Key}) // another recall is under way
 	require.NoError(t, err)
 	require.Len(t, held, 1)
-	out, err := recaller.Recall(ctx, bot.Selection{ChatID: "cidA", Keys: []string{m.Key}}, bot.Actor{Source: store.SourceAPI})
+	out, err := h.bot.Recall(h.ctx, bot.Selection{ChatID: ops, Keys: []string{m.Key}}, bot.Actor{Source: store.SourceAPI})
 	require.NoError(t, err)
 	assert.Equal(t, bot.ReasonNotTracked, out.Failed[m.Key])
 
-	again, err := ledger.Claim(ctx, []string{m.Key})
+	again, err := h.store.Claim(h.ctx, []string{m.Key})
 	require.NoError(t, err)
 	assert.Empty(t, again, "the other recall still holds its claim")
-	got, err := ledger.Get(ctx, m.Key)
+	got, err := h.bot.List(h.ctx, ops, 0)
 	require.NoError(t, err)
-	assert.Empty(t, got.Failure, "and no failure was written over it")
-	assert.Zero(t, fake.RecallAttempts(m.Key))
+	require.Len(t, got, 1)
+	assert.Empty(t, got[0].Failure, "and no failure was written over it")
+	assert.Zero(t, h.fake.RecallAttempts(m.Key))
 }

@@ -2,11 +2,9 @@ package bot
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"strings"
+	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
 
@@ -15,28 +13,161 @@ import (
 	"github.com/dingrecall/dingrecall/templates"
 )
 
-// Config is the bot's behaviour.
-type Config struct {
-	// RecallMax is the largest N one command may recall (RECALL_MAX).
-	RecallMax int
-	// ReplyTTL has command replies recalled after it; 0 keeps them (REPLY_TTL).
-	ReplyTTL time.Duration
-	// Policy says who may recall where.
-	Policy Policy
+// ErrConfig is returned, wrapped, by New for missing dependencies and bad
+// settings; the error names each of them.
+var ErrConfig = errors.New("bot: invalid configuration")
+
+// Deps are the services a Bot works with. DingTalk, Ledger, Deduper, Audit,
+// States and Templates are required.
+type Deps struct {
+	// DingTalk sends and recalls; *dingtalk.Client has what it takes.
+	DingTalk DingTalk
+	// Ledger records every message the bot sends.
+	Ledger store.Ledger
+	// Deduper drops a callback msgId seen within DedupWindow.
+	Deduper store.Deduper
+	// Audit is the audit log recalls and restores write and "recall retry",
+	// "recall log" and "restore" read.
+	Audit store.Audit
+	// States keeps pending confirmations, guard windows and failure reports,
+	// shared by replicas.
+	States store.States
+	// Templates are the replies, loaded with TemplateNames().
+	Templates *templates.Set
+	// Log receives the bot's log lines; nil for logrus's standard logger.
+	Log logrus.FieldLogger
 	// Observer is told of every command and recall; nil for none.
 	Observer Observer
+	// Now is the clock; nil for time.Now.
+	Now func() time.Time
+}
+
+// Config is the bot's behaviour. New refuses values out of range; a zero
+// value marked as defaulted takes that default.
+type Config struct {
+	// RecallMax is the largest N one command may recall, at least 1
+	// (RECALL_MAX).
+	RecallMax int
 	// ConfirmOver is the largest N "recall N" takes without asking for
-	// "recall confirm" (RECALL_CONFIRM_OVER).
+	// "recall confirm"; 0 for RecallMax (RECALL_CONFIRM_OVER).
 	ConfirmOver int
+	// ReplyTTL has command replies recalled after it; 0 keeps them. It must
+	// be below LedgerTTL (REPLY_TTL).
+	ReplyTTL time.Duration
+	// LedgerTTL is how long the ledger tracks a message; 0 for
+	// store.DefaultTTL (LEDGER_TTL). A reply that reports failures stays
+	// about this long (at most MaxAge) unless they are resolved first.
+	LedgerTTL time.Duration
+	// MaxAge is the age past which a message is not sent to DingTalk for
+	// recall; 0 for 24 hours, at most 24 hours (RECALL_MAX_AGE).
+	MaxAge time.Duration
 	// RestoreWindow is how long after a recall "restore" may undo it
 	// (RESTORE_WINDOW).
 	RestoreWindow time.Duration
-	// Audit is the audit log "recall retry", "recall log" and "restore" read.
-	Audit store.Audit
-	// States keeps pending confirmations, shared by replicas.
-	States store.States
-	// Now is the clock; nil for time.Now.
-	Now func() time.Time
+	// Policy says who may recall where.
+	Policy Policy
+	// CoolAppCode, when set, goes with private chat and group messages
+	// (DINGTALK_COOL_APP_CODE); private chat messages need it.
+	CoolAppCode string
+	// DuplicateWindow refuses the same API send to the same chat within it;
+	// 0 turns the duplicate guard off (DUPLICATE_WINDOW).
+	DuplicateWindow time.Duration
+	// BurstLimit is the most API sends one chat takes per minute; 0 turns
+	// the burst guard off (BURST_LIMIT).
+	BurstLimit int
+	// BurstAutoRecall recalls the messages beyond BurstLimit that got
+	// through anyway (BURST_AUTO_RECALL).
+	BurstAutoRecall bool
+	// Workers is how many commands run at once, at least 1 (WORKERS).
+	Workers int
+	// QueueSize is how many commands wait for a worker, at least 1
+	// (QUEUE_SIZE).
+	QueueSize int
+	// AutoRecallEvery is how often RunAutoRecall looks for messages whose
+	// TTL ran out; 0 for a second.
+	AutoRecallEvery time.Duration
+}
+
+// validate checks c and fills in its defaults.
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	if c.RecallMax < 1 {
+		bad("RecallMax is %d: want at least 1", c.RecallMax)
+	}
+	if c.ConfirmOver < 0 {
+		bad("ConfirmOver is %d: want 0 or more", c.ConfirmOver)
+	} else if c.ConfirmOver == 0 {
+		c.ConfirmOver = c.RecallMax
+	}
+	if c.LedgerTTL < 0 {
+		bad("LedgerTTL is %v: want 0 or more", c.LedgerTTL)
+	} else if c.LedgerTTL == 0 {
+		c.LedgerTTL = store.DefaultTTL
+	}
+	if c.ReplyTTL < 0 || c.ReplyTTL >= c.LedgerTTL {
+		bad("ReplyTTL is %v: want 0 or more and less than LedgerTTL (%v)", c.ReplyTTL, c.LedgerTTL)
+	}
+	if c.MaxAge < 0 || c.MaxAge > 24*time.Hour {
+		bad("MaxAge is %v: want 0 (24h) up to 24h", c.MaxAge)
+	} else if c.MaxAge == 0 {
+		c.MaxAge = 24 * time.Hour
+	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"RestoreWindow", c.RestoreWindow}, {"DuplicateWindow", c.DuplicateWindow}, {"AutoRecallEvery", c.AutoRecallEvery}} {
+		if d.d < 0 {
+			bad("%s is %v: want 0 or more", d.name, d.d)
+		}
+	}
+	if c.AutoRecallEvery == 0 {
+		c.AutoRecallEvery = time.Second
+	}
+	if c.BurstLimit < 0 {
+		bad("BurstLimit is %d: want 0 or more", c.BurstLimit)
+	}
+	if c.Workers < 1 {
+		bad("Workers is %d: want at least 1", c.Workers)
+	}
+	if c.QueueSize < 1 {
+		bad("QueueSize is %d: want at least 1", c.QueueSize)
+	}
+	return errors.Join(errs...)
+}
+
+// validate checks that the required dependencies are there and fills in
+// the optional ones.
+func (d *Deps) validate() error {
+	var errs []error
+	for _, dep := range []struct {
+		name    string
+		missing bool
+	}{
+		{"DingTalk", d.DingTalk == nil}, {"Ledger", d.Ledger == nil}, {"Deduper", d.Deduper == nil},
+		{"Audit", d.Audit == nil}, {"States", d.States == nil}, {"Templates", d.Templates == nil},
+	} {
+		if dep.missing {
+			errs = append(errs, fmt.Errorf("%w: no %s", ErrConfig, dep.name))
+		}
+	}
+	if d.Templates != nil {
+		if missing := d.Templates.Missing(TemplateNames()...); len(missing) > 0 {
+			errs = append(errs, fmt.Errorf("%w: the %s templates lack %v", ErrConfig, d.Templates.Lang(), missing))
+		}
+	}
+	if d.Log == nil {
+		d.Log = logrus.StandardLogger()
+	}
+	if d.Observer == nil {
+		d.Observer = nopObserver{}
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return errors.Join(errs...)
 }
 
 // Observer is told what the bot does, for metrics. Its methods must be safe
@@ -55,39 +186,72 @@ type nopObserver struct{}
 func (nopObserver) Command(string, string) {}
 func (nopObserver) Recall(int, int)        {}
 
-// Bot answers chat commands.
+// Bot is dingrecall's domain: it answers chat commands that callbacks bring
+// (Accept), sends the API's messages through its guards (Send), recalls
+// (Preview, Recall), recalls messages whose TTL ran out (RunAutoRecall),
+// and reads the ledger and the audit log for the API (List, AuditLog,
+// Ping). Build it with New; stop it with Close.
 type Bot struct {
-	cfg      Config
-	ledger   store.Ledger
-	sender   *Sender
-	recaller *Recaller
-	tpl      *templates.Set
+	cfg    Config
+	ledger store.Ledger
+	audit  store.Audit
+	states store.States
+	tpl    *templates.Set
+	log    logrus.FieldLogger
+	obs    Observer
+	now    func() time.Time
+
 	reg      *Registry
-	log      logrus.FieldLogger
-	obs      Observer
+	commands map[string]func(context.Context, Request) (Reply, error)
+
+	sender   *sender
+	recaller *recaller
+	guard    *guard
+	pool     *pool
+	auto     *autoRecaller
+	intake   *intake
+
+	// work is the context commands and auto-recall passes run with: it
+	// outlives the callers, so work accepted before shutdown finishes, and
+	// Close cancels it when its deadline passes.
+	work       context.Context
+	cancelWork context.CancelFunc
 }
 
-// Request is one command to run: the event that carried it and the parsed
-// command.
-type Request struct {
-	Event   Event
-	Command Command
-	Log     logrus.FieldLogger
-}
-
-// New builds a bot. tpl must define TemplateNames().
-func New(cfg Config, ledger store.Ledger, sender *Sender, recaller *Recaller, tpl *templates.Set, log logrus.FieldLogger) *Bot {
-	obs := cfg.Observer
-	if obs == nil {
-		obs = nopObserver{}
+// New builds the bot and its parts (sender, recaller, guards, worker pool,
+// auto-recall, intake) from deps and cfg, and starts the worker pool; Close
+// stops it. It fails, wrapping ErrConfig, on a missing dependency or a bad
+// setting, and then starts nothing.
+func New(deps Deps, cfg Config) (*Bot, error) {
+	if err := errors.Join(deps.validate(), cfg.validate()); err != nil {
+		return nil, err
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	b := &Bot{
+		cfg: cfg, ledger: deps.Ledger, audit: deps.Audit, states: deps.States, tpl: deps.Templates,
+		log: deps.Log, obs: deps.Observer, now: deps.Now, reg: DefaultRegistry(),
 	}
-	if cfg.ConfirmOver <= 0 {
-		cfg.ConfirmOver = cfg.RecallMax
+	b.commands = map[string]func(context.Context, Request) (Reply, error){
+		CmdRecall: b.runRecall, CmdRestore: b.runRestore, CmdChats: b.runChats, CmdHelp: b.runHelp,
 	}
-	return &Bot{cfg: cfg, ledger: ledger, sender: sender, recaller: recaller, tpl: tpl, reg: DefaultRegistry(), log: log, obs: obs}
+	for _, s := range b.reg.Specs() {
+		if b.commands[s.Name] == nil {
+			panic("bot: command " + s.Name + " has no run func") // the built-in commands are fixed
+		}
+	}
+	b.sender = &sender{dt: deps.DingTalk, ledger: deps.Ledger, coolAppCode: cfg.CoolAppCode, now: deps.Now, log: deps.Log}
+	b.recaller = &recaller{dt: deps.DingTalk, ledger: deps.Ledger, audit: deps.Audit, obs: deps.Observer, maxAge: cfg.MaxAge, now: deps.Now, log: deps.Log}
+	b.guard = &guard{cfg: cfg, sender: b.sender, ledger: deps.Ledger, states: deps.States, recaller: b.recaller, tpl: deps.Templates, now: deps.Now, log: deps.Log}
+	b.auto = newAutoRecaller(deps.Ledger, b.recaller, deps.Now, deps.Log)
+	in, err := newIntake(nil, deps.Deduper, deps.Now, deps.Log, b.handle)
+	if err != nil {
+		return nil, err
+	}
+	// The workers start last, so that no error path leaves them running.
+	b.work, b.cancelWork = context.WithCancel(context.Background())
+	b.pool = newPool(b.work, cfg.Workers, cfg.QueueSize)
+	in.pool = b.pool
+	b.intake = in
+	return b, nil
 }
 
 // TemplateNames lists the templates the bot needs beyond templates.Names: a
@@ -109,341 +273,80 @@ func TemplateNames() []string {
 	return names
 }
 
-// Handle runs the command in ev and replies in the chat it came from: the
-// group, or the sender's one-to-one chat with the bot.
-func (b *Bot) Handle(ctx context.Context, ev Event) {
-	log := b.log.WithFields(logrus.Fields{"chat": ev.ConversationID, "user": ev.StaffID, "msg_id": ev.MsgID})
-	if ev.RequestID != "" {
-		log = log.WithField("request_id", ev.RequestID)
-	}
-	if ev.Group && ev.Title != "" {
-		if err := b.ledger.SetTitle(ctx, ev.ConversationID, store.KindGroup, ev.Title); err != nil {
-			log.WithError(err).Warn("could not remember the chat title")
-		}
-	}
-	kind, here := ev.here()
-	if here == "" {
-		log.Warn("one-to-one message from a sender without staff id: no chat to reply in")
-		return
-	}
-	name, reply := b.respond(ctx, ev, log)
-	b.obs.Command(name, reply.Outcome())
-	if _, err := b.sender.Send(ctx, Outgoing{Kind: kind, ChatID: here, Message: dingtalk.Text(fitReply(reply.Text)), TTL: b.cfg.ReplyTTL, Reply: true}); err != nil {
-		log.WithError(err).Error("could not send the reply")
-	}
+// Accept takes a callback, with the ID of the request that brought it (for
+// the logs; "" when none): IntakeDuplicate for a msgId seen within
+// DedupWindow (nothing to do), IntakeOK once its command is queued, or
+// IntakeBusy with ErrBusy (or ErrClosed) when the worker pool cannot take
+// it, in which case the msgId is forgotten so that DingTalk's redelivery
+// runs.
+func (b *Bot) Accept(ctx context.Context, cb *dingtalk.Callback, requestID string) (string, error) {
+	return b.intake.accept(ctx, cb, requestID)
 }
 
-// respond parses ev's command, runs it and returns the command's name
-// (recall, recall_since, ..., "unknown" when there is none) and the reply.
-func (b *Bot) respond(ctx context.Context, ev Event, log logrus.FieldLogger) (string, Reply) {
-	var cmd Command
-	var err error
-	if ev.Textual {
-		cmd, err = b.reg.Parse(ev.Text, b.cfg.RecallMax)
-	}
-	if !ev.Textual || err != nil || cmd.Sub != SubConfirm {
-		b.cancelPending(ctx, ev, log) // anything but "recall confirm" cancels
-	}
-	switch {
-	case !ev.Textual:
-		return "unknown", b.render(templates.NotText, b.helpData(""), log)
-	case err != nil:
-		return b.parseError(err, ev, log)
-	}
-	spec, _ := b.reg.Lookup(cmd.Name)
-	log = log.WithField("command", cmd.Name)
-	name := cmd.Name
-	if cmd.Sub != "" {
-		name += "_" + cmd.Sub // recall_preview, recall_confirm, ... for the metrics
-	}
-	return name, spec.Run(b, ctx, Request{Event: ev, Command: cmd, Log: log})
+// Send sends o through the guards and the sender, which records it in the
+// ledger. A guard refuses with a *DuplicateError or a *BurstError; the send
+// fails wrapping ErrDingTalk, ErrRecipient, ErrNoCoolApp or
+// dingtalk.ErrInvalidMessage, and a message sent but not recorded comes
+// back with an error wrapping ErrUntracked.
+func (b *Bot) Send(ctx context.Context, o Outgoing) (store.Message, error) {
+	return b.guard.send(ctx, o)
 }
 
-// Reply is a command's answer: its text and the template it came from.
-type Reply struct {
-	Text     string
-	Template string
+// Preview returns what Recall would select, claiming nothing.
+func (b *Bot) Preview(ctx context.Context, sel Selection) ([]store.Message, error) {
+	return b.recaller.preview(ctx, sel)
 }
 
-// Outcome classifies the reply for metrics: ok, refused, invalid (bad
-// input) or unavailable (the store was down).
-func (r Reply) Outcome() string {
-	switch r.Template {
-	case templates.RefuseRecall, templates.RefuseAdmin:
-		return "refused"
-	case templates.StoreDown:
-		return "unavailable"
-	case templates.NotText, templates.MissingChat, templates.MissingTag, templates.BadDuration, templates.OutOfRange, templates.BadNumber,
-		templates.UnknownCommand, templates.OnlyOneToOne, templates.UnknownChat, templates.AmbiguousChat:
-		return "invalid"
-	}
-	return "ok"
+// Recall claims the selected messages, recalls them, applies the result to
+// the ledger (recalled keys leave it, failed ones stay with their reason,
+// too old ones leave without a call to DingTalk) and writes the audit entry
+// in by's name. Keys named in sel.Keys that the ledger does not hold are
+// reported as failed with ReasonNotTracked. An error means the ledger could
+// not be read and nothing was recalled.
+func (b *Bot) Recall(ctx context.Context, sel Selection, by Actor) (Outcome, error) {
+	return b.recaller.recall(ctx, sel, by)
 }
 
-// render executes a reply template; a failure (which the start-up check
-// makes unlikely) becomes a plain fallback rather than silence.
-func (b *Bot) render(name string, data any, log logrus.FieldLogger) Reply {
-	text, err := b.tpl.Render(name, data)
-	if err != nil {
-		log.WithError(err).Error("could not render a reply")
-		text = "dingrecall: " + name
-	}
-	return Reply{Text: text, Template: name}
+// TooOldReason is the failure reason of a message older than MaxAge.
+func (b *Bot) TooOldReason() string { return b.recaller.tooOldReason() }
+
+// List returns the tracked messages of a chat, replies and claimed ones
+// included, newest first; at most limit, or all when limit <= 0.
+func (b *Bot) List(ctx context.Context, chatID string, limit int) ([]store.Message, error) {
+	return b.ledger.List(ctx, chatID, limit)
 }
 
-// helpData is the data of the help reply in the bot's language.
-func (b *Bot) helpData(typed string) templates.HelpData {
-	d := templates.HelpData{Max: b.cfg.RecallMax, Text: typed}
-	for _, s := range b.reg.Specs() {
-		for _, u := range s.Usages {
-			d.Commands = append(d.Commands, templates.HelpLine{Usage: u.Text[b.tpl.Lang()], Summary: b.render(u.Summary, nil, b.log).Text})
-		}
-	}
-	return d
+// AuditLog returns the audit entries concerning chatID (all when empty),
+// newest first; at most limit, or all when limit <= 0.
+func (b *Bot) AuditLog(ctx context.Context, chatID string, limit int) ([]store.AuditEntry, error) {
+	return b.audit.AuditLog(ctx, chatID, limit)
 }
 
-// runHelp answers help.
-func (b *Bot) runHelp(_ context.Context, req Request) Reply {
-	return b.render(templates.Help, b.helpData(""), req.Log)
+// Ping reports whether the ledger can serve requests (readiness).
+func (b *Bot) Ping(ctx context.Context) error { return b.ledger.Ping(ctx) }
+
+// RunAutoRecall recalls the messages whose TTL ran out (API sends with a
+// ttl, command replies under ReplyTTL) every AutoRecallEvery until ctx
+// ends, on the caller's goroutine. A pass under way when ctx ends still
+// finishes its DingTalk calls and settles the ledger, unless Close cancels
+// the bot's work.
+func (b *Bot) RunAutoRecall(ctx context.Context) {
+	b.auto.run(ctx, b.work, b.cfg.AutoRecallEvery)
 }
 
-// runChats lists the chats with recallable messages and how many, for
-// recall admins.
-func (b *Bot) runChats(ctx context.Context, req Request) Reply {
-	if !b.cfg.Policy.IsAdmin(req.Event.StaffID) {
-		req.Log.Warn("refused: chats is for recall admins")
-		return b.render(templates.RefuseAdmin, templates.ErrorData{Nick: req.Event.Nick}, req.Log)
+// Close stops taking commands and waits until every accepted one has run.
+// If ctx ends first, it cancels the commands still running, waits for the
+// workers to return all the same, and returns an error wrapping ctx's.
+// Close is safe to call more than once.
+func (b *Bot) Close(ctx context.Context) error {
+	defer b.cancelWork()
+	if err := b.pool.close(ctx); err != nil {
+		b.cancelWork()
+		_ = b.pool.close(context.Background()) // the workers end once their work is cancelled
+		return fmt.Errorf("unfinished commands were cancelled: %w", err)
 	}
-	chats, err := b.ledger.Chats(ctx)
-	if err != nil {
-		req.Log.WithError(err).Error("could not list chats")
-		return b.render(templates.StoreDown, nil, req.Log)
-	}
-	var d templates.ChatsData
-	for _, c := range chats {
-		// Count what "recall N" could take: not the bot's own replies.
-		recallable, err := b.ledger.Newest(ctx, c.ID, c.Count)
-		if err != nil {
-			req.Log.WithError(err).Error("could not count a chat's messages")
-			return b.render(templates.StoreDown, nil, req.Log)
-		}
-		if len(recallable) > 0 {
-			d.Chats = append(d.Chats, templates.ChatLine{ID: c.ID, Title: c.Title, Count: len(recallable)})
-		}
-	}
-	if len(d.Chats) == 0 {
-		return b.render(templates.ChatsEmpty, nil, req.Log)
-	}
-	return b.render(templates.Chats, d, req.Log)
+	return nil
 }
 
-// runRecall runs recall and its subcommands, here or, for a recall admin
-// writing one-to-one, in another chat.
-func (b *Bot) runRecall(ctx context.Context, req Request) Reply {
-	cmd := req.Command
-	if cmd.Sub == SubConfirm {
-		return b.confirm(ctx, req)
-	}
-	t, refusal := b.target(ctx, req, cmd.Sub == SubLog)
-	if refusal != nil {
-		return *refusal
-	}
-	switch cmd.Sub {
-	case SubPreview:
-		return b.preview(ctx, req, t, Selection{ChatID: t.id, Last: cmd.N}, cmd.N)
-	case SubRetry:
-		return b.retry(ctx, req, t)
-	case SubLog:
-		return b.showLog(ctx, req, t)
-	case SubSince:
-		return b.recallOrAsk(ctx, req, t, Selection{ChatID: t.id, Since: cmd.Since, Max: b.cfg.RecallMax}, 0)
-	case SubTag:
-		return b.recallOrAsk(ctx, req, t, Selection{ChatID: t.id, Tag: cmd.Tag, Max: b.cfg.RecallMax}, 0)
-	}
-	return b.recallOrAsk(ctx, req, t, Selection{ChatID: t.id, Last: cmd.N}, cmd.N)
-}
-
-// target is the chat a command acts on.
-type target struct {
-	id    string
-	label string // the title or ID named with "in <chat>", empty for here
-}
-
-// target resolves where a command acts and whether the sender may act
-// there: here for recall users, group admins and recall admins; another
-// chat ("in <chat>") only for recall admins writing one-to-one. adminOnly
-// commands are for recall admins everywhere. A refusal or a lookup problem
-// comes back as the reply to send.
-func (b *Bot) target(ctx context.Context, req Request, adminOnly bool) (target, *Reply) {
-	ev, cmd, log := req.Event, req.Command, req.Log
-	refuse := func(name string, data any) (target, *Reply) {
-		r := b.render(name, data, log)
-		return target{}, &r
-	}
-	if cmd.Chat == "" {
-		_, here := ev.here()
-		switch {
-		case adminOnly && !b.cfg.Policy.IsAdmin(ev.StaffID):
-			log.Warn("refused: this command is for recall admins")
-			return refuse(templates.RefuseAdmin, templates.ErrorData{Nick: ev.Nick})
-		case !b.cfg.Policy.MayRecallHere(ev):
-			log.Warn("refused: not allowed to recall in this chat")
-			return refuse(templates.RefuseRecall, templates.ErrorData{Nick: ev.Nick, GroupAdmins: b.cfg.Policy.GroupAdmins})
-		}
-		return target{id: here}, nil
-	}
-	if ev.Group {
-		return refuse(templates.OnlyOneToOne, nil)
-	}
-	if !b.cfg.Policy.IsAdmin(ev.StaffID) {
-		log.WithField("target", cmd.Chat).Warn("refused: acting in another chat is for recall admins")
-		return refuse(templates.RefuseAdmin, templates.ErrorData{Nick: ev.Nick})
-	}
-	chat, err := b.ledger.FindChat(ctx, cmd.Chat)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return refuse(templates.UnknownChat, templates.ErrorData{Chat: clip(cmd.Chat)})
-	case errors.Is(err, store.ErrAmbiguous):
-		return refuse(templates.AmbiguousChat, templates.ErrorData{Chat: clip(cmd.Chat), Matches: b.countTitle(ctx, cmd.Chat)})
-	case err != nil:
-		log.WithError(err).Error("could not look up the chat")
-		return refuse(templates.StoreDown, nil)
-	}
-	label := chat.Title
-	if label == "" {
-		label = chat.ID
-	}
-	return target{id: chat.ID, label: label}, nil
-}
-
-// actor is the audit actor of a command.
-func actor(req Request) Actor {
-	return Actor{Source: store.SourceCommand, StaffID: req.Event.StaffID, Nick: req.Event.Nick, Request: strings.TrimSpace(req.Event.Text)}
-}
-
-// recall runs sel and replies with the summary; asked is N for "recall N",
-// 0 for the other selections.
-func (b *Bot) recall(ctx context.Context, req Request, t target, sel Selection, asked int) Reply {
-	log := req.Log
-	out, err := b.recaller.Recall(ctx, sel, actor(req))
-	if err != nil {
-		log.WithError(err).Error("recall failed before reaching DingTalk")
-		return b.render(templates.StoreDown, nil, log)
-	}
-	log.WithFields(logrus.Fields{"target": t.id, "asked": asked, "recalled": len(out.Recalled), "failed": len(out.Failed), "too_old": len(out.TooOld), "audit": out.AuditID}).Info("recall")
-	data := b.recallData(out, asked, t.label)
-	empty := b.emptyData(t, sel, asked)
-	data.Window, data.Tag = empty.Window, empty.Tag
-	if data.Found == 0 {
-		return b.render(templates.RecallNothing, data, log)
-	}
-	return b.render(templates.RecallDone, data, log)
-}
-
-// recallData summarises an outcome for the recall replies.
-func (b *Bot) recallData(out Outcome, asked int, label string) templates.RecallData {
-	data := templates.RecallData{Asked: asked, Found: len(out.Selected) - len(out.TooOld), Recalled: len(out.Recalled),
-		TooOld: len(out.TooOld), MaxAge: b.span(b.recaller.opts.MaxAge), Chat: label}
-	for _, m := range out.Selected {
-		if reason, failed := out.Failed[m.Key]; failed {
-			data.Failures = append(data.Failures, templates.Failure{Preview: Preview(m, 40), Reason: b.tpl.Explain(reason)})
-		}
-	}
-	return data
-}
-
-// maxEcho is the most characters of what someone typed a reply repeats.
-const maxEcho = 80
-
-// clip shortens what someone typed for echoing it in a reply.
-func clip(s string) string {
-	if utf8.RuneCountInString(s) <= maxEcho {
-		return s
-	}
-	return string([]rune(s)[:maxEcho-1]) + "…"
-}
-
-// maxReplyRunes keeps a reply's msgParam within DingTalk's 15,000 bytes
-// (3 bytes a character at worst, plus the JSON around it).
-const maxReplyRunes = 4900
-
-// fitReply cuts a reply that DingTalk would refuse as too large.
-func fitReply(text string) string {
-	if utf8.RuneCountInString(text) <= maxReplyRunes {
-		return text
-	}
-	return string([]rune(text)[:maxReplyRunes-1]) + "…"
-}
-
-// parseError is the reply to text that did not parse, with the command it
-// was meant for.
-func (b *Bot) parseError(err error, ev Event, log logrus.FieldLogger) (string, Reply) {
-	var argErr *ArgError
-	if !errors.As(err, &argErr) {
-		return "unknown", b.render(templates.UnknownCommand, b.helpData(clip(strings.TrimSpace(ev.Text))), log)
-	}
-	data := templates.ErrorData{Arg: clip(argErr.Arg), Max: b.cfg.RecallMax}
-	name := templates.BadNumber
-	switch {
-	case errors.Is(err, ErrMissingChat):
-		name = templates.MissingChat
-	case errors.Is(err, ErrMissingTag):
-		name = templates.MissingTag
-	case errors.Is(err, ErrBadDuration):
-		name = templates.BadDuration
-	case errors.Is(err, ErrOutOfRange):
-		name = templates.OutOfRange
-	}
-	cmd := CmdRecall
-	if word, _ := splitWord(normalise(ev.Text)); b.isRestore(word) {
-		cmd = CmdRestore
-	}
-	return cmd, b.render(name, data, log)
-}
-
-// isRestore reports whether word invokes restore.
-func (b *Bot) isRestore(word string) bool {
-	s, ok := b.reg.words[fold(strings.TrimLeft(word, "/／"))]
-	return ok && s.Name == CmdRestore
-}
-
-// countTitle counts the chats titled title, for the ambiguity reply.
-func (b *Bot) countTitle(ctx context.Context, title string) int {
-	chats, err := b.ledger.Chats(ctx)
-	if err != nil {
-		return 0
-	}
-	n := 0
-	for _, c := range chats {
-		if strings.EqualFold(c.Title, title) {
-			n++
-		}
-	}
-	return n
-}
-
-// Preview is the first line of a message's content, cut to at most n
-// characters: the text of sampleText, the title of sampleMarkdown, else the
-// raw parameters.
-func Preview(m store.Message, n int) string {
-	var p struct {
-		Content string `json:"content"`
-		Title   string `json:"title"`
-		Text    string `json:"text"`
-	}
-	text := m.MsgParam
-	if json.Unmarshal([]byte(m.MsgParam), &p) == nil {
-		for _, s := range []string{p.Content, p.Title, p.Text} {
-			if strings.TrimSpace(s) != "" {
-				text = s
-				break
-			}
-		}
-	}
-	text, _, _ = strings.Cut(strings.TrimSpace(text), "\n")
-	if utf8.RuneCountInString(text) > n {
-		r := []rune(text)
-		text = string(r[:n-1]) + "…"
-	}
-	return text
-}
+// Queued is the number of commands waiting for a worker.
+func (b *Bot) Queued() int { return b.pool.queued() }

@@ -1,5 +1,13 @@
 // Package bot is dingrecall's domain: it parses chat commands, decides who
 // may recall where, recalls the bot's messages through the DingTalk client,
-// keeps the ledger in step, and writes the replies. Every message the bot
-// sends goes through its one Sender, which records the key DingTalk returns.
+// keeps the ledger in step, and writes the replies. New builds a Bot from
+// its dependencies and settings, with all its parts: the one sender every
+// message goes out by (it records the key DingTalk returns), the recall
+// engine, the guards of API sends, the worker pool, the TTL auto-recall and
+// the intake of callbacks.
+//
+// Files: parse.go reads commands; recall.go, restore.go, chats.go and
+// help.go carry out the command families; reply.go runs a command, turns
+// what went wrong into a reply (in one place) and sends it; recaller.go,
+// sender.go, guard.go, pool.go, autorecall.go and intake.go are the parts.
 package bot

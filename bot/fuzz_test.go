@@ -14,7 +14,7 @@ import (
 // FuzzParse checks the command parser's promises on any text and any
 // RECALL_MAX:
 //   - it never panics and answers the same twice;
-//   - an error is one of the four documented ones and comes with no command;
+//   - an error is one of the documented ones and comes with no command;
 //   - a parsed recall N (and recall preview N) has 1 <= N <= max, recall
 //     since has a window within 1s..MaxSince, recall tag a tag; no command
 //     carries an argument it does not take;
@@ -53,7 +53,7 @@ func FuzzParse(f *testing.F) {
 			if cmd != (bot.Command{}) {
 				t.Fatalf("Parse(%q) failed (%v) but returned %+v", text, err, cmd)
 			}
-			known := []error{bot.ErrUnknownCommand, bot.ErrNotNumber, bot.ErrOutOfRange, bot.ErrMissingChat, bot.ErrBadDuration, bot.ErrMissingTag}
+			known := []error{bot.ErrUnknownCommand, bot.ErrNotNumber, bot.ErrNotWhole, bot.ErrOutOfRange, bot.ErrMissingChat, bot.ErrBadDuration, bot.ErrMissingDuration, bot.ErrMissingTag}
 			if !isOneOf(err, known) {
 				t.Fatalf("Parse(%q): undocumented error %v", text, err)
 			}

@@ -44,43 +44,24 @@ func (e *BurstError) Error() string {
 	return fmt.Sprintf("more than %d messages to this chat in one minute; retry in %v", e.Limit, e.RetryAfter)
 }
 
-// GuardConfig configures the guards of API sends.
-type GuardConfig struct {
-	// DuplicateWindow refuses the same content to the same chat within it; 0
-	// turns the duplicate guard off (DUPLICATE_WINDOW).
-	DuplicateWindow time.Duration
-	// BurstLimit is the most messages one chat takes per minute; 0 turns the
-	// burst guard off (BURST_LIMIT).
-	BurstLimit int
-	// BurstAutoRecall recalls the messages beyond the limit that got through
-	// anyway, as sends racing each other or on other replicas can
-	// (BURST_AUTO_RECALL).
-	BurstAutoRecall bool
-	// ReplyTTL is the TTL of the guard's notice in the chat (REPLY_TTL).
-	ReplyTTL time.Duration
-}
-
-// Guard stands between API sends and the Sender, against bot mistakes: the
-// same message sent twice, and a runaway bot flooding a chat.
-type Guard struct {
-	cfg      GuardConfig
-	sender   *Sender
+// guard stands between API sends and the sender, against bot mistakes: the
+// same message sent twice within DuplicateWindow, and a runaway bot sending
+// a chat more than BurstLimit messages a minute. Its notice in the chat is
+// recalled after ReplyTTL.
+type guard struct {
+	cfg      Config
+	sender   *sender
 	ledger   store.Ledger
 	states   store.States
-	recaller *Recaller
+	recaller *recaller
 	tpl      *templates.Set
 	now      func() time.Time
 	log      logrus.FieldLogger
 }
 
-// NewGuard builds the guards.
-func NewGuard(cfg GuardConfig, sender *Sender, ledger store.Ledger, states store.States, recaller *Recaller, tpl *templates.Set, now func() time.Time, log logrus.FieldLogger) *Guard {
-	return &Guard{cfg: cfg, sender: sender, ledger: ledger, states: states, recaller: recaller, tpl: tpl, now: now, log: log}
-}
-
-// Send sends o through the Sender unless a guard refuses it with a
+// send sends o through the sender unless a guard refuses it with a
 // *DuplicateError or a *BurstError.
-func (g *Guard) Send(ctx context.Context, o Outgoing) (store.Message, error) {
+func (g *guard) send(ctx context.Context, o Outgoing) (store.Message, error) {
 	if err := g.checkBurst(ctx, o); err != nil {
 		return store.Message{}, err
 	}
@@ -92,7 +73,7 @@ func (g *Guard) Send(ctx context.Context, o Outgoing) (store.Message, error) {
 			return store.Message{}, err
 		}
 	}
-	m, err := g.sender.Send(ctx, o)
+	m, err := g.sender.send(ctx, o)
 	if dupKey != "" {
 		g.settleDuplicate(ctx, dupKey, m.Key)
 	}
@@ -107,7 +88,7 @@ func (g *Guard) Send(ctx context.Context, o Outgoing) (store.Message, error) {
 // first message that was recalled (or expired) meanwhile frees the slot:
 // sending its content again is no duplicate, and of several senders doing
 // so at once one wins.
-func (g *Guard) takeDuplicateSlot(ctx context.Context, dupKey string) error {
+func (g *guard) takeDuplicateSlot(ctx context.Context, dupKey string) error {
 	first, stored, err := g.states.PutStateIfAbsent(ctx, dupKey, "", g.cfg.DuplicateWindow)
 	if err != nil {
 		return fmt.Errorf("duplicate guard: %w", err)
@@ -127,7 +108,7 @@ func (g *Guard) takeDuplicateSlot(ctx context.Context, dupKey string) error {
 
 // gone reports whether the first message of a duplicate was recalled (or
 // expired) meanwhile: then sending the content again is no duplicate.
-func (g *Guard) gone(ctx context.Context, key string) bool {
+func (g *guard) gone(ctx context.Context, key string) bool {
 	if key == "" {
 		return false // its send is still under way
 	}
@@ -137,7 +118,7 @@ func (g *Guard) gone(ctx context.Context, key string) bool {
 
 // settleDuplicate records the key of the first message under dupKey, or
 // forgets dupKey when the send failed, so that a retry may go through.
-func (g *Guard) settleDuplicate(ctx context.Context, dupKey, key string) {
+func (g *guard) settleDuplicate(ctx context.Context, dupKey, key string) {
 	ctx = context.WithoutCancel(ctx)
 	var err error
 	if key == "" {
@@ -156,7 +137,7 @@ func burstKey(o Outgoing) string { return "sends:" + string(o.Kind) + ":" + o.Ch
 // checkBurst refuses a send to a chat that took BurstLimit API sends in the
 // last minute — counted as sends, so messages recalled or expired since
 // still count — and posts one notice there when it starts refusing.
-func (g *Guard) checkBurst(ctx context.Context, o Outgoing) error {
+func (g *guard) checkBurst(ctx context.Context, o Outgoing) error {
 	if g.cfg.BurstLimit <= 0 {
 		return nil
 	}
@@ -178,7 +159,7 @@ func (g *Guard) checkBurst(ctx context.Context, o Outgoing) error {
 // racing each other (or on other replicas) can all pass the check; with
 // BurstAutoRecall the messages beyond the limit are recalled, the newest
 // first.
-func (g *Guard) afterSend(ctx context.Context, o Outgoing, key string) {
+func (g *guard) afterSend(ctx context.Context, o Outgoing, key string) {
 	if g.cfg.BurstLimit <= 0 {
 		return
 	}
@@ -205,7 +186,7 @@ func (g *Guard) afterSend(ctx context.Context, o Outgoing, key string) {
 	if len(claimed) == 0 {
 		return
 	}
-	out := g.recaller.RecallClaimed(ctx, claimed,
+	out := g.recaller.recallClaimed(ctx, claimed,
 		Actor{Source: store.SourceGuard, Request: fmt.Sprintf("burst guard: more than %d messages in a minute", g.cfg.BurstLimit)})
 	if len(out.Recalled) > 0 {
 		g.log.WithFields(logrus.Fields{"chat": o.ChatID, "recalled": len(out.Recalled)}).Warn("burst guard recalled messages beyond the limit")
@@ -214,7 +195,7 @@ func (g *Guard) afterSend(ctx context.Context, o Outgoing, key string) {
 }
 
 // notice posts the guard's notice in the chat, once per minute.
-func (g *Guard) notice(ctx context.Context, o Outgoing, wait time.Duration, recalled int) {
+func (g *guard) notice(ctx context.Context, o Outgoing, wait time.Duration, recalled int) {
 	ctx = context.WithoutCancel(ctx)
 	_, first, err := g.states.PutStateIfAbsent(ctx, "burst:"+string(o.Kind)+":"+o.ChatID, "1", BurstWindow)
 	if err != nil || !first {
@@ -226,7 +207,7 @@ func (g *Guard) notice(ctx context.Context, o Outgoing, wait time.Duration, reca
 		return
 	}
 	g.log.WithField("chat", o.ChatID).Warn("burst guard: pausing API sends to a chat")
-	if _, err := g.sender.Send(ctx, Outgoing{Kind: o.Kind, ChatID: o.ChatID, Message: dingtalk.Text(text), TTL: g.cfg.ReplyTTL, Reply: true}); err != nil {
+	if _, err := g.sender.send(ctx, Outgoing{Kind: o.Kind, ChatID: o.ChatID, Message: dingtalk.Text(text), TTL: g.cfg.ReplyTTL, Reply: true}); err != nil {
 		g.log.WithError(err).Warn("burst guard: could not post the notice")
 	}
 }

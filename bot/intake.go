@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -14,42 +15,37 @@ import (
 // DedupWindow is how long a callback's msgId is remembered.
 const DedupWindow = time.Hour
 
-// Intake outcomes.
+// Outcomes of Bot.Accept.
 const (
 	IntakeOK        = "ok"
 	IntakeDuplicate = "duplicate"
 	IntakeBusy      = "busy"
 )
 
-// Intake is where callbacks enter the bot, whichever transport brought them
+// intake is where callbacks enter the bot, whichever transport brought them
 // (an HTTP callback or a Stream mode frame): it drops a msgId seen within
 // DedupWindow and queues the command on the worker pool.
-type Intake struct {
-	bot   *Bot
-	pool  *Pool
+type intake struct {
+	pool  *pool
 	dedup store.Deduper
 	// local de-duplicates while the shared store is down, so that commands
 	// still run and can answer that the store is unavailable.
-	local store.Deduper
-	log   logrus.FieldLogger
+	local  store.Deduper
+	handle func(context.Context, Event)
+	log    logrus.FieldLogger
 }
 
-// NewIntake builds the intake.
-func NewIntake(b *Bot, pool *Pool, dedup store.Deduper, now func() time.Time, log logrus.FieldLogger) *Intake {
+// newIntake builds the intake; handle runs an accepted event's command.
+func newIntake(p *pool, dedup store.Deduper, now func() time.Time, log logrus.FieldLogger, handle func(context.Context, Event)) (*intake, error) {
 	local, err := memory.NewDeduper(memory.DeduperOptions{Now: now})
 	if err != nil {
-		// NewDeduper refuses only negative options, and none are set.
-		panic(err)
+		return nil, fmt.Errorf("local de-duplication: %w", err)
 	}
-	return &Intake{bot: b, pool: pool, dedup: dedup, local: local, log: log}
+	return &intake{pool: p, dedup: dedup, local: local, handle: handle, log: log}, nil
 }
 
-// Accept takes a callback, with the ID of the request that brought it (for
-// the logs; "" when none): IntakeDuplicate for a msgId seen before (nothing
-// to do), IntakeOK once queued, or IntakeBusy with ErrBusy (or ErrClosed)
-// when the pool cannot take it, in which case the msgId is forgotten so
-// that DingTalk's redelivery runs.
-func (in *Intake) Accept(ctx context.Context, cb *dingtalk.Callback, requestID string) (string, error) {
+// accept is Bot.Accept.
+func (in *intake) accept(ctx context.Context, cb *dingtalk.Callback, requestID string) (string, error) {
 	dedup := in.dedup
 	first, err := dedup.FirstSeen(ctx, cb.MsgID, DedupWindow)
 	if err != nil {
@@ -65,7 +61,7 @@ func (in *Intake) Accept(ctx context.Context, cb *dingtalk.Callback, requestID s
 	}
 	ev := EventFromCallback(cb)
 	ev.RequestID = requestID
-	if err := in.pool.Submit(func(ctx context.Context) { in.bot.Handle(ctx, ev) }); err != nil {
+	if err := in.pool.submit(func(ctx context.Context) { in.handle(ctx, ev) }); err != nil {
 		if ferr := dedup.Forget(context.WithoutCancel(ctx), cb.MsgID); ferr != nil {
 			in.log.WithError(ferr).Warn("callback: could not forget a refused msgId")
 		}

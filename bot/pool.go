@@ -15,9 +15,9 @@ var (
 	ErrClosed = errors.New("worker pool is closed")
 )
 
-// Pool runs jobs on a bounded number of workers with a bounded queue. Every
+// pool runs jobs on a bounded number of workers with a bounded queue. Every
 // accepted job runs, also during shutdown.
-type Pool struct {
+type pool struct {
 	jobs chan func(context.Context)
 	ctx  context.Context
 	wg   sync.WaitGroup
@@ -26,11 +26,11 @@ type Pool struct {
 	closed bool
 }
 
-// NewPool starts workers that take jobs from a queue of the given size. Jobs
-// run with ctx, which should outlive the HTTP server so that work accepted
-// before shutdown finishes.
-func NewPool(ctx context.Context, workers, queue int) *Pool {
-	p := &Pool{jobs: make(chan func(context.Context), queue), ctx: ctx}
+// newPool starts workers that take jobs from a queue of the given size.
+// Jobs run with ctx, which should outlive the HTTP server so that work
+// accepted before shutdown finishes.
+func newPool(ctx context.Context, workers, queue int) *pool {
+	p := &pool{jobs: make(chan func(context.Context), queue), ctx: ctx}
 	for range max(1, workers) {
 		p.wg.Go(func() {
 			for job := range p.jobs {
@@ -41,9 +41,9 @@ func NewPool(ctx context.Context, workers, queue int) *Pool {
 	return p
 }
 
-// Submit queues job, or fails with ErrBusy when the queue is full and
-// ErrClosed after Close.
-func (p *Pool) Submit(job func(context.Context)) error {
+// submit queues job, or fails with ErrBusy when the queue is full and
+// ErrClosed after close.
+func (p *pool) submit(job func(context.Context)) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
@@ -57,12 +57,12 @@ func (p *Pool) Submit(job func(context.Context)) error {
 	}
 }
 
-// Queued is the number of jobs waiting for a worker.
-func (p *Pool) Queued() int { return len(p.jobs) }
+// queued is the number of jobs waiting for a worker.
+func (p *pool) queued() int { return len(p.jobs) }
 
-// Close stops taking jobs and waits until every accepted one has run, or
+// close stops taking jobs and waits until every accepted one has run, or
 // until ctx ends.
-func (p *Pool) Close(ctx context.Context) error {
+func (p *pool) close(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.closed {
 		p.closed = true

@@ -2,437 +2,279 @@ package bot
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"slices"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/store"
+	"github.com/dingrecall/dingrecall/templates"
 )
 
-// ReasonNotTracked is the failure reason of a key asked for by name that the
-// ledger does not hold for that chat (never sent through dingrecall, sent to
-// another chat, expired, already recalled, or being recalled right now).
-const ReasonNotTracked = "not tracked in this chat: unknown, in another chat, expired, already recalled or being recalled"
+// The recall command family: "recall N", "recall preview N", "recall
+// confirm", "recall since", "recall tag", "recall retry" and "recall log",
+// here or, for a recall admin writing one-to-one, "in <chat>".
 
-// ReasonTooOld starts the failure reason of a message older than the recall
-// age limit (RECALL_MAX_AGE): DingTalk would not recall it, so it is not
-// sent there and leaves the ledger.
-const ReasonTooOld = "too old"
+// ConfirmWindow is how long a "recall N" above RECALL_CONFIRM_OVER waits for
+// "recall confirm".
+const ConfirmWindow = 2 * time.Minute
 
-// TooOldReason is the failure reason of a message older than the recall age
-// limit of this recaller.
-func (r *Recaller) TooOldReason() string {
-	return ReasonTooOld + ": sent more than " + span(r.opts.MaxAge) + " ago (RECALL_MAX_AGE); DingTalk recalls only within 24 hours"
-}
+// auditLookback is how many of a chat's newest audit entries retry and
+// restore look through for its last recall.
+const auditLookback = 50
 
-// Selection says which tracked messages a recall takes. Exactly one of Last,
-// Keys, Tag and Since is set.
-type Selection struct {
-	// ChatID limits the selection to one chat; Last, Keys and Since need it.
-	ChatID string
-	// Last takes the chat's newest Last messages that are not replies.
-	Last int
-	// Keys takes exactly these keys.
-	Keys []string
-	// Tag takes the messages with the tag (in ChatID, or in every chat),
-	// newest first.
-	Tag string
-	// Since takes the chat's messages (not replies) sent within this long.
-	Since time.Duration
-	// Max, when positive, caps how many messages a Tag or Since selection
-	// takes, the newest first.
-	Max int
-}
+// auditShown is how many audit entries "recall log" shows.
+const auditShown = 10
 
-// Actor is who asked for a recall, for the audit log.
-type Actor struct {
-	// Source is store.SourceCommand, SourceAPI, SourceTTL or SourceGuard.
-	Source string
-	// StaffID and Nick are the person, for a command.
-	StaffID, Nick string
-	// Request is what was asked, such as "recall 3".
-	Request string
-	// Retry marks a retry of recalls that failed before: it is audited only
-	// when it recalls something.
-	Retry bool
-}
-
-// Outcome is what a recall did. Every selected key is in exactly one of
-// Recalled, Failed and TooOld (unless it was a dry run, which fills only
-// Selected).
-type Outcome struct {
-	// Selected are the messages the selection chose, newest first.
-	Selected []store.Message
-	// Recalled lists the keys taken back; they have left the ledger.
-	Recalled []string
-	// Failed maps each key that was not taken back to its reason; tracked
-	// ones stay in the ledger with it.
-	Failed map[string]string
-	// TooOld are the selected messages older than the age limit, which were
-	// not sent to DingTalk and have left the ledger.
-	TooOld []store.Message
-	// AuditID is the audit entry of the recall, empty without an audit log.
-	AuditID string
-}
-
-// RecallerOptions configures a Recaller.
-type RecallerOptions struct {
-	Log logrus.FieldLogger
-	// Observer is told of every recall's result; nil for none.
-	Observer Observer
-	// Audit receives an entry per recall; nil for none.
-	Audit store.Audit
-	// MaxAge is the age past which a message is not sent to DingTalk
-	// (RECALL_MAX_AGE); 0 for 24 hours.
-	MaxAge time.Duration
-	// Now is the clock; nil for time.Now.
-	Now func() time.Time
-}
-
-// Recaller is the recall engine: it selects and claims tracked messages,
-// recalls them through DingTalk chat by chat, applies the result to the
-// ledger and writes the audit log.
-type Recaller struct {
-	dt     DingTalk
-	ledger store.Ledger
-	opts   RecallerOptions
-}
-
-// NewRecaller builds the recall engine.
-func NewRecaller(dt DingTalk, ledger store.Ledger, opts RecallerOptions) *Recaller {
-	if opts.Log == nil {
-		opts.Log = logrus.StandardLogger()
+// runRecall runs recall and its subcommands.
+func (b *Bot) runRecall(ctx context.Context, req Request) (Reply, error) {
+	cmd := req.Command
+	if cmd.Sub == SubConfirm {
+		return b.confirm(ctx, req)
 	}
-	if opts.Observer == nil {
-		opts.Observer = nopObserver{}
-	}
-	if opts.MaxAge <= 0 {
-		opts.MaxAge = 24 * time.Hour
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	return &Recaller{dt: dt, ledger: ledger, opts: opts}
-}
-
-// Preview returns what Recall would select, claiming nothing.
-func (r *Recaller) Preview(ctx context.Context, sel Selection) ([]store.Message, error) {
-	switch {
-	case sel.Last > 0:
-		return r.ledger.Newest(ctx, sel.ChatID, sel.Last)
-	case len(sel.Keys) > 0:
-		var out []store.Message
-		for _, k := range sel.Keys {
-			m, err := r.ledger.Get(ctx, k)
-			if errors.Is(err, store.ErrNotFound) || (err == nil && sel.ChatID != "" && m.ChatID != sel.ChatID) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, m)
-		}
-		return out, nil
-	case sel.Tag != "":
-		return r.byTag(ctx, sel)
-	case sel.Since > 0:
-		return r.since(ctx, sel)
-	}
-	return nil, nil
-}
-
-// byTag lists the messages with sel.Tag, in sel.ChatID when set.
-func (r *Recaller) byTag(ctx context.Context, sel Selection) ([]store.Message, error) {
-	all, err := r.ledger.ByTag(ctx, sel.Tag)
+	t, err := b.target(ctx, req, cmd.Sub == SubLog)
 	if err != nil {
-		return nil, err
+		return Reply{}, err
 	}
-	var out []store.Message
-	for _, m := range all {
-		if sel.ChatID == "" || m.ChatID == sel.ChatID {
-			out = append(out, m)
-		}
-		if sel.Max > 0 && len(out) == sel.Max {
-			break
-		}
+	switch cmd.Sub {
+	case SubPreview:
+		return b.preview(ctx, req, t, Selection{ChatID: t.id, Last: cmd.N}, cmd.N)
+	case SubRetry:
+		return b.retry(ctx, req, t)
+	case SubLog:
+		return b.showLog(ctx, req, t)
+	case SubSince:
+		return b.recallOrAsk(ctx, req, t, Selection{ChatID: t.id, Since: cmd.Since, Max: b.cfg.RecallMax}, 0)
+	case SubTag:
+		return b.recallOrAsk(ctx, req, t, Selection{ChatID: t.id, Tag: cmd.Tag, Max: b.cfg.RecallMax}, 0)
 	}
-	return out, nil
+	return b.recallOrAsk(ctx, req, t, Selection{ChatID: t.id, Last: cmd.N}, cmd.N)
 }
 
-// since lists the chat's messages sent within sel.Since, newest first.
-func (r *Recaller) since(ctx context.Context, sel Selection) ([]store.Message, error) {
-	n := sel.Max
-	if n <= 0 {
-		n = store.DefaultPerChat
-	}
-	newest, err := r.ledger.Newest(ctx, sel.ChatID, n)
+// actor is the audit actor of a command.
+func actor(req Request) Actor {
+	return Actor{Source: store.SourceCommand, StaffID: req.Event.StaffID, Nick: req.Event.Nick, Request: strings.TrimSpace(req.Event.Text)}
+}
+
+// recall runs sel and replies with the summary; asked is N for "recall N",
+// 0 for the other selections.
+func (b *Bot) recall(ctx context.Context, req Request, t target, sel Selection, asked int) (Reply, error) {
+	out, err := b.recaller.recall(ctx, sel, actor(req))
 	if err != nil {
-		return nil, err
+		return Reply{}, fmt.Errorf("recall before reaching DingTalk: %w", err)
 	}
-	cut := r.opts.Now().Add(-sel.Since)
-	for i, m := range newest {
-		if m.SentAt.Before(cut) {
-			return newest[:i], nil
-		}
+	req.Log.WithFields(logrus.Fields{"target": t.id, "asked": asked, "recalled": len(out.Recalled), "failed": len(out.Failed), "too_old": len(out.TooOld), "audit": out.AuditID}).Info("recall")
+	data := b.recallData(out, asked, t.label)
+	empty := b.emptyData(t, sel, asked)
+	data.Window, data.Tag = empty.Window, empty.Tag
+	if data.Found == 0 {
+		return b.render(templates.RecallNothing, data, req.Log), nil
 	}
-	return newest, nil
+	return b.withFailures(b.render(templates.RecallDone, data, req.Log), data.Failures, t), nil
 }
 
-// Recall claims the selected messages, recalls them, applies the result
-// (recalled keys leave the ledger, failed ones stay with their reason, too
-// old ones leave without a call to DingTalk) and writes the audit entry.
-// Keys named in sel.Keys that the ledger does not hold are reported as
-// failed with ReasonNotTracked. An error means the ledger could not be read
-// and nothing was recalled.
-func (r *Recaller) Recall(ctx context.Context, sel Selection, by Actor) (Outcome, error) {
-	var claimed []store.Message
-	var err error
-	switch {
-	case sel.Last > 0:
-		claimed, err = r.ledger.TakeNewest(ctx, sel.ChatID, sel.Last)
-	case len(sel.Keys) > 0:
-		claimed, err = r.claimKeys(ctx, sel)
-	case sel.Tag != "" || sel.Since > 0:
-		var chosen []store.Message
-		if chosen, err = r.Preview(ctx, sel); err == nil {
-			claimed, err = r.ledger.Claim(ctx, keysOf(chosen))
-		}
+// withFailures marks reply as a report of failures in t when there are
+// any, so that it stays until they are resolved.
+func (b *Bot) withFailures(reply Reply, failures []templates.Failure, t target) Reply {
+	if len(failures) > 0 {
+		reply.FailuresIn = t.id
 	}
-	if err != nil {
-		return Outcome{}, fmt.Errorf("select messages: %w", err)
-	}
-	var missing []string
-	for _, k := range sel.Keys {
-		if !slices.ContainsFunc(claimed, func(m store.Message) bool { return m.Key == k }) {
-			missing = append(missing, k)
-		}
-	}
-	return r.recall(ctx, sel.ChatID, claimed, missing, by), nil
+	return reply
 }
 
-// RecallClaimed recalls messages the caller has claimed, chat by chat,
-// applies the result to the ledger and writes the audit entry. Claims are
-// always settled.
-func (r *Recaller) RecallClaimed(ctx context.Context, msgs []store.Message, by Actor) Outcome {
-	return r.recall(ctx, "", msgs, nil, by)
-}
-
-// recall is Recall after the selection: missing are keys asked for by name
-// that are not tracked.
-func (r *Recaller) recall(ctx context.Context, chatID string, msgs []store.Message, missing []string, by Actor) Outcome {
-	out := Outcome{Selected: msgs, Failed: make(map[string]string)}
-	cut := r.opts.Now().Add(-r.opts.MaxAge)
-	var fresh []store.Message
-	for _, m := range msgs {
-		if m.SentAt.Before(cut) {
-			out.TooOld = append(out.TooOld, m)
-		} else {
-			fresh = append(fresh, m)
-		}
-	}
-	r.recallFresh(ctx, fresh, &out)
-	// Settle only what this recall claimed; the missing keys are not ours
-	// (another recall may hold them), so they are reported, never failed.
-	r.settle(ctx, out)
-	for _, k := range missing {
-		out.Failed[k] = ReasonNotTracked
-	}
-	r.opts.Observer.Recall(len(out.Recalled), len(out.Failed)+len(out.TooOld))
-	quietRetry := by.Retry && len(out.Recalled) == 0
-	if (len(msgs) > 0 || len(missing) > 0) && !onlyReplies(msgs, missing) && !quietRetry {
-		if chatID == "" {
-			chatID = oneChat(msgs)
-		}
-		out.AuditID = r.audit(ctx, chatID, out, missing, by)
-	}
-	return out
-}
-
-// onlyReplies reports whether a recall took nothing but the bot's own
-// command replies (the REPLY_TTL clean-up), which the audit log leaves out.
-func onlyReplies(msgs []store.Message, missing []string) bool {
-	if len(missing) > 0 {
-		return false
-	}
-	for _, m := range msgs {
-		if !m.Reply {
-			return false
-		}
-	}
-	return true
-}
-
-// oneChat is the chat all msgs belong to, or "" when they span several.
-func oneChat(msgs []store.Message) string {
-	if len(msgs) == 0 {
-		return ""
-	}
-	for _, m := range msgs[1:] {
-		if m.ChatID != msgs[0].ChatID {
-			return ""
-		}
-	}
-	return msgs[0].ChatID
-}
-
-// recallFresh recalls msgs chat by chat and records the result in out.
-func (r *Recaller) recallFresh(ctx context.Context, msgs []store.Message, out *Outcome) {
-	var order []chatKey
-	groups := make(map[chatKey][]string)
-	for _, m := range msgs {
-		ck := chatKey{m.Kind, m.ChatID, m.RobotCode}
-		if _, ok := groups[ck]; !ok {
-			order = append(order, ck)
-		}
-		groups[ck] = append(groups[ck], m.Key)
-	}
-	for _, ck := range order {
-		res, err := r.recallChat(ctx, ck, groups[ck])
-		if err != nil {
-			for _, k := range groups[ck] {
-				out.Failed[k] = err.Error()
-			}
-			continue
-		}
-		out.Recalled = append(out.Recalled, res.Recalled...)
-		for k, reason := range res.Failed {
-			out.Failed[k] = reason
-		}
-	}
-}
-
-// audit writes the entry of a recall and returns its ID ("" without an
-// audit log or when writing fails, which is logged).
-func (r *Recaller) audit(ctx context.Context, chatID string, out Outcome, missing []string, by Actor) string {
-	if r.opts.Audit == nil {
-		return ""
-	}
-	e := store.AuditEntry{
-		ID: newID(), At: r.opts.Now(), Action: store.ActionRecall, Source: by.Source,
-		StaffID: by.StaffID, Nick: by.Nick, ChatID: chatID, Request: by.Request,
-	}
-	tooOld := make(map[string]bool, len(out.TooOld))
-	for _, m := range out.TooOld {
-		tooOld[m.Key] = true
-	}
+// recallData summarises an outcome for the recall replies.
+func (b *Bot) recallData(out Outcome, asked int, label string) templates.RecallData {
+	data := templates.RecallData{Asked: asked, Found: len(out.Selected) - len(out.TooOld), Recalled: len(out.Recalled),
+		TooOld: len(out.TooOld), MaxAge: b.span(b.cfg.MaxAge), Chat: label}
 	for _, m := range out.Selected {
-		it := store.AuditItem{Key: m.Key, ChatID: m.ChatID, Kind: m.Kind, MsgKey: m.MsgKey, MsgParam: m.MsgParam, Tag: m.Tag,
-			SentAt: m.SentAt, ExpiresAt: m.ExpiresAt, Result: store.ResultRecalled}
-		switch reason, failed := out.Failed[m.Key]; {
-		case tooOld[m.Key]:
-			it.Result, it.Reason = store.ResultTooOld, r.TooOldReason()
-		case failed:
-			it.Result, it.Reason = store.ResultFailed, reason
+		if reason, failed := out.Failed[m.Key]; failed {
+			data.Failures = append(data.Failures, templates.Failure{Preview: Preview(m, 40), Reason: b.tpl.Explain(reason)})
 		}
-		e.Items = append(e.Items, it)
 	}
-	for _, k := range missing {
-		e.Items = append(e.Items, store.AuditItem{Key: k, ChatID: chatID, Result: store.ResultFailed, Reason: ReasonNotTracked})
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := r.opts.Audit.AddAudit(ctx, e); err != nil {
-		r.opts.Log.WithError(err).WithField("chat", chatID).Error("could not write the audit entry of a recall")
-		return ""
-	}
-	return e.ID
+	return data
 }
 
-// claimKeys claims sel.Keys and gives back any that belong to another chat.
-func (r *Recaller) claimKeys(ctx context.Context, sel Selection) ([]store.Message, error) {
-	claimed, err := r.ledger.Claim(ctx, sel.Keys)
-	if err != nil || sel.ChatID == "" {
-		return claimed, err
-	}
-	var mine []store.Message
-	var foreign []string
-	for _, m := range claimed {
-		if m.ChatID == sel.ChatID {
-			mine = append(mine, m)
-		} else {
-			foreign = append(foreign, m.Key)
-		}
-	}
-	if len(foreign) > 0 {
-		if err := r.ledger.Release(ctx, claimed[0].Claim, foreign...); err != nil {
-			r.opts.Log.WithError(err).WithField("keys", foreign).Warn("could not release claims; they lapse with their lease")
-		}
-	}
-	return mine, nil
+// pending is a recall waiting for "recall confirm": exactly the messages
+// its preview showed.
+type pending struct {
+	Chat  string   `json:"chat"`
+	Label string   `json:"label"`
+	Asked int      `json:"asked"`
+	Tag   string   `json:"tag,omitempty"`
+	Keys  []string `json:"keys"`
 }
 
-// chatKey groups messages that one recall API call can take together: same
-// chat, same robot (DingTalk recalls only with the robotCode a message was
-// sent with).
-type chatKey struct {
-	kind   store.Kind
-	chatID string
-	robot  string
+// pendingKey is where the pending recall of a person in a chat is kept.
+func pendingKey(ev Event) string {
+	_, here := ev.here()
+	return "confirm:" + here + ":" + ev.StaffID
 }
 
-// recallChat recalls keys of one chat with the API of its kind.
-func (r *Recaller) recallChat(ctx context.Context, ck chatKey, keys []string) (*dingtalk.RecallResult, error) {
-	robot := dingtalk.AsRobot(ck.robot)
-	switch ck.kind {
-	case store.KindGroup:
-		return r.dt.RecallGroup(ctx, ck.chatID, keys, robot)
-	case store.KindPrivate:
-		return r.dt.RecallPrivate(ctx, ck.chatID, keys, robot)
-	case store.KindOTO:
-		return r.dt.RecallOTO(ctx, keys, robot)
+// cancelPending drops the sender's pending recall in this chat, if any.
+func (b *Bot) cancelPending(ctx context.Context, ev Event, log logrus.FieldLogger) {
+	if ev.StaffID == "" {
+		return
 	}
-	return nil, fmt.Errorf("unknown chat kind %q", ck.kind)
-}
-
-// settle writes a recall's result to the ledger, even if ctx has ended:
-// DingTalk has already acted. Failures are recorded under the recall's own
-// claim only.
-func (r *Recaller) settle(ctx context.Context, out Outcome) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if len(out.Recalled) > 0 {
-		if err := r.ledger.Remove(ctx, out.Recalled...); err != nil {
-			r.opts.Log.WithError(err).WithField("keys", out.Recalled).Error("recalled messages but could not remove them from the ledger")
-		}
-	}
-	if len(out.TooOld) > 0 {
-		if err := r.ledger.Remove(ctx, keysOf(out.TooOld)...); err != nil {
-			r.opts.Log.WithError(err).Error("could not remove too old messages from the ledger")
-		}
-	}
-	if claim := claimOf(out.Selected); len(out.Failed) > 0 && claim != "" {
-		if err := r.ledger.Fail(ctx, claim, out.Failed); err != nil {
-			r.opts.Log.WithError(err).WithField("keys", len(out.Failed)).Error("could not record recall failures in the ledger")
-		}
+	if err := b.states.DeleteState(ctx, pendingKey(ev)); err != nil {
+		log.WithError(err).Warn("could not cancel a pending recall")
 	}
 }
 
-// claimOf is the claim the recall holds on msgs (all taken in one call).
-func claimOf(msgs []store.Message) string {
+// preview replies what sel would take in t; asked is N of "recall N".
+func (b *Bot) preview(ctx context.Context, req Request, t target, sel Selection, asked int) (Reply, error) {
+	msgs, err := b.recaller.preview(ctx, sel)
+	if err != nil {
+		return Reply{}, fmt.Errorf("preview a recall: %w", err)
+	}
 	if len(msgs) == 0 {
-		return ""
+		return b.render(templates.RecallNothing, b.emptyData(t, sel, asked), req.Log), nil
 	}
-	return msgs[0].Claim
+	return b.render(templates.Preview, b.previewData(msgs, t, sel, asked), req.Log), nil
 }
 
-// keysOf lists the keys of msgs.
-func keysOf(msgs []store.Message) []string {
-	keys := make([]string, len(msgs))
-	for i, m := range msgs {
-		keys[i] = m.Key
+// recallOrAsk recalls sel at once when it takes at most RECALL_CONFIRM_OVER
+// messages; above that it replies the preview and keeps exactly the
+// previewed messages pending for "recall confirm".
+func (b *Bot) recallOrAsk(ctx context.Context, req Request, t target, sel Selection, asked int) (Reply, error) {
+	if sel.Last > 0 && sel.Last <= b.cfg.ConfirmOver {
+		return b.recall(ctx, req, t, sel, asked)
 	}
-	return keys
+	msgs, err := b.recaller.preview(ctx, sel)
+	if err != nil {
+		return Reply{}, fmt.Errorf("preview a recall: %w", err)
+	}
+	if len(msgs) <= b.cfg.ConfirmOver {
+		return b.recall(ctx, req, t, sel, asked)
+	}
+	p := pending{Chat: t.id, Label: t.label, Asked: asked, Tag: sel.Tag, Keys: keysOf(msgs)}
+	raw, _ := json.Marshal(p)
+	if err := b.states.SetState(ctx, pendingKey(req.Event), string(raw), ConfirmWindow); err != nil {
+		return Reply{}, fmt.Errorf("keep a recall pending: %w", err)
+	}
+	data := b.previewData(msgs, t, sel, asked)
+	data.Confirm, data.Within = true, b.span(ConfirmWindow)
+	return b.render(templates.Preview, data, req.Log), nil
 }
 
-// newID returns a random identifier.
-func newID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+// previewData describes msgs (newest first) for the preview reply.
+func (b *Bot) previewData(msgs []store.Message, t target, sel Selection, asked int) templates.PreviewData {
+	data := templates.PreviewData{Asked: asked, Tag: clip(sel.Tag), Count: len(msgs), Chat: t.label,
+		From: clock(msgs[len(msgs)-1].SentAt), To: clock(msgs[0].SentAt)}
+	if sel.Since > 0 {
+		data.Since = b.span(sel.Since)
+	}
+	for _, m := range msgs {
+		data.Lines = append(data.Lines, Preview(m, 40))
+	}
+	return data
+}
+
+// emptyData is the data of the reply when sel takes nothing.
+func (b *Bot) emptyData(t target, sel Selection, asked int) templates.RecallData {
+	data := templates.RecallData{Asked: asked, Chat: t.label, Tag: clip(sel.Tag), MaxAge: b.span(b.cfg.MaxAge)}
+	if sel.Since > 0 {
+		data.Window = b.span(sel.Since)
+	}
+	return data
+}
+
+// confirm runs the sender's pending recall in this chat, if it is still
+// pending.
+func (b *Bot) confirm(ctx context.Context, req Request) (Reply, error) {
+	if req.Event.StaffID == "" {
+		return b.render(templates.NothingToConfirm, nil, req.Log), nil
+	}
+	raw, ok, err := b.states.TakeState(ctx, pendingKey(req.Event))
+	if err != nil {
+		return Reply{}, fmt.Errorf("read a pending recall: %w", err)
+	}
+	var p pending
+	if !ok || json.Unmarshal([]byte(raw), &p) != nil || len(p.Keys) == 0 {
+		return b.render(templates.NothingToConfirm, nil, req.Log), nil
+	}
+	// Exactly what the preview showed: messages sent since are not taken.
+	return b.recall(ctx, req, target{id: p.Chat, label: p.Label}, Selection{ChatID: p.Chat, Keys: p.Keys}, len(p.Keys))
+}
+
+// lastRecall finds the newest recall a person or the API made that touched
+// chat (not a ttl or guard clean-up), and whether a restore already undid it.
+func (b *Bot) lastRecall(ctx context.Context, chat string) (entry store.AuditEntry, found, restored bool, err error) {
+	entries, err := b.audit.AuditLog(ctx, chat, auditLookback)
+	if err != nil {
+		return store.AuditEntry{}, false, false, fmt.Errorf("read the audit log: %w", err)
+	}
+	undone := make(map[string]bool)
+	for _, e := range entries {
+		switch {
+		case e.Action == store.ActionRestore:
+			undone[e.Ref] = true
+		case e.Action == store.ActionRecall && (e.Source == store.SourceCommand || e.Source == store.SourceAPI):
+			return e, true, undone[e.ID], nil
+		}
+	}
+	return store.AuditEntry{}, false, false, nil
+}
+
+// retry recalls again the messages of t that failed in its last recall.
+// When none fails any more, the earlier failure reports about t may go.
+func (b *Bot) retry(ctx context.Context, req Request, t target) (Reply, error) {
+	last, found, _, err := b.lastRecall(ctx, t.id)
+	if err != nil {
+		return Reply{}, err
+	}
+	var keys []string
+	for _, it := range last.Items {
+		if found && it.Result == store.ResultFailed && it.ChatID == t.id && it.Reason != ReasonNotTracked {
+			keys = append(keys, it.Key)
+		}
+	}
+	if len(keys) == 0 {
+		return b.render(templates.NothingToRetry, templates.RecallData{Chat: t.label}, req.Log), nil
+	}
+	out, err := b.recaller.recall(ctx, Selection{ChatID: t.id, Keys: keys}, actor(req))
+	if err != nil {
+		return Reply{}, fmt.Errorf("retry before reaching DingTalk: %w", err)
+	}
+	data := b.recallData(out, 0, t.label)
+	data.Found = len(keys)
+	for _, k := range keys {
+		if reason, failed := out.Failed[k]; failed && reason == ReasonNotTracked {
+			data.Failures = append(data.Failures, templates.Failure{Preview: k, Reason: reason})
+		}
+	}
+	req.Log.WithFields(logrus.Fields{"target": t.id, "retried": len(keys), "recalled": len(out.Recalled)}).Info("recall retry")
+	if len(data.Failures) == 0 {
+		b.resolveReports(ctx, t.id, req.Log)
+	}
+	return b.withFailures(b.render(templates.RetryDone, data, req.Log), data.Failures, t), nil
+}
+
+// showLog replies the last entries of t's audit log.
+func (b *Bot) showLog(ctx context.Context, req Request, t target) (Reply, error) {
+	entries, err := b.audit.AuditLog(ctx, t.id, auditShown)
+	if err != nil {
+		return Reply{}, fmt.Errorf("read the audit log: %w", err)
+	}
+	data := templates.AuditData{Chat: t.label}
+	for _, e := range entries {
+		line := templates.AuditLine{When: clock(e.At), Action: e.Action, Source: e.Source, Who: e.Nick, Request: e.Request}
+		if line.Who == "" {
+			line.Who = e.StaffID
+		}
+		for _, it := range e.Items {
+			switch it.Result {
+			case store.ResultRecalled, store.ResultResent:
+				line.Done++
+			default:
+				line.Failed++
+			}
+		}
+		data.Entries = append(data.Entries, line)
+	}
+	if len(data.Entries) == 0 {
+		return b.render(templates.AuditEmpty, data, req.Log), nil
+	}
+	return b.render(templates.AuditLog, data, req.Log), nil
 }

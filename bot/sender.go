@@ -56,9 +56,9 @@ type Outgoing struct {
 	Reply bool
 }
 
-// Sender is the one path every message of the bot goes out by: it calls
+// sender is the one path every message of the bot goes out by: it calls
 // DingTalk and records the key in the ledger.
-type Sender struct {
+type sender struct {
 	dt          DingTalk
 	ledger      store.Ledger
 	coolAppCode string
@@ -66,15 +66,10 @@ type Sender struct {
 	log         logrus.FieldLogger
 }
 
-// NewSender builds the send path. coolAppCode, when set, goes with private
-// chat and group messages.
-func NewSender(dt DingTalk, ledger store.Ledger, coolAppCode string, now func() time.Time, log logrus.FieldLogger) *Sender {
-	return &Sender{dt: dt, ledger: ledger, coolAppCode: coolAppCode, now: now, log: log}
-}
-
-// Send sends o and records it. If DingTalk accepted the message but the
-// ledger failed, it returns the message with an error wrapping ErrUntracked.
-func (s *Sender) Send(ctx context.Context, o Outgoing) (store.Message, error) {
+// send sends o and records it; coolAppCode, when set, goes with private
+// chat and group messages. If DingTalk accepted the message but the ledger
+// failed, it returns the message with an error wrapping ErrUntracked.
+func (s *sender) send(ctx context.Context, o Outgoing) (store.Message, error) {
 	var opts []dingtalk.SendOption
 	if s.coolAppCode != "" {
 		opts = append(opts, dingtalk.WithCoolAppCode(s.coolAppCode))

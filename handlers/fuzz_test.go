@@ -19,7 +19,6 @@ import (
 	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/dingtalk/dingtalktest"
 	"github.com/dingrecall/dingrecall/metrics"
-	"github.com/dingrecall/dingrecall/store"
 	"github.com/dingrecall/dingrecall/store/memory"
 	"github.com/dingrecall/dingrecall/templates"
 )
@@ -37,9 +36,8 @@ const fuzzRebuildEvery = 20000
 // fake DingTalk. The fuzz target and the ingress benchmark use it.
 type realRouter struct {
 	http.Handler
-	fake   *dingtalktest.Server
-	pool   *bot.Pool
-	cancel context.CancelFunc
+	fake *dingtalktest.Server
+	bot  *bot.Bot
 }
 
 // newRealRouter builds the router the way internal/app does, logging at level
@@ -77,50 +75,28 @@ func newRealRouter(tb testing.TB, level logrus.Level) *realRouter {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sender := bot.NewSender(client, ledger, "COOLAPP", time.Now, log)
-	recaller := bot.NewRecaller(client, ledger, bot.RecallerOptions{Log: log, Audit: audit})
-	b := bot.New(bot.Config{
-		RecallMax: 100, Policy: bot.NewPolicy("staff-admin", "staff-1001", true),
-		ConfirmOver: 20, RestoreWindow: 10 * time.Minute, Audit: audit, States: states, Now: time.Now,
-	}, ledger, sender, recaller, tpl, log)
-	guard := bot.NewGuard(bot.GuardConfig{DuplicateWindow: 30 * time.Second, BurstLimit: 20},
-		sender, ledger, states, recaller, tpl, time.Now, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	pool := bot.NewPool(ctx, 2, 100000)
-	intake := bot.NewIntake(b, pool, dedup, time.Now, log)
+	b, err := bot.New(bot.Deps{
+		DingTalk: client, Ledger: ledger, Deduper: dedup, Audit: audit, States: states, Templates: tpl, Log: log, Now: time.Now,
+	}, bot.Config{
+		RecallMax: 100, Policy: bot.NewPolicy("staff-admin", "staff-1001", true), CoolAppCode: "COOLAPP",
+		ConfirmOver: 20, RestoreWindow: 10 * time.Minute, DuplicateWindow: 30 * time.Second, BurstLimit: 20,
+		Workers: 2, QueueSize: 100000,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	router := New(Deps{
 		AppSecret: fake.AppSecret(), APIToken: fuzzAPIToken, RecallMax: 100, MaxTTL: 24*time.Hour - time.Second,
-		Bot: partsBot{Intake: intake, Guard: guard, Recaller: recaller, Audit: audit, Ledger: ledger},
-		Now: time.Now, Log: log, Metrics: metrics.New(),
+		Bot: b, Now: time.Now, Log: log, Metrics: metrics.New(),
 	})
-	return &realRouter{Handler: router, fake: fake, pool: pool, cancel: cancel}
+	return &realRouter{Handler: router, fake: fake, bot: b}
 }
 
-// partsBot is the real bot's parts behind the Bot interface, as the app
-// wires them: callbacks to the intake, sends through the guard, recalls to
-// the recaller, reads to the ledger and the audit log.
-type partsBot struct {
-	*bot.Intake
-	*bot.Guard
-	*bot.Recaller
-	store.Audit
-	Ledger store.Ledger
-}
-
-// List reads the ledger.
-func (b partsBot) List(ctx context.Context, chatID string, limit int) ([]store.Message, error) {
-	return b.Ledger.List(ctx, chatID, limit)
-}
-
-// Ping pings the ledger.
-func (b partsBot) Ping(ctx context.Context) error { return b.Ledger.Ping(ctx) }
-
-// close stops the pool (after its queued commands) and the fake.
+// close stops the bot (after its queued commands) and the fake.
 func (r *realRouter) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = r.pool.Close(ctx)
-	r.cancel()
+	_ = r.bot.Close(ctx)
 	r.fake.Close()
 }
 

@@ -35,6 +35,9 @@ const (
 	StoreDown        = "error.store_unavailable"
 	MissingTag       = "error.missing_tag"
 	BadDuration      = "error.bad_duration"
+	MissingDuration  = "error.missing_duration"
+	NotWhole         = "error.not_whole"
+	DidYouMean       = "error.did_you_mean"
 	Preview          = "recall.preview"
 	NothingToConfirm = "confirm.nothing"
 	RetryDone        = "retry.done"
@@ -51,7 +54,7 @@ const (
 var Names = []string{
 	Help, RecallDone, RecallNothing, Chats, ChatsEmpty, RefuseRecall, RefuseAdmin,
 	OnlyOneToOne, BadNumber, OutOfRange, UnknownChat, MissingChat, AmbiguousChat, UnknownCommand, NotText,
-	StoreDown, MissingTag, BadDuration, Preview, NothingToConfirm, RetryDone, NothingToRetry,
+	StoreDown, MissingTag, BadDuration, MissingDuration, NotWhole, DidYouMean, Preview, NothingToConfirm, RetryDone, NothingToRetry,
 	AuditLog, AuditEmpty, RestoreDone, NothingToRestore, RestoreTooLate, BurstNotice,
 }
 
@@ -81,16 +84,23 @@ func Load(lang string, extra ...string) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("templates: %s: %w", lang, err)
 	}
+	set := &Set{lang: lang, t: t}
+	if missing := set.Missing(append(Names[:len(Names):len(Names)], extra...)...); len(missing) > 0 {
+		return nil, fmt.Errorf("templates: %s lacks %s", lang, strings.Join(missing, ", "))
+	}
+	return set, nil
+}
+
+// Missing returns those of names the set does not define, in the order
+// given.
+func (s *Set) Missing(names ...string) []string {
 	var missing []string
-	for _, n := range append(Names[:len(Names):len(Names)], extra...) {
-		if t.Lookup(n) == nil {
+	for _, n := range names {
+		if s.t.Lookup(n) == nil {
 			missing = append(missing, n)
 		}
 	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("templates: %s lacks %s", lang, strings.Join(missing, ", "))
-	}
-	return &Set{lang: lang, t: t}, nil
+	return missing
 }
 
 // Lang is the language of the set.
@@ -219,10 +229,17 @@ type ChatsData struct {
 // ErrorData is the data of the refusal and error replies.
 type ErrorData struct {
 	Nick    string // who asked
-	Arg     string // the offending argument
+	Command string // the command asked for: "recall", "restore", ...
+	Arg     string // the offending argument, or for DidYouMean what was typed
 	Chat    string // the chat named
 	Max     int    // RECALL_MAX
 	Matches int    // chats sharing a title
 	// GroupAdmins is RECALL_GROUP_ADMINS: whether a group admin may help.
 	GroupAdmins bool
+	// Suggestion is the command closest to what was typed (DidYouMean).
+	Suggestion string
+	// Known are chats the bot knows, for UnknownChat; More counts those
+	// left out.
+	Known []ChatLine
+	More  int
 }

@@ -63,11 +63,19 @@ var cases = []struct {
 	{"recall-nothing-in", templates.RecallNothing, templates.RecallData{Asked: 3, Chat: "ops-alerts"}},
 	{"chats", templates.Chats, templates.ChatsData{Chats: []templates.ChatLine{{ID: "cidA==", Title: "ops-alerts", Count: 12}, {ID: "staff-9", Count: 1}}}},
 	{"chats-empty", templates.ChatsEmpty, nil},
-	{"refuse-recall", templates.RefuseRecall, templates.ErrorData{Nick: "Guest", GroupAdmins: true}},
+	{"refuse-recall", templates.RefuseRecall, templates.ErrorData{Nick: "Guest", Command: "recall", GroupAdmins: true}},
 	{"refuse-recall-no-group-admins", templates.RefuseRecall, templates.ErrorData{Nick: "Guest"}},
-	{"missing-chat", templates.MissingChat, nil},
+	{"missing-chat", templates.MissingChat, templates.ErrorData{Command: "recall"}},
+	{"missing-chat-restore", templates.MissingChat, templates.ErrorData{Command: "restore"}},
+	{"refuse-restore", templates.RefuseRecall, templates.ErrorData{Nick: "Guest", Command: "restore", GroupAdmins: true}},
+	{"not-whole", templates.NotWhole, templates.ErrorData{Arg: "1.5", Max: 100}},
+	{"missing-duration", templates.MissingDuration, templates.ErrorData{}},
+	{"did-you-mean", templates.DidYouMean, templates.ErrorData{Arg: "recal 3", Suggestion: "recall 3"}},
+	{"unknown-chat-known", templates.UnknownChat, templates.ErrorData{Chat: "nowhere", Known: []templates.ChatLine{{ID: "cidA==", Title: "ops-alerts"}, {ID: "staff-9"}}}},
+	{"unknown-chat-more", templates.UnknownChat, templates.ErrorData{Chat: "nowhere", Known: []templates.ChatLine{{ID: "cidA==", Title: "ops-alerts"}}, More: 4}},
 	{"refuse-admin", templates.RefuseAdmin, templates.ErrorData{Nick: "Wang Fang"}},
-	{"only-one-to-one", templates.OnlyOneToOne, nil},
+	{"only-one-to-one", templates.OnlyOneToOne, templates.ErrorData{Command: "recall"}},
+	{"only-one-to-one-restore", templates.OnlyOneToOne, templates.ErrorData{Command: "restore"}},
 	{"bad-number", templates.BadNumber, templates.ErrorData{Arg: "three", Max: 100}},
 	{"out-of-range", templates.OutOfRange, templates.ErrorData{Arg: "100000", Max: 100}},
 	{"unknown-chat", templates.UnknownChat, templates.ErrorData{Chat: "nowhere"}},
@@ -141,4 +149,11 @@ func TestRenderUnknownName(t *testing.T) {
 	require.NoError(t, err)
 	_, err = en.Render("nope", nil)
 	require.Error(t, err)
+}
+
+func TestMissing(t *testing.T) {
+	en, err := templates.Load("en")
+	require.NoError(t, err)
+	assert.Empty(t, en.Missing(templates.Names...))
+	assert.Equal(t, []string{"nope", "cmd:nope"}, en.Missing(templates.Help, "nope", "cmd:nope"))
 }

@@ -143,43 +143,41 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 		}
 	}
 
-	sender := bot.NewSender(client, ledger, cfg.CoolAppCode, o.now, log)
-	recaller := bot.NewRecaller(client, ledger, bot.RecallerOptions{Log: log, Observer: mx, Audit: st.audit, MaxAge: cfg.MaxAge, Now: o.now})
-	b := bot.New(bot.Config{
-		RecallMax:     cfg.RecallMax,
-		ReplyTTL:      cfg.ReplyTTL,
-		Policy:        bot.NewPolicy(cfg.Admins, cfg.Users, cfg.GroupAdmins),
-		Observer:      mx,
-		ConfirmOver:   cfg.ConfirmOver,
-		RestoreWindow: cfg.RestoreWin,
-		Audit:         st.audit,
-		States:        st.states,
-		Now:           o.now,
-	}, ledger, sender, recaller, tpl, log)
-	guard := bot.NewGuard(bot.GuardConfig{
-		DuplicateWindow: cfg.DupWindow, BurstLimit: cfg.BurstLimit, BurstAutoRecall: cfg.BurstRecall, ReplyTTL: cfg.ReplyTTL,
-	}, sender, ledger, st.states, recaller, tpl, o.now, log)
+	b, err := bot.New(bot.Deps{
+		DingTalk: client, Ledger: ledger, Deduper: st.dedup, Audit: st.audit, States: st.states,
+		Templates: tpl, Log: log, Observer: mx, Now: o.now,
+	}, bot.Config{
+		RecallMax:       cfg.RecallMax,
+		ConfirmOver:     cfg.ConfirmOver,
+		ReplyTTL:        cfg.ReplyTTL,
+		LedgerTTL:       cfg.LedgerTTL,
+		MaxAge:          cfg.MaxAge,
+		RestoreWindow:   cfg.RestoreWin,
+		Policy:          bot.NewPolicy(cfg.Admins, cfg.Users, cfg.GroupAdmins),
+		CoolAppCode:     cfg.CoolAppCode,
+		DuplicateWindow: cfg.DupWindow,
+		BurstLimit:      cfg.BurstLimit,
+		BurstAutoRecall: cfg.BurstRecall,
+		Workers:         cfg.Workers,
+		QueueSize:       cfg.QueueSize,
+		AutoRecallEvery: autoRecallInterval,
+	})
+	if err != nil {
+		return err
+	}
 	mx.WatchLedger(ledgerSize(ledger))
-
-	// Work accepted before shutdown runs to the end: its context is cancelled
-	// only when the shutdown timeout has passed.
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	pool := bot.NewPool(workCtx, cfg.Workers, cfg.QueueSize)
+	// Work accepted before shutdown runs to the end: Close cancels it only
+	// when the shutdown timeout has passed, and waits for the workers.
 	sup.onStop("workers", func(stopCtx context.Context) error {
-		defer cancelWork()
-		if err := pool.Close(stopCtx); err != nil {
-			cancelWork()
-			_ = pool.Close(context.Background()) // the workers end once their work is cancelled
-			return fmt.Errorf("SHUTDOWN_TIMEOUT passed: unfinished commands were cancelled: %w", err)
+		if err := b.Close(stopCtx); err != nil {
+			return fmt.Errorf("SHUTDOWN_TIMEOUT passed: %w", err)
 		}
 		return nil
 	})
-	mx.WatchQueue(pool.Queued)
-	auto := bot.NewAutoRecaller(ledger, recaller, o.now, log)
-	sup.spawn("auto-recall", workCtx, func(stop context.Context) { auto.Run(stop, workCtx, autoRecallInterval) })
+	mx.WatchQueue(b.Queued)
+	sup.spawn("auto-recall", context.WithoutCancel(ctx), b.RunAutoRecall)
 
-	intake := bot.NewIntake(b, pool, st.dedup, o.now, log)
-	streamClient, err := newStreamClient(cfg, client, intake, mx)
+	streamClient, err := newStreamClient(cfg, client, b, mx)
 	if err != nil {
 		return err
 	}
@@ -196,7 +194,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 
 	router := handlers.New(handlers.Deps{
 		AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, RecallMax: cfg.RecallMax, MaxTTL: maxTTL(cfg.LedgerTTL),
-		Bot:             handlerBot{Intake: intake, Guard: guard, Recaller: recaller, Audit: st.audit, Ledger: ledger},
+		Bot:             b,
 		DisableCallback: cfg.CallbackMode == "stream", Ready: streamReady(streamClient),
 		Now: o.now, Log: log, Metrics: mx, MetricsHandler: mx.Handler(),
 	})
@@ -244,26 +242,8 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 	return nil
 }
 
-// handlerBot is what the HTTP handlers need of the bot (handlers.Bot),
-// made of the bot's parts: callbacks go to the intake, sends through the
-// guard, recalls to the recaller, and reads to the ledger and the audit log.
-type handlerBot struct {
-	*bot.Intake
-	*bot.Guard
-	*bot.Recaller
-	store.Audit
-	Ledger store.Ledger
-}
-
-var _ handlers.Bot = handlerBot{}
-
-// List returns a chat's tracked messages from the ledger.
-func (b handlerBot) List(ctx context.Context, chatID string, limit int) ([]store.Message, error) {
-	return b.Ledger.List(ctx, chatID, limit)
-}
-
-// Ping checks that the ledger answers.
-func (b handlerBot) Ping(ctx context.Context) error { return b.Ledger.Ping(ctx) }
+// *bot.Bot is what the HTTP handlers call.
+var _ handlers.Bot = (*bot.Bot)(nil)
 
 // checkCredentials fetches an access token once at start-up, so a wrong app
 // key or secret shows in the log at once rather than at the first reply.

@@ -15,12 +15,12 @@ import (
 // both (nil for http). Its callbacks take the same intake as HTTP ones; a
 // callback the pool cannot take is acknowledged with 500 so that DingTalk
 // delivers it again.
-func newStreamClient(cfg config, client *dingtalk.Client, intake *bot.Intake, mx *metrics.Metrics) (*stream.Client, error) {
+func newStreamClient(cfg config, client *dingtalk.Client, b *bot.Bot, mx *metrics.Metrics) (*stream.Client, error) {
 	if cfg.CallbackMode == "http" {
 		return nil, nil
 	}
 	handle := func(ctx context.Context, cb *dingtalk.Callback) error {
-		outcome, err := intake.Accept(ctx, cb, "")
+		outcome, err := b.Accept(ctx, cb, "")
 		mx.Callback(outcome)
 		return err
 	}

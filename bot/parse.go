@@ -1,13 +1,14 @@
 package bot
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/width"
 
@@ -54,33 +55,72 @@ type Command struct {
 	Chat string
 }
 
-// Parse errors. ErrUnknownCommand is returned wrapped; the argument
-// problems come as *ArgError, which wraps ErrNotNumber, ErrOutOfRange or
-// ErrMissingChat.
+// Parse errors. Text that names no command, or a command with words it does
+// not take, comes as *UnknownError, which wraps ErrUnknownCommand; the
+// argument problems come as *ArgError, which wraps one of the others.
 var (
-	ErrUnknownCommand = errors.New("unknown command")
-	ErrNotNumber      = errors.New("not a number")
-	ErrOutOfRange     = errors.New("out of range")
-	ErrMissingChat    = errors.New("no chat named after in")
-	ErrBadDuration    = errors.New("not a duration")
-	ErrMissingTag     = errors.New("no tag named")
+	ErrUnknownCommand  = errors.New("unknown command")
+	ErrNotNumber       = errors.New("not a number")
+	ErrNotWhole        = errors.New("not a whole number")
+	ErrOutOfRange      = errors.New("out of range")
+	ErrMissingChat     = errors.New("no chat named after in")
+	ErrBadDuration     = errors.New("not a duration")
+	ErrMissingDuration = errors.New("no duration named")
+	ErrMissingTag      = errors.New("no tag named")
 )
 
 // ArgError is a command argument the parser refused.
 type ArgError struct {
-	Arg string // the offending argument as typed
-	Max int    // the largest N allowed
-	Err error  // ErrNotNumber, ErrOutOfRange or ErrMissingChat
+	// Command is the canonical name of the command the argument was for.
+	Command string
+	// Arg is the offending argument as typed.
+	Arg string
+	// Max is the largest N allowed.
+	Max int
+	// Err is ErrNotNumber, ErrNotWhole, ErrOutOfRange, ErrMissingChat,
+	// ErrBadDuration, ErrMissingDuration or ErrMissingTag.
+	Err error
 }
 
 // Error describes the bad argument.
-func (e *ArgError) Error() string { return fmt.Sprintf("argument %q: %v", e.Arg, e.Err) }
+func (e *ArgError) Error() string { return fmt.Sprintf("%s: argument %q: %v", e.Command, e.Arg, e.Err) }
 
-// Unwrap returns ErrNotNumber, ErrOutOfRange or ErrMissingChat.
+// Unwrap returns the sentinel in Err.
 func (e *ArgError) Unwrap() error { return e.Err }
 
-// Spec is one command in the registry: its names, its usage lines for help,
-// how to parse its arguments and what it does.
+// UnknownError is text the parser did not understand: no command word, or a
+// command followed by words it does not take.
+type UnknownError struct {
+	// Text is what was typed, without @-mentions and surrounding blanks.
+	Text string
+	// Suggestion is the command closest to Text, as the person would type
+	// it ("recall 3" for "recal 3"); empty when nothing is close.
+	Suggestion string
+}
+
+// Error names the text and the suggestion.
+func (e *UnknownError) Error() string {
+	if e.Suggestion == "" {
+		return fmt.Sprintf("%v: %q", ErrUnknownCommand, e.Text)
+	}
+	return fmt.Sprintf("%v: %q (closest: %q)", ErrUnknownCommand, e.Text, e.Suggestion)
+}
+
+// Unwrap returns ErrUnknownCommand.
+func (e *UnknownError) Unwrap() error { return ErrUnknownCommand }
+
+// argsError is what a command's parser returns for arguments it does not
+// take; fix is the closest arguments it does take ("" for none). Parse turns
+// it into an *UnknownError with the whole suggested command.
+type argsError struct {
+	fix string
+}
+
+// Error says the arguments were not understood.
+func (e *argsError) Error() string { return "arguments not understood" }
+
+// Spec is one command in the registry: its names, its usage lines for help
+// and how to parse its arguments. What it does is the Bot's.
 type Spec struct {
 	// Name is the canonical name, Aliases the other words that invoke it
 	// (the Chinese ones among them). Both are matched case-insensitively.
@@ -90,8 +130,6 @@ type Spec struct {
 	Usages []Usage
 	// Parse turns the text after the command word into a Command.
 	Parse func(args string, max int) (Command, error)
-	// Run carries the command out for req and returns the reply.
-	Run func(b *Bot, ctx context.Context, req Request) Reply
 }
 
 // Usage is one help line: how to type it in each language, and the template
@@ -106,19 +144,17 @@ type Usage struct {
 type Registry struct {
 	specs []Spec
 	words map[string]*Spec
-	names map[string]*Spec
 }
 
 // NewRegistry builds a registry, failing on a command without a name or
 // parser, or a name or alias used twice.
 func NewRegistry(specs ...Spec) (*Registry, error) {
-	r := &Registry{specs: specs, words: make(map[string]*Spec), names: make(map[string]*Spec)}
+	r := &Registry{specs: specs, words: make(map[string]*Spec)}
 	for i := range r.specs {
 		s := &r.specs[i]
-		if s.Name == "" || s.Parse == nil || s.Run == nil {
-			return nil, fmt.Errorf("command %d: needs a name, a parser and a run func", i)
+		if s.Name == "" || s.Parse == nil {
+			return nil, fmt.Errorf("command %d: needs a name and a parser", i)
 		}
-		r.names[s.Name] = s
 		for _, w := range append([]string{s.Name}, s.Aliases...) {
 			w = fold(normalise(w))
 			if other, dup := r.words[w]; dup {
@@ -133,39 +169,177 @@ func NewRegistry(specs ...Spec) (*Registry, error) {
 // Specs returns the registered commands in registration order.
 func (r *Registry) Specs() []Spec { return r.specs }
 
-// Lookup returns the command with the canonical name.
-func (r *Registry) Lookup(name string) (*Spec, bool) {
-	s, ok := r.names[name]
-	return s, ok
-}
-
 // Parse reads a command from what someone typed to the bot: leading
 // @-mentions, a leading "/" and surrounding blanks are dropped, the command
-// word is matched without regard to case or full-width forms, and a Chinese
-// command word may be followed directly by its argument ("撤回3"). A chat
+// word is matched without regard to case or full-width forms, and a command
+// word may be followed directly by its argument: a Chinese one by anything
+// ("撤回3", "撤回在运维群"), an English one by a number ("recall1"). A chat
 // name is kept exactly as typed. Empty text is help. A parsed N is always
-// within 1..max.
+// within 1..max. Text that names no command comes back as an *UnknownError
+// suggesting the closest one.
 func (r *Registry) Parse(text string, max int) (Command, error) {
 	text = strings.TrimLeft(normalise(text), "/／")
 	if text == "" {
 		return Command{Name: CmdHelp}, nil
 	}
 	word, args := splitWord(text)
-	if s, ok := r.words[fold(word)]; ok {
-		return s.Parse(args, max)
+	s, ok := r.words[fold(word)]
+	if !ok {
+		word, args, s = r.glued(text)
 	}
-	// A Chinese alias glued to its argument: "撤回3", "撤回3在运维群".
+	if s == nil {
+		return Command{}, &UnknownError{Text: text, Suggestion: r.suggest(text, max)}
+	}
+	cmd, err := s.Parse(args, max)
+	var ae *argsError
+	if errors.As(err, &ae) {
+		return Command{}, &UnknownError{Text: text, Suggestion: strings.TrimSpace(word + " " + ae.fix)}
+	}
+	var argErr *ArgError
+	if errors.As(err, &argErr) {
+		argErr.Command = s.Name
+	}
+	return cmd, err
+}
+
+// glued finds a command word glued to its argument: a Chinese word to
+// anything ("撤回3", "撤回在运维群", where 在 stands on its own), an English
+// word to a number ("recall1"). It returns the word as typed, the arguments
+// and the command, or a nil command.
+func (r *Registry) glued(text string) (string, string, *Spec) {
 	for w, s := range r.words {
 		if rest, ok := strings.CutPrefix(text, w); ok && !isASCII(w) {
-			return s.Parse(strings.TrimSpace(rest), max)
+			rest = strings.TrimSpace(rest)
+			if after, ok := strings.CutPrefix(rest, "在"); ok {
+				rest = strings.TrimSpace("在 " + after) // "撤回在运维群": the count is left out
+			}
+			return w, rest, s
 		}
 	}
-	return Command{}, fmt.Errorf("%w: %q", ErrUnknownCommand, word)
+	word, rest := splitWord(text)
+	for i, c := range word {
+		if !isDigit(c) {
+			continue
+		}
+		if s, ok := r.words[fold(word[:i])]; ok && i > 0 {
+			return word[:i], strings.TrimSpace(word[i:] + " " + rest), s
+		}
+		break
+	}
+	return "", "", nil
+}
+
+// suggest returns the command closest to text, as it would be typed: a
+// recall subcommand word typed alone gets "recall" in front ("preview 3" →
+// "recall preview 3"), a command word with a typo is corrected ("recal 3" →
+// "recall 3", "hlep" → "help"). Arguments are kept when the corrected text
+// parses, else dropped. It returns "" when no command is close.
+func (r *Registry) suggest(text string, max int) string {
+	word, args := splitWord(text)
+	for _, w := range subWords {
+		if fold(word) == w.word {
+			recall := CmdRecall
+			if !isASCII(w.word) {
+				recall = "撤回"
+			}
+			if _, err := r.Parse(recall+" "+text, max); err == nil {
+				return recall + " " + text
+			}
+			return recall + " " + w.word
+		}
+	}
+	var words []string
+	for w := range r.words {
+		words = append(words, w)
+	}
+	// A typo glued to a number, as in "recal3", is a typo of "recall 3".
+	if i := strings.IndexFunc(word, isDigit); i > 0 {
+		word, args = word[:i], strings.TrimSpace(word[i:]+" "+args)
+	}
+	best := closest(word, words)
+	if best == "" {
+		return ""
+	}
+	fixed := strings.TrimSpace(best + " " + args)
+	if _, err := r.Parse(fixed, max); err == nil {
+		return fixed
+	}
+	return best
+}
+
+// closest returns the candidate nearest to word, allowing one typo in a word
+// of up to four characters and two in a longer one; "" when none is that
+// near. Ties go to the candidate that sorts first, for determinism.
+func closest(word string, candidates []string) string {
+	n := utf8.RuneCountInString(word)
+	if n < 2 || !strings.ContainsFunc(word, unicode.IsLetter) {
+		return ""
+	}
+	limit := 1
+	if n > 4 {
+		limit = 2
+	}
+	best, bestDist := "", limit+1
+	for _, c := range candidates {
+		d := distance(fold(word), c)
+		if d < bestDist || (d == bestDist && c < best) {
+			best, bestDist = c, d
+		}
+	}
+	if bestDist > limit {
+		return ""
+	}
+	return best
+}
+
+// distance is the optimal string alignment distance between a and b:
+// insertions, deletions, substitutions and transpositions of neighbouring
+// characters each count one.
+func distance(a, b string) int {
+	x, y := []rune(a), []rune(b)
+	d := make([][]int, len(x)+1)
+	for i := range d {
+		d[i] = make([]int, len(y)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(x); i++ {
+		for j := 1; j <= len(y); j++ {
+			cost := 1
+			if x[i-1] == y[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && x[i-1] == y[j-2] && x[i-2] == y[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(x)][len(y)]
 }
 
 // fold lower-cases s and turns full-width forms into ASCII, for matching
 // command words and numbers.
 func fold(s string) string { return strings.ToLower(width.Fold.String(s)) }
+
+// cutFolded cuts prefix off s when s folds to prefix followed by more, and
+// returns the rest exactly as typed.
+func cutFolded(s, prefix string) (string, bool) {
+	for i := range s {
+		switch f := fold(s[:i]); {
+		case f == prefix:
+			return s[i:], true
+		case len(f) > len(prefix):
+			return "", false
+		}
+	}
+	return "", fold(s) == prefix
+}
+
+// isDigit reports whether c is a decimal digit, ASCII or full-width.
+func isDigit(c rune) bool { return ('0' <= c && c <= '9') || ('０' <= c && c <= '９') }
 
 // normalise drops leading @-mentions and trims. Case and width are kept:
 // chat IDs are case-sensitive and titles may hold full-width characters.
@@ -209,18 +383,22 @@ var subWords = []struct{ word, sub string }{
 }
 
 // cutSub splits a recall subcommand word off args: "preview 3" → preview,
-// "3"; the Chinese words may be glued to what follows ("预览3").
-func cutSub(args string) (sub, rest string) {
-	word, after := splitWord(args)
+// "3"; the Chinese words may be glued to what follows ("预览3"), the English
+// ones to a number ("preview3"). It also returns the word as typed.
+func cutSub(args string) (sub, word, rest string) {
+	first, after := splitWord(args)
 	for _, w := range subWords {
-		if fold(word) == w.word {
-			return w.sub, after
+		if fold(first) == w.word {
+			return w.sub, w.word, after
 		}
 		if r, ok := strings.CutPrefix(args, w.word); ok && !isASCII(w.word) {
-			return w.sub, strings.TrimSpace(r)
+			return w.sub, w.word, strings.TrimSpace(r)
+		}
+		if r, ok := cutFolded(first, w.word); ok && r != "" && isDigit([]rune(r)[0]) {
+			return w.sub, w.word, strings.TrimSpace(r + " " + after)
 		}
 	}
-	return "", args
+	return "", "", args
 }
 
 // parseRecall reads recall's arguments: "[N] [in <chat>]", "preview N [in
@@ -228,7 +406,7 @@ func cutSub(args string) (sub, rest string) {
 // Chinese unit ("10分钟"), "tag <tag> [in <chat>]", "retry [in <chat>]" and
 // "log [in <chat>]".
 func parseRecall(args string, max int) (Command, error) {
-	sub, rest := cutSub(args)
+	sub, subWord, rest := cutSub(args)
 	if _, ok := zhDuration(beforeChat(args)); sub == "" && ok {
 		sub, rest = SubSince, args // "撤回 10分钟"
 	}
@@ -236,7 +414,7 @@ func parseRecall(args string, max int) (Command, error) {
 	switch sub {
 	case SubConfirm:
 		if rest != "" {
-			return Command{}, fmt.Errorf("%w: recall confirm takes no arguments", ErrUnknownCommand)
+			return Command{}, &argsError{fix: subWord}
 		}
 		return cmd, nil
 	case SubTag:
@@ -258,7 +436,7 @@ func parseRecall(args string, max int) (Command, error) {
 			if sub == SubLog && chat == "" {
 				chat = what // "recall log <chat>"
 			} else {
-				return Command{}, fmt.Errorf("%w: recall %s takes no count", ErrUnknownCommand, sub)
+				return Command{}, &argsError{fix: strings.TrimSpace(subWord + " " + inChat(chat))}
 			}
 		}
 		cmd.Chat = chat
@@ -267,6 +445,9 @@ func parseRecall(args string, max int) (Command, error) {
 		span, chat, err := withChat(rest, max)
 		if err != nil {
 			return Command{}, err
+		}
+		if span == "" {
+			return Command{}, &ArgError{Arg: rest, Max: max, Err: ErrMissingDuration}
 		}
 		d, err := parseSince(span)
 		if err != nil {
@@ -281,9 +462,34 @@ func parseRecall(args string, max int) (Command, error) {
 	}
 	cmd.Chat = chat
 	if cmd.N, err = parseCount(count, max); err != nil {
+		if fix := subTypo(count); fix != "" && errors.Is(err, ErrNotNumber) {
+			return Command{}, &argsError{fix: strings.TrimSpace(fix + " " + inChat(chat))}
+		}
 		return Command{}, err
 	}
 	return cmd, nil
+}
+
+// subTypo returns args with its first word corrected to the recall
+// subcommand word it is a typo of ("previw 3" → "preview 3"), or "".
+func subTypo(args string) string {
+	first, rest := splitWord(args)
+	words := make([]string, len(subWords))
+	for i, w := range subWords {
+		words[i] = w.word
+	}
+	if best := closest(first, words); best != "" {
+		return strings.TrimSpace(best + " " + rest)
+	}
+	return ""
+}
+
+// inChat is " in <chat>" for a named chat, else "".
+func inChat(chat string) string {
+	if chat == "" {
+		return ""
+	}
+	return "in " + chat
 }
 
 // withChat splits "<what> [in <chat>]", failing when "in" names no chat.
@@ -304,7 +510,9 @@ func beforeChat(args string) string {
 	return before
 }
 
-// parseCount reads N (default 1) within 1..max; "3条" is 3.
+// parseCount reads N (default 1) within 1..max; "3条" is 3. A fraction
+// ("1.5") is refused as not whole, anything else that is no integer as not a
+// number.
 func parseCount(countPart string, max int) (int, error) {
 	if countPart == "" {
 		return 1, nil
@@ -318,6 +526,9 @@ func parseCount(countPart string, max int) (int, error) {
 		var numErr *strconv.NumError
 		if errors.As(err, &numErr) && errors.Is(numErr.Err, strconv.ErrRange) {
 			return 0, &ArgError{Arg: countPart, Max: max, Err: ErrOutOfRange}
+		}
+		if f, ferr := strconv.ParseFloat(count, 64); ferr == nil && !math.IsInf(f, 0) && !math.IsNaN(f) && f != math.Trunc(f) {
+			return 0, &ArgError{Arg: countPart, Max: max, Err: ErrNotWhole}
 		}
 		return 0, &ArgError{Arg: countPart, Max: max, Err: ErrNotNumber}
 	}
@@ -395,24 +606,25 @@ func parseRestore(args string, max int) (Command, error) {
 		return Command{}, err
 	}
 	if what != "" {
-		return Command{}, fmt.Errorf("%w: restore takes no arguments", ErrUnknownCommand)
+		return Command{}, &argsError{fix: inChat(chat)}
 	}
 	return Command{Name: CmdRestore, Chat: chat}, nil
 }
 
 // cutChat splits "N in <chat>" or "N 在 <chat>" at whichever separator comes
-// first: the word "in" (any case), or "在" anywhere (Chinese has no spaces).
+// first: the word "in" (any case); "在" as a word of its own; or "在" right
+// after a count or time span ("撤回2在运维群", "撤回10分钟在运维群"). A 在
+// inside a word ("现在发布", "release-在线") separates nothing.
 func cutChat(s string) (before, after string, found bool) {
 	at, size := -1, 0
-	if i := strings.Index(s, "在"); i >= 0 {
-		at, size = i, len("在")
-	}
-	fields := strings.Fields(s)
-	for i, f := range fields {
-		if fold(f) == "in" {
-			if idx := indexOfField(s, i); at < 0 || idx < at {
-				at, size = idx, len(f)
-			}
+	for i, f := range fieldsAt(s) {
+		if fold(f.text) == "in" || f.text == "在" {
+			at, size = f.at, len(f.text)
+			break
+		}
+		// 在 glued to a count or time span: only in the first word.
+		if j := strings.Index(f.text, "在"); i == 0 && j > 0 && isArgument(f.text[:j]) {
+			at, size = f.at+j, len("在")
 			break
 		}
 	}
@@ -422,30 +634,50 @@ func cutChat(s string) (before, after string, found bool) {
 	return strings.TrimSpace(s[:at]), strings.TrimSpace(s[at+size:]), true
 }
 
-// indexOfField is the byte offset of the i-th blank-separated field of s.
-func indexOfField(s string, i int) int {
-	inField, n := false, -1
+// isArgument reports whether s reads as a count ("2", "3条") or a time span
+// ("10分钟", "10m"), after which a glued 在 starts a chat.
+func isArgument(s string) bool {
+	if _, ok := zhDuration(s); ok {
+		return true
+	}
+	f := strings.TrimSuffix(fold(s), "条")
+	if _, err := strconv.Atoi(f); err == nil {
+		return true
+	}
+	_, err := time.ParseDuration(f)
+	return err == nil
+}
+
+// field is one blank-separated word of a string and its byte offset.
+type field struct {
+	text string
+	at   int
+}
+
+// fieldsAt splits s into blank-separated words with their byte offsets.
+func fieldsAt(s string) []field {
+	var out []field
+	start := -1
 	for pos, r := range s {
-		if unicode.IsSpace(r) {
-			inField = false
-			continue
-		}
-		if !inField {
-			inField = true
-			n++
-			if n == i {
-				return pos
-			}
+		switch {
+		case unicode.IsSpace(r) && start >= 0:
+			out = append(out, field{s[start:pos], start})
+			start = -1
+		case !unicode.IsSpace(r) && start < 0:
+			start = pos
 		}
 	}
-	return len(s)
+	if start >= 0 {
+		out = append(out, field{s[start:], start})
+	}
+	return out
 }
 
 // parseNoArgs accepts a command that takes no arguments.
 func parseNoArgs(name string) func(string, int) (Command, error) {
 	return func(args string, _ int) (Command, error) {
 		if args != "" {
-			return Command{}, fmt.Errorf("%w: %s takes no arguments", ErrUnknownCommand, name)
+			return Command{}, &argsError{}
 		}
 		return Command{Name: name}, nil
 	}
@@ -454,7 +686,7 @@ func parseNoArgs(name string) func(string, int) (Command, error) {
 // DefaultRegistry is the registry of the commands of interface.md.
 func DefaultRegistry() *Registry {
 	r, err := NewRegistry(
-		Spec{Name: CmdRecall, Aliases: []string{"撤回"}, Parse: parseRecall, Run: (*Bot).runRecall, Usages: []Usage{
+		Spec{Name: CmdRecall, Aliases: []string{"撤回"}, Parse: parseRecall, Usages: []Usage{
 			{Text: map[string]string{"en": "recall [N]", "zh": "撤回 [N]"}, Summary: templates.CommandName("recall")},
 			{Text: map[string]string{"en": "recall preview N", "zh": "撤回 预览 N"}, Summary: templates.CommandName("recall-preview")},
 			{Text: map[string]string{"en": "recall confirm", "zh": "撤回 确认"}, Summary: templates.CommandName("recall-confirm")},
@@ -464,13 +696,13 @@ func DefaultRegistry() *Registry {
 			{Text: map[string]string{"en": "recall log", "zh": "撤回 记录"}, Summary: templates.CommandName("recall-log")},
 			{Text: map[string]string{"en": "recall N in <chat>", "zh": "撤回 N 在 <会话>"}, Summary: templates.CommandName("recall-in")},
 		}},
-		Spec{Name: CmdRestore, Aliases: []string{"恢复"}, Parse: parseRestore, Run: (*Bot).runRestore, Usages: []Usage{
+		Spec{Name: CmdRestore, Aliases: []string{"恢复"}, Parse: parseRestore, Usages: []Usage{
 			{Text: map[string]string{"en": "restore", "zh": "恢复"}, Summary: templates.CommandName("restore")},
 		}},
-		Spec{Name: CmdChats, Aliases: []string{"会话"}, Parse: parseNoArgs(CmdChats), Run: (*Bot).runChats, Usages: []Usage{
+		Spec{Name: CmdChats, Aliases: []string{"会话"}, Parse: parseNoArgs(CmdChats), Usages: []Usage{
 			{Text: map[string]string{"en": "chats", "zh": "会话"}, Summary: templates.CommandName("chats")},
 		}},
-		Spec{Name: CmdHelp, Aliases: []string{"帮助", "?"}, Parse: parseNoArgs(CmdHelp), Run: (*Bot).runHelp, Usages: []Usage{
+		Spec{Name: CmdHelp, Aliases: []string{"帮助", "?"}, Parse: parseNoArgs(CmdHelp), Usages: []Usage{
 			{Text: map[string]string{"en": "help", "zh": "帮助"}, Summary: templates.CommandName("help")},
 		}},
 	)
