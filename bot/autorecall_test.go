@@ -98,7 +98,7 @@ func TestRecallOfKeysHeldElsewhereLeavesTheirClaim(t *testing.T) {
 	require.Len(t, held, 1)
 	out, err := h.bot.Recall(h.ctx, bot.Selection{ChatID: ops, Keys: []string{m.Key}}, bot.Actor{Source: store.SourceAPI})
 	require.NoError(t, err)
-	assert.Equal(t, bot.ReasonNotTracked, out.Failed[m.Key])
+	assert.Equal(t, bot.CodeNotTracked, out.Failed[m.Key].Code)
 
 	again, err := h.store.Claim(h.ctx, []string{m.Key})
 	require.NoError(t, err)

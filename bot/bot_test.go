@@ -199,7 +199,7 @@ func TestRecallByKeys(t *testing.T) {
 	out, err := h.bot.Recall(h.ctx, bot.Selection{ChatID: ops, Keys: []string{a[0].Key, b[0].Key}}, bot.Actor{Source: store.SourceAPI})
 	require.NoError(t, err)
 	assert.Equal(t, []string{a[0].Key}, out.Recalled)
-	assert.Equal(t, bot.ReasonNotTracked, out.Failed[b[0].Key])
+	assert.Equal(t, bot.CodeNotTracked, out.Failed[b[0].Key].Code)
 	_, err = h.store.Get(h.ctx, b[0].Key)
 	require.NoError(t, err, "the other chat's message is still tracked")
 	got, err := h.store.Claim(h.ctx, []string{b[0].Key})
@@ -209,7 +209,7 @@ func TestRecallByKeys(t *testing.T) {
 	out, err = h.bot.Recall(h.ctx, bot.Selection{Keys: []string{a[1].Key, b[0].Key}}, bot.Actor{Source: store.SourceAPI})
 	require.NoError(t, err, "without a chat, keys of every chat")
 	assert.Equal(t, []string{a[1].Key}, out.Recalled)
-	assert.Equal(t, map[string]string{b[0].Key: bot.ReasonNotTracked}, out.Failed, "b is still claimed above")
+	assert.Equal(t, map[string]store.Failure{b[0].Key: {Code: bot.CodeNotTracked, Message: bot.ReasonNotTracked}}, out.Failed, "b is still claimed above")
 }
 
 // Preview (a message's first line) is what replies show of a message.

@@ -89,8 +89,8 @@ func (b *Bot) recallData(out Outcome, asked int, label string) templates.RecallD
 	data := templates.RecallData{Asked: asked, Found: len(out.Selected) - len(out.TooOld), Recalled: len(out.Recalled),
 		TooOld: len(out.TooOld), MaxAge: b.span(b.cfg.MaxAge), Chat: label}
 	for _, m := range out.Selected {
-		if reason, failed := out.Failed[m.Key]; failed {
-			data.Failures = append(data.Failures, templates.Failure{Preview: Preview(m, 40), Reason: b.tpl.Explain(reason)})
+		if f, failed := out.Failed[m.Key]; failed {
+			data.Failures = append(data.Failures, templates.Failure{Preview: Preview(m, 40), Reason: b.tpl.Explain(f.Code, f.Message)})
 		}
 	}
 	return data
@@ -226,7 +226,7 @@ func (b *Bot) retry(ctx context.Context, req Request, t target) (Reply, error) {
 	}
 	var keys []string
 	for _, it := range last.Items {
-		if found && it.Result == store.ResultFailed && it.ChatID == t.id && it.Reason != ReasonNotTracked {
+		if found && it.Result == store.ResultFailed && it.ChatID == t.id && it.Code != CodeNotTracked {
 			keys = append(keys, it.Key)
 		}
 	}
@@ -240,8 +240,8 @@ func (b *Bot) retry(ctx context.Context, req Request, t target) (Reply, error) {
 	data := b.recallData(out, 0, t.label)
 	data.Found = len(keys)
 	for _, k := range keys {
-		if reason, failed := out.Failed[k]; failed && reason == ReasonNotTracked {
-			data.Failures = append(data.Failures, templates.Failure{Preview: k, Reason: reason})
+		if f, failed := out.Failed[k]; failed && f.Code == CodeNotTracked {
+			data.Failures = append(data.Failures, templates.Failure{Preview: k, Reason: f.Message})
 		}
 	}
 	req.Log.WithFields(logrus.Fields{"target": t.id, "retried": len(keys), "recalled": len(out.Recalled)}).Info("recall retry")

@@ -176,10 +176,10 @@ func TestRecallRetryAndLog(t *testing.T) {
 	assert.Contains(t, h.say(inGroup(admin, "recall log")), "No recalls or restores here in the audit log.")
 
 	msgs := h.post(ops, 3)
-	h.fake.FailKey(msgs[1].Key, "bot.stopped: robot disabled")
+	h.fake.FailKey(msgs[1].Key, "message is being reviewed")
 	reply := h.say(inGroup(admin, "recall 3"))
 	assert.Contains(t, reply, "Recalled 2 of 3 messages.")
-	assert.Contains(t, reply, `• "alert 2": this bot is disabled in DingTalk`)
+	assert.Contains(t, reply, `• "alert 2": message is being reviewed`, "DingTalk's own words for a key it refused (it gives no code)")
 	assert.Equal(t, "recall/ok", h.obs.last())
 
 	assert.Contains(t, h.say(inGroup(user, "recall retry")), "Still failing:\n• \"alert 2\"")
@@ -262,4 +262,37 @@ func TestLongRepliesAreCut(t *testing.T) {
 	reply := h.say(inGroup(admin, "recall preview 150"))
 	assert.Equal(t, 4900, len([]rune(reply)))
 	assert.True(t, strings.HasSuffix(reply, "…"))
+}
+
+// A message DingTalk had already recalled (an earlier recall reached DingTalk
+// but its outcome was lost) counts as recalled: it leaves the ledger, the
+// audit says so, and it never blocks "recall N" as a failure.
+func TestRecallOfAMessageDingTalkAlreadyRecalled(t *testing.T) {
+	h := newHarness(t)
+	msgs := h.post(ops, 3)
+	client, err := dingtalk.NewClient(h.fake.AppKey(), h.fake.AppSecret(), dingtalk.WithBaseURL(h.fake.URL()))
+	require.NoError(t, err)
+	res, err := client.RecallGroup(h.ctx, ops, []string{msgs[2].Key}) // behind the bot's back
+	require.NoError(t, err)
+	require.Equal(t, []string{msgs[2].Key}, res.Recalled)
+
+	out, err := h.bot.Recall(h.ctx, bot.Selection{ChatID: ops, Last: 2, Max: 10}, bot.Actor{Source: store.SourceAPI})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{msgs[2].Key, msgs[1].Key}, out.Recalled)
+	assert.Empty(t, out.Failed)
+	assert.Equal(t, []string{msgs[2].Key}, out.AlreadyGone)
+	left, err := h.bot.List(h.ctx, ops, 0)
+	require.NoError(t, err)
+	require.Len(t, left, 1)
+	assert.Equal(t, msgs[0].Key, left[0].Key, "nothing recalled stays listed")
+
+	entries, err := h.bot.AuditLog(h.ctx, ops, 1)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	for _, it := range entries[0].Items {
+		assert.Equal(t, store.ResultRecalled, it.Result)
+		if it.Key == msgs[2].Key {
+			assert.Equal(t, dingtalk.CodeAlreadyRecalled, it.Code, "the audit says it was gone already")
+		}
+	}
 }

@@ -20,6 +20,29 @@ import (
 // another chat, expired, already recalled, or being recalled right now).
 const ReasonNotTracked = "not tracked in this chat: unknown, in another chat, expired, already recalled or being recalled"
 
+// dingrecall's own failure codes, kept with the failure (store.Failure.Code)
+// so that replies, retries and the audit log decide by code.
+const (
+	// CodeNotTracked: a key asked for by name that the ledger does not hold
+	// for that chat.
+	CodeNotTracked = "dingrecall.notTracked"
+	// CodeTooOld: a message older than RECALL_MAX_AGE, not sent to DingTalk.
+	CodeTooOld = "dingrecall.tooOld"
+)
+
+// notTracked is the failure of a key the ledger does not hold.
+var notTracked = store.Failure{Code: CodeNotTracked, Message: ReasonNotTracked}
+
+// failureOf is the failure an error stands for: a DingTalk API error's code
+// and message, else the error's text.
+func failureOf(err error) store.Failure {
+	var apiErr *dingtalk.APIError
+	if errors.As(err, &apiErr) {
+		return store.Failure{Code: apiErr.Code, Message: apiErr.Message}
+	}
+	return store.Failure{Message: err.Error()}
+}
+
 // ReasonTooOld starts the failure reason of a message older than the recall
 // age limit (RECALL_MAX_AGE): DingTalk would not recall it, so it is not
 // sent there and leaves the ledger.
@@ -71,9 +94,13 @@ type Outcome struct {
 	Selected []store.Message
 	// Recalled lists the keys taken back; they have left the ledger.
 	Recalled []string
-	// Failed maps each key that was not taken back to its reason; tracked
-	// ones stay in the ledger with it.
-	Failed map[string]string
+	// Failed maps each key that was not taken back to why; tracked ones
+	// stay in the ledger with it.
+	Failed map[string]store.Failure
+	// AlreadyGone are the keys of Recalled that DingTalk said had been
+	// recalled before this request (by one whose outcome was lost): they
+	// left the chat earlier and leave the ledger now.
+	AlreadyGone []string
 	// TooOld are the selected messages older than the age limit, which were
 	// not sent to DingTalk and have left the ledger.
 	TooOld []store.Message
@@ -202,7 +229,7 @@ func (r *recaller) recallClaimed(ctx context.Context, msgs []store.Message, by A
 // run is recall after the selection: missing are keys asked for by name
 // that are not tracked.
 func (r *recaller) run(ctx context.Context, chatID string, msgs []store.Message, missing []string, by Actor) Outcome {
-	out := Outcome{Selected: msgs, Failed: make(map[string]string)}
+	out := Outcome{Selected: msgs, Failed: make(map[string]store.Failure)}
 	cut := r.now().Add(-r.maxAge)
 	var fresh []store.Message
 	for _, m := range msgs {
@@ -217,7 +244,7 @@ func (r *recaller) run(ctx context.Context, chatID string, msgs []store.Message,
 	// (another recall may hold them), so they are reported, never failed.
 	r.settle(ctx, out)
 	for _, k := range missing {
-		out.Failed[k] = ReasonNotTracked
+		out.Failed[k] = notTracked
 	}
 	r.obs.Recall(len(out.Recalled), len(out.Failed)+len(out.TooOld))
 	quietRetry := by.Retry && len(out.Recalled) == 0
@@ -272,13 +299,20 @@ func (r *recaller) recallFresh(ctx context.Context, msgs []store.Message, out *O
 		res, err := r.recallChat(ctx, ck, groups[ck])
 		if err != nil {
 			for _, k := range groups[ck] {
-				out.Failed[k] = err.Error()
+				out.Failed[k] = failureOf(err)
 			}
 			continue
 		}
 		out.Recalled = append(out.Recalled, res.Recalled...)
-		for k, reason := range res.Failed {
-			out.Failed[k] = reason
+		for k, f := range res.Failed {
+			if f.Code == dingtalk.CodeAlreadyRecalled {
+				// Recalled before (by a recall whose outcome was lost):
+				// it is gone from the chat, so it is recalled, not failed.
+				out.Recalled = append(out.Recalled, k)
+				out.AlreadyGone = append(out.AlreadyGone, k)
+				continue
+			}
+			out.Failed[k] = store.Failure(f)
 		}
 	}
 }
@@ -290,6 +324,10 @@ func (r *recaller) writeAudit(ctx context.Context, chatID string, out Outcome, m
 		ID: newID(), At: r.now(), Action: store.ActionRecall, Source: by.Source,
 		StaffID: by.StaffID, Nick: by.Nick, ChatID: chatID, Request: by.Request,
 	}
+	gone := make(map[string]bool, len(out.AlreadyGone))
+	for _, k := range out.AlreadyGone {
+		gone[k] = true
+	}
 	tooOld := make(map[string]bool, len(out.TooOld))
 	for _, m := range out.TooOld {
 		tooOld[m.Key] = true
@@ -297,16 +335,18 @@ func (r *recaller) writeAudit(ctx context.Context, chatID string, out Outcome, m
 	for _, m := range out.Selected {
 		it := store.AuditItem{Key: m.Key, ChatID: m.ChatID, Kind: m.Kind, MsgKey: m.MsgKey, MsgParam: m.MsgParam, Tag: m.Tag,
 			SentAt: m.SentAt, ExpiresAt: m.ExpiresAt, Result: store.ResultRecalled}
-		switch reason, failed := out.Failed[m.Key]; {
+		switch f, failed := out.Failed[m.Key]; {
 		case tooOld[m.Key]:
-			it.Result, it.Reason = store.ResultTooOld, r.tooOldReason()
+			it.Result, it.Code, it.Reason = store.ResultTooOld, CodeTooOld, r.tooOldReason()
 		case failed:
-			it.Result, it.Reason = store.ResultFailed, reason
+			it.Result, it.Code, it.Reason = store.ResultFailed, f.Code, f.Message
+		case gone[m.Key]:
+			it.Code, it.Reason = dingtalk.CodeAlreadyRecalled, "DingTalk had recalled it before this request"
 		}
 		e.Items = append(e.Items, it)
 	}
 	for _, k := range missing {
-		e.Items = append(e.Items, store.AuditItem{Key: k, ChatID: chatID, Result: store.ResultFailed, Reason: ReasonNotTracked})
+		e.Items = append(e.Items, store.AuditItem{Key: k, ChatID: chatID, Result: store.ResultFailed, Code: CodeNotTracked, Reason: ReasonNotTracked})
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

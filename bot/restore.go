@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -61,8 +60,9 @@ func (b *Bot) runRestore(ctx context.Context, req Request) (Reply, error) {
 		m, err := b.sender.send(ctx, Outgoing{Kind: it.Kind, ChatID: it.ChatID, Message: dingtalk.Message{MsgKey: it.MsgKey, MsgParam: it.MsgParam}, Tag: it.Tag, TTL: ttl})
 		it.Result, it.NewKey = store.ResultResent, m.Key
 		if err != nil && m.Key == "" {
-			it.Result, it.Reason = store.ResultNotSent, err.Error()
-			data.Failures = append(data.Failures, templates.Failure{Preview: previewParam(it.MsgParam), Reason: b.tpl.Explain(reasonOf(err))})
+			f := failureOf(err)
+			it.Result, it.Code, it.Reason = store.ResultNotSent, f.Code, f.Message
+			data.Failures = append(data.Failures, templates.Failure{Preview: previewParam(it.MsgParam), Reason: b.tpl.Explain(f.Code, f.Message)})
 		} else {
 			data.Resent++
 		}
@@ -78,12 +78,3 @@ func (b *Bot) runRestore(ctx context.Context, req Request) (Reply, error) {
 
 // previewParam is the preview of raw message parameters.
 func previewParam(param string) string { return Preview(store.Message{MsgParam: param}, 40) }
-
-// reasonOf is the DingTalk code and message of a send error, else its text.
-func reasonOf(err error) string {
-	var apiErr *dingtalk.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.Reason()
-	}
-	return err.Error()
-}

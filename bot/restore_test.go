@@ -87,5 +87,6 @@ func TestRestoreThatCannotSend(t *testing.T) {
 	entries, err := h.bot.AuditLog(h.ctx, ops, 1)
 	require.NoError(t, err)
 	assert.Equal(t, store.ResultNotSent, entries[0].Items[0].Result)
-	assert.Contains(t, entries[0].Items[0].Reason, "bot.stopped")
+	assert.Equal(t, "bot.stopped", entries[0].Items[0].Code, "the audit keeps the code as data")
+	assert.Equal(t, "robot disabled", entries[0].Items[0].Reason)
 }

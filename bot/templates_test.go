@@ -19,7 +19,7 @@ func TestEveryLanguageHasWhatTheBotNeeds(t *testing.T) {
 			set, err := templates.Load(lang, bot.TemplateNames()...)
 			require.NoError(t, err)
 			for _, code := range dingtalk.SeedCodes {
-				explained := set.Explain(code + ": detail")
+				explained := set.Explain(code, "detail")
 				assert.NotEqual(t, code+": detail", explained, "%s has no sentence for %s", lang, code)
 				assert.NotEmpty(t, explained)
 			}

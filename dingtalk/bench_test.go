@@ -73,7 +73,7 @@ func firstReason(res *dingtalk.RecallResult) string {
 		return ""
 	}
 	for k, r := range res.Failed {
-		return k + ": " + r
+		return k + ": " + r.String()
 	}
 	return ""
 }

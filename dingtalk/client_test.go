@@ -313,7 +313,7 @@ func TestRecallAsAnotherRobot(t *testing.T) {
 	keys := sendGroup(t, c, "cidA", 1)
 	res, err := c.RecallGroup(context.Background(), "cidA", keys, dingtalk.AsRobot("retired-robot"))
 	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(res.Failed[keys[0]], dingtalk.CodeRobotNotExist), "the other robot code was sent: %v", res.Failed)
+	assert.Equal(t, dingtalk.CodeRobotNotExist, res.Failed[keys[0]].Code, "the other robot code was sent: %v", res.Failed)
 	res, err = c.RecallGroup(context.Background(), "cidA", keys, dingtalk.AsRobot(""))
 	require.NoError(t, err)
 	assert.Equal(t, keys, res.Recalled, "an empty code keeps the client's")
@@ -331,8 +331,9 @@ func TestRecallSplitsIntoBatchesAndMerges(t *testing.T) {
 
 	assert.ElementsMatch(t, []int{20, 20, 6}, recallSizes(fake), "46 keys go out as 20, 20 and 6")
 	assert.Len(t, res.Recalled, 44)
-	assert.Equal(t, map[string]string{keys[7]: "message is being reviewed", "unknown-key": res.Failed["unknown-key"]}, res.Failed)
-	assert.NotEmpty(t, res.Failed["unknown-key"])
+	assert.Equal(t, map[string]dingtalk.Failure{keys[7]: {Message: "message is being reviewed"}, "unknown-key": res.Failed["unknown-key"]}, res.Failed,
+		"a key DingTalk refused on its own keeps DingTalk's words, with no code made up")
+	assert.NotEmpty(t, res.Failed["unknown-key"].Message)
 	assert.ElementsMatch(t, res.Recalled, fake.Recalled())
 	assert.NotContains(t, res.Recalled, keys[7])
 }
@@ -439,7 +440,7 @@ func TestRecallBatchFailingAsAWhole(t *testing.T) {
 			assert.Len(t, res.Recalled, 5, "the other batch still goes through")
 			require.Len(t, res.Failed, 20, "every key of the failed batch is reported")
 			for _, reason := range res.Failed {
-				assert.True(t, strings.HasPrefix(reason, tt.wantCode), "reason %q", reason)
+				assert.Equal(t, tt.wantCode, reason.Code, "reason %v", reason)
 			}
 			assert.Equal(t, tt.wantCalls+1, fake.CallCount(dingtalk.PathGroupRecall))
 		})
@@ -532,7 +533,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 	require.Error(t, sendErr)
 
 	var texts []string
-	texts = append(texts, sendErr.Error(), res.Failed["k1"])
+	texts = append(texts, sendErr.Error(), res.Failed["k1"].String())
 	for _, e := range hook.AllEntries() {
 		line, _ := e.String()
 		texts = append(texts, line)

@@ -50,14 +50,15 @@ func TestSecondRecallIsTellableByCode(t *testing.T) {
 			require.NoError(t, err)
 			assert.Empty(t, res.Recalled)
 			require.Contains(t, res.Failed, key)
-			assert.True(t, dingtalk.IsAlreadyRecalled(res.Failed[key]), "reason %q", res.Failed[key])
+			assert.Equal(t, dingtalk.CodeAlreadyRecalled, res.Failed[key].Code, "reason %v", res.Failed[key])
+			assert.True(t, dingtalk.IsAlreadyRecalled(res.Failed[key].Message))
 			got, err := ch.status(c, key)
 			require.NoError(t, err)
 			assert.Equal(t, dingtalk.StatusRecalled, got, "the status query confirms it")
 
 			res, err = ch.recall(c, "never-sent")
 			require.NoError(t, err)
-			assert.False(t, dingtalk.IsAlreadyRecalled(res.Failed["never-sent"]), "reason %q", res.Failed["never-sent"])
+			assert.NotEqual(t, dingtalk.CodeAlreadyRecalled, res.Failed["never-sent"].Code, "reason %v", res.Failed["never-sent"])
 		})
 	}
 }

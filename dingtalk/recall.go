@@ -14,14 +14,45 @@ import (
 // neither as recalled nor as failed.
 const ReasonNotAnswered = "not in DingTalk's answer"
 
+// dingrecall's own codes for per-key recall failures that DingTalk reports
+// without a code.
+const (
+	// CodeAlreadyRecalled marks a key whose failure reason says the message
+	// had been recalled before (see IsAlreadyRecalled).
+	CodeAlreadyRecalled = "dingrecall.alreadyRecalled"
+	// CodeNotAnswered marks a key DingTalk's answer did not name.
+	CodeNotAnswered = "dingrecall.notAnswered"
+)
+
+// Failure is why one key was not recalled: a code to decide by and the
+// words that go with it. A batch that failed as a whole gives each of its
+// keys the error's Code and Message; a key DingTalk refused on its own has
+// only DingTalk's words (failedResult carries no code), except for the codes
+// above, which dingrecall assigns.
+type Failure struct {
+	Code    string
+	Message string
+}
+
+// String is "code: message", or whichever of the two is set.
+func (f Failure) String() string {
+	switch {
+	case f.Code != "" && f.Message != "":
+		return f.Code + ": " + f.Message
+	case f.Code != "":
+		return f.Code
+	}
+	return f.Message
+}
+
 // RecallResult is the merged outcome of one recall: every key asked for is in
 // exactly one of Recalled and Failed.
 type RecallResult struct {
 	// Recalled lists the recalled keys, in the order they were asked for.
 	Recalled []string
-	// Failed maps each key that was not recalled to its reason: DingTalk's
-	// per-key reason, or "code: message" of the error that failed its batch.
-	Failed map[string]string
+	// Failed maps each key that was not recalled to why: DingTalk's per-key
+	// reason, or the code and message of the error that failed its batch.
+	Failed map[string]Failure
 }
 
 // recallRequest is the body of the three recall APIs.
@@ -83,12 +114,12 @@ func (c *Client) recall(ctx context.Context, api, conversationID string, keys []
 	if slices.Contains(keys, "") {
 		return nil, fmt.Errorf("%w: empty processQueryKey", ErrInvalidMessage)
 	}
-	res := &RecallResult{Failed: make(map[string]string)}
+	res := &RecallResult{Failed: make(map[string]Failure)}
 	if len(keys) == 0 {
 		return res, nil
 	}
 	batches := slices.Collect(slices.Chunk(keys, MaxKeysPerCall))
-	answers := make([]recallResponse, len(batches))
+	answers := make([]batchAnswer, len(batches))
 	var g errgroup.Group
 	g.SetLimit(c.workers)
 	base := recallRequest{OpenConversationID: conversationID, RobotCode: c.robotCode}
@@ -101,13 +132,7 @@ func (c *Client) recall(ctx context.Context, api, conversationID string, keys []
 			req := base
 			req.ProcessQueryKeys = batch
 			err := c.call(ctx, api, req, &out, retryAll)
-			if err != nil {
-				out = recallResponse{FailedResult: make(map[string]string, len(batch))}
-				for _, k := range batch {
-					out.FailedResult[k] = failureReason(err)
-				}
-			}
-			answers[i] = out // each batch owns its slot; g.Wait orders the reads
+			answers[i] = batchAnswer{out: out, err: err} // each batch owns its slot; g.Wait orders the reads
 			return nil
 		})
 	}
@@ -118,9 +143,23 @@ func (c *Client) recall(ctx context.Context, api, conversationID string, keys []
 	return res, nil
 }
 
+// batchAnswer is what one batch's call returned.
+type batchAnswer struct {
+	out recallResponse
+	err error
+}
+
 // merge adds one batch's answer to res, so that each key of the batch lands
 // in exactly one of res.Recalled and res.Failed.
-func merge(res *RecallResult, batch []string, out recallResponse) {
+func merge(res *RecallResult, batch []string, a batchAnswer) {
+	if a.err != nil {
+		f := batchFailure(a.err)
+		for _, k := range batch {
+			res.Failed[k] = f
+		}
+		return
+	}
+	out := a.out
 	ok := make(map[string]bool, len(out.SuccessResult))
 	for _, k := range out.SuccessResult {
 		ok[k] = true
@@ -128,26 +167,35 @@ func merge(res *RecallResult, batch []string, out recallResponse) {
 	for _, k := range batch {
 		switch reason, failed := out.FailedResult[k]; {
 		case failed:
-			if reason == "" {
-				reason = "failed without a reason"
-			}
-			res.Failed[k] = reason
+			res.Failed[k] = keyFailure(reason)
 		case ok[k]:
 			res.Recalled = append(res.Recalled, k)
 		default:
-			res.Failed[k] = ReasonNotAnswered
+			res.Failed[k] = Failure{Code: CodeNotAnswered, Message: ReasonNotAnswered}
 		}
 	}
 }
 
-// failureReason is the reason recorded for every key of a batch that failed
-// as a whole.
-func failureReason(err error) string {
+// batchFailure is the failure recorded for every key of a batch that failed
+// as a whole: the API error's code and message.
+func batchFailure(err error) Failure {
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		return apiErr.Reason()
+		return Failure{Code: apiErr.Code, Message: apiErr.Message}
 	}
-	return err.Error()
+	return Failure{Message: err.Error()}
+}
+
+// keyFailure is the failure of a key DingTalk refused on its own, from the
+// words of its failedResult.
+func keyFailure(reason string) Failure {
+	switch {
+	case reason == "":
+		return Failure{Message: "failed without a reason"}
+	case IsAlreadyRecalled(reason):
+		return Failure{Code: CodeAlreadyRecalled, Message: reason}
+	}
+	return Failure{Message: reason}
 }
 
 // uniqueKeys drops repeated keys, keeping the first of each.

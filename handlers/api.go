@@ -369,7 +369,11 @@ type recallResponse struct {
 	Selected []string          `json:"selected"`
 	Recalled []string          `json:"recalled"`
 	Failed   map[string]string `json:"failed"`
-	DryRun   bool              `json:"dryRun"`
+	// FailedCodes maps each failed key whose failure has a code (DingTalk's,
+	// or dingrecall's own such as dingrecall.notTracked) to it, so that
+	// callers decide by code rather than by the words in Failed.
+	FailedCodes map[string]string `json:"failedCodes"`
+	DryRun      bool              `json:"dryRun"`
 }
 
 // recall is POST /api/v1/recall.
@@ -385,7 +389,7 @@ func (h *handler) recall(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	resp := recallResponse{Selected: []string{}, Recalled: []string{}, Failed: map[string]string{}, DryRun: req.DryRun}
+	resp := recallResponse{Selected: []string{}, Recalled: []string{}, Failed: map[string]string{}, FailedCodes: map[string]string{}, DryRun: req.DryRun}
 	if req.DryRun {
 		msgs, err := h.d.Bot.Preview(ctx, sel)
 		if err != nil {
@@ -404,11 +408,15 @@ func (h *handler) recall(c *gin.Context) {
 	}
 	resp.Selected = appendKeys(resp.Selected, out.Selected)
 	resp.Recalled = append(resp.Recalled, out.Recalled...)
-	for k, reason := range out.Failed {
-		resp.Failed[k] = reason
+	for k, f := range out.Failed {
+		resp.Failed[k] = f.String()
+		if f.Code != "" {
+			resp.FailedCodes[k] = f.Code
+		}
 	}
 	for _, m := range out.TooOld {
 		resp.Failed[m.Key] = h.d.Bot.TooOldReason()
+		resp.FailedCodes[m.Key] = bot.CodeTooOld
 	}
 	h.requestLogger(c).WithFields(logrus.Fields{"chat": sel.ChatID, "tag": sel.Tag, "user": "api", "recalled": len(out.Recalled), "failed": len(out.Failed)}).Info("recall")
 	c.JSON(http.StatusOK, resp)
@@ -433,7 +441,10 @@ type messageJSON struct {
 	SentAt          string  `json:"sentAt"`
 	Reply           bool    `json:"reply"`
 	ExpiresAt       *string `json:"expiresAt"`
-	Failure         string  `json:"failure"`
+	// Failure is the last recall failure in words ("code: message"), and
+	// FailureCode its code alone; both empty when there is none.
+	Failure     string `json:"failure"`
+	FailureCode string `json:"failureCode"`
 }
 
 // listMessages is GET /api/v1/conversations/{conversationId}/messages.
@@ -462,7 +473,7 @@ func (h *handler) listMessages(c *gin.Context) {
 		j := messageJSON{
 			ProcessQueryKey: m.Key, ConversationID: m.ChatID, ChatType: string(m.Kind),
 			MsgKey: m.MsgKey, MsgParam: m.MsgParam, Tag: m.Tag,
-			SentAt: m.SentAt.UTC().Format(time.RFC3339Nano), Reply: m.Reply, Failure: m.Failure,
+			SentAt: m.SentAt.UTC().Format(time.RFC3339Nano), Reply: m.Reply, Failure: m.Failure.String(), FailureCode: m.Failure.Code,
 		}
 		if !m.ExpiresAt.IsZero() {
 			at := m.ExpiresAt.UTC().Format(time.RFC3339Nano)

@@ -229,7 +229,7 @@ func TestRecall(t *testing.T) {
 	r.bot.outcome = bot.Outcome{
 		Selected: []store.Message{{Key: "k3"}, {Key: "k2"}, {Key: "k1"}},
 		Recalled: []string{"k3"},
-		Failed:   map[string]string{"k2": "bot.stopped: this bot is disabled"},
+		Failed:   map[string]store.Failure{"k2": {Code: "bot.stopped", Message: "this bot is disabled"}},
 		TooOld:   []store.Message{{Key: "k1"}},
 	}
 	rec := r.do(http.MethodPost, "/api/v1/recall", `{"conversationId":"cidA==","last":3}`)
@@ -240,6 +240,8 @@ func TestRecall(t *testing.T) {
 		Selected: []string{"k3", "k2", "k1"},
 		Recalled: []string{"k3"},
 		Failed:   map[string]string{"k2": "bot.stopped: this bot is disabled", "k1": "too old: test"},
+		// The codes come as data beside the words.
+		FailedCodes: map[string]string{"k2": "bot.stopped", "k1": bot.CodeTooOld},
 	}, out)
 	require.Len(t, r.bot.recalled, 1)
 	assert.Equal(t, bot.Selection{ChatID: "cidA==", Last: 3, Max: testRecallMax}, r.bot.recalled[0])
@@ -251,7 +253,7 @@ func TestRecall(t *testing.T) {
 	r.bot.outcome = bot.Outcome{}
 	rec = r.do(http.MethodPost, "/api/v1/recall", `{"tag":"deploy-1"}`)
 	require.Equal(t, http.StatusOK, rec.Code)
-	assert.JSONEq(t, `{"selected":[],"recalled":[],"failed":{},"dryRun":false}`, rec.Body.String())
+	assert.JSONEq(t, `{"selected":[],"recalled":[],"failed":{},"failedCodes":{},"dryRun":false}`, rec.Body.String())
 }
 
 func TestRecallDryRun(t *testing.T) {
@@ -259,7 +261,7 @@ func TestRecallDryRun(t *testing.T) {
 	r.bot.previewMsgs = []store.Message{{Key: "k2"}, {Key: "k1"}}
 	rec := r.do(http.MethodPost, "/api/v1/recall", `{"conversationId":"cidA==","since":"10m","dryRun":true}`)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-	assert.JSONEq(t, `{"selected":["k2","k1"],"recalled":[],"failed":{},"dryRun":true}`, rec.Body.String())
+	assert.JSONEq(t, `{"selected":["k2","k1"],"recalled":[],"failed":{},"failedCodes":{},"dryRun":true}`, rec.Body.String())
 	require.Len(t, r.bot.previewed, 1)
 	assert.Equal(t, bot.Selection{ChatID: "cidA==", Since: 10 * time.Minute, Max: testRecallMax}, r.bot.previewed[0])
 	assert.Empty(t, r.bot.recalled, "a dry run recalls nothing")
@@ -323,13 +325,13 @@ func TestListMessages(t *testing.T) {
 	r := newTestRouter(t)
 	r.bot.listMsgs = []store.Message{
 		{Key: "k2", ChatID: "a/b", Kind: store.KindGroup, MsgKey: "sampleText", MsgParam: `{"content":"x"}`, Tag: "t", SentAt: testNow, ExpiresAt: testNow.Add(time.Hour)},
-		{Key: "k1", ChatID: "a/b", Kind: store.KindGroup, MsgKey: "sampleMarkdown", SentAt: testNow.Add(-time.Minute), Reply: true, Failure: "bot.stopped"},
+		{Key: "k1", ChatID: "a/b", Kind: store.KindGroup, MsgKey: "sampleMarkdown", SentAt: testNow.Add(-time.Minute), Reply: true, Failure: store.Failure{Code: "bot.stopped", Message: "robot disabled"}},
 	}
 	rec := r.do(http.MethodGet, "/api/v1/conversations/a%2Fb/messages?limit=5", "")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.JSONEq(t, `{"messages":[
-		{"processQueryKey":"k2","conversationId":"a/b","chatType":"group","msgKey":"sampleText","msgParam":"{\"content\":\"x\"}","tag":"t","sentAt":"2026-11-26T10:00:00Z","reply":false,"expiresAt":"2026-11-26T11:00:00Z","failure":""},
-		{"processQueryKey":"k1","conversationId":"a/b","chatType":"group","msgKey":"sampleMarkdown","msgParam":"","tag":"","sentAt":"2026-11-26T09:59:00Z","reply":true,"expiresAt":null,"failure":"bot.stopped"}
+		{"processQueryKey":"k2","conversationId":"a/b","chatType":"group","msgKey":"sampleText","msgParam":"{\"content\":\"x\"}","tag":"t","sentAt":"2026-11-26T10:00:00Z","reply":false,"expiresAt":"2026-11-26T11:00:00Z","failure":"","failureCode":""},
+		{"processQueryKey":"k1","conversationId":"a/b","chatType":"group","msgKey":"sampleMarkdown","msgParam":"","tag":"","sentAt":"2026-11-26T09:59:00Z","reply":true,"expiresAt":null,"failure":"bot.stopped: robot disabled","failureCode":"bot.stopped"}
 	]}`, rec.Body.String())
 	assert.Equal(t, []string{"a/b"}, r.bot.listChats, "an escaped / belongs to the ID")
 	assert.Equal(t, []int{5}, r.bot.listLimit)

@@ -86,7 +86,9 @@ type AuditItem struct {
 	// Result is ResultRecalled, ResultFailed, ResultTooOld, ResultResent
 	// or ResultNotSent.
 	Result string `json:"result"`
-	// Reason says why a message failed or was not sent.
+	// Code is the failure's code (store.Failure.Code) when it failed or was
+	// not sent; Reason says why, in words.
+	Code   string `json:"code,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	// NewKey is, for a restore, the key of the re-sent message.
 	NewKey string `json:"newKey,omitempty"`

@@ -14,6 +14,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -77,8 +78,8 @@ type Message struct {
 	// ExpiresAt is zero unless the message has a TTL: the time it is due for
 	// automatic recall.
 	ExpiresAt time.Time
-	// Failure is the last recall failure reason, empty if none.
-	Failure string
+	// Failure is why the last recall of the message failed; zero if none.
+	Failure Failure
 	// Claim identifies the claim TakeNewest or Claim just took on the
 	// message; Fail and Release take it back. It is empty otherwise and is
 	// never stored.
@@ -109,6 +110,48 @@ func (m Message) Validate() error {
 	case !m.ExpiresAt.IsZero() && (m.ExpiresAt.Before(minTime) || m.ExpiresAt.After(maxTime)):
 		return fmt.Errorf("%w: message %q: expiry time out of range", ErrInvalid, m.Key)
 	}
+	return nil
+}
+
+// Failure is why a message was not recalled (or not re-sent): DingTalk's
+// error code when it gave one (or one of dingrecall's own codes, such as
+// "dingrecall.notTracked"), and the message that goes with it. Replies and
+// retries decide by Code; Message is for people.
+type Failure struct {
+	// Code is the machine-readable reason; empty when DingTalk gave only
+	// words.
+	Code string `json:"code,omitempty"`
+	// Message says what happened, in DingTalk's (or dingrecall's) words.
+	Message string `json:"message,omitempty"`
+}
+
+// IsZero reports whether f records no failure.
+func (f Failure) IsZero() bool { return f.Code == "" && f.Message == "" }
+
+// String is "code: message", or whichever of the two is set.
+func (f Failure) String() string {
+	switch {
+	case f.Code != "" && f.Message != "":
+		return f.Code + ": " + f.Message
+	case f.Code != "":
+		return f.Code
+	}
+	return f.Message
+}
+
+// UnmarshalJSON reads a failure object, or a plain string as written by
+// versions that kept only the words (its Message).
+func (f *Failure) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		*f = Failure{}
+		return json.Unmarshal(b, &f.Message)
+	}
+	type plain Failure
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*f = Failure(p)
 	return nil
 }
 
@@ -175,12 +218,12 @@ type Ledger interface {
 	// Remove forgets the keys (they were recalled); keys not tracked are
 	// ignored.
 	Remove(ctx context.Context, keys ...string) error
-	// Fail sets the failure reason of each key and releases its claim; the
+	// Fail sets the failure of each key and releases its claim; the
 	// message stays tracked and may be recalled again. Keys not tracked are
 	// ignored, and so are keys whose claim is no longer claim (Message.Claim
 	// as TakeNewest or Claim returned it): a holder whose lease lapsed must
 	// not free a newer holder's claim. An empty claim acts on any.
-	Fail(ctx context.Context, claim string, reasons map[string]string) error
+	Fail(ctx context.Context, claim string, failures map[string]Failure) error
 	// Release releases the claims on the keys that claim holds (any, when
 	// empty) and changes nothing else.
 	Release(ctx context.Context, claim string, keys ...string) error

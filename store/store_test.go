@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -119,4 +120,37 @@ func TestRandomIDs(t *testing.T) {
 		assert.False(t, seen[tok] || seen[id], "unique")
 		seen[tok], seen[id] = true, true
 	}
+}
+
+func TestFailureJSON(t *testing.T) {
+	cases := []struct {
+		name string
+		in   string
+		want store.Failure
+	}{
+		{"object", `{"code":"bot.stopped","message":"robot stopped"}`, store.Failure{Code: "bot.stopped", Message: "robot stopped"}},
+		{"words only, as older files keep it", `"message not found"`, store.Failure{Message: "message not found"}},
+		{"none", `""`, store.Failure{}},
+		{"empty object", `{}`, store.Failure{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var f store.Failure
+			require.NoError(t, json.Unmarshal([]byte(tc.in), &f))
+			assert.Equal(t, tc.want, f)
+		})
+	}
+	var f store.Failure
+	assert.Error(t, json.Unmarshal([]byte(`42`), &f))
+	b, err := json.Marshal(store.Failure{Code: "c", Message: "m"})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"code":"c","message":"m"}`, string(b))
+}
+
+func TestFailureString(t *testing.T) {
+	assert.Equal(t, "c: m", store.Failure{Code: "c", Message: "m"}.String())
+	assert.Equal(t, "c", store.Failure{Code: "c"}.String())
+	assert.Equal(t, "m", store.Failure{Message: "m"}.String())
+	assert.True(t, store.Failure{}.IsZero())
+	assert.False(t, store.Failure{Code: "c"}.IsZero())
 }

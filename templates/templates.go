@@ -120,19 +120,26 @@ func (s *Set) Render(name string, data any) (string, error) {
 	return strings.TrimSpace(b.String()), nil
 }
 
-// Explain turns a recall failure reason into words a person understands. A
-// reason that starts with a DingTalk code the set explains ("bot.stopped" or
-// "bot.stopped: robot disabled") becomes that explanation; any other reason
-// is returned as it is.
-func (s *Set) Explain(reason string) string {
-	code, _, _ := strings.Cut(reason, ":")
-	if t := s.t.Lookup(CodeName(strings.TrimSpace(code))); t != nil {
-		var b bytes.Buffer
-		if t.Execute(&b, nil) == nil {
-			return strings.TrimSpace(b.String())
+// Explain turns a failure into words a person understands: a code the set
+// explains (such as "bot.stopped") becomes that explanation; otherwise the
+// failure's own message, or "code: message" when DingTalk's words alone
+// would hide the code.
+func (s *Set) Explain(code, message string) string {
+	if code != "" {
+		if t := s.t.Lookup(CodeName(code)); t != nil {
+			var b bytes.Buffer
+			if t.Execute(&b, nil) == nil {
+				return strings.TrimSpace(b.String())
+			}
 		}
 	}
-	return reason
+	switch {
+	case code != "" && message != "" && !strings.HasPrefix(code, "dingrecall."):
+		return code + ": " + message
+	case message != "":
+		return message
+	}
+	return code
 }
 
 // funcs are the helpers the templates use.

@@ -127,19 +127,21 @@ func TestExplain(t *testing.T) {
 	zh, err := templates.Load("zh")
 	require.NoError(t, err)
 	tests := []struct {
-		reason string
-		en, zh string
+		code, message string
+		en, zh        string
 	}{
-		{"bot.stopped: robot disabled", "this bot is disabled in DingTalk", "该机器人已在钉钉中被停用"},
-		{"bot.stopped", "this bot is disabled in DingTalk", "该机器人已在钉钉中被停用"},
-		{"system.error: unknown", "DingTalk had an internal error; try again later", "钉钉内部错误，请稍后再试"},
-		{"message already recalled", "message already recalled", "message already recalled"},
-		{"", "", ""},
+		{"bot.stopped", "robot disabled", "this bot is disabled in DingTalk", "该机器人已在钉钉中被停用"},
+		{"bot.stopped", "", "this bot is disabled in DingTalk", "该机器人已在钉钉中被停用"},
+		{"system.error", "unknown", "DingTalk had an internal error; try again later", "钉钉内部错误，请稍后再试"},
+		{"", "message already recalled", "message already recalled", "message already recalled"},
+		{"some.newCode", "what DingTalk said", "some.newCode: what DingTalk said", "some.newCode: what DingTalk said"},
+		{"dingrecall.notTracked", "not tracked here", "not tracked here", "not tracked here"},
+		{"", "", "", ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.reason, func(t *testing.T) {
-			assert.Equal(t, tt.en, en.Explain(tt.reason))
-			assert.Equal(t, tt.zh, zh.Explain(tt.reason))
+		t.Run(tt.code+" "+tt.message, func(t *testing.T) {
+			assert.Equal(t, tt.en, en.Explain(tt.code, tt.message))
+			assert.Equal(t, tt.zh, zh.Explain(tt.code, tt.message))
 		})
 	}
 }

@@ -65,7 +65,7 @@ func TestSaveAndLoadFile(t *testing.T) {
 	for _, msg := range msgs {
 		require.NoError(t, m.Record(ctx, msg))
 	}
-	require.NoError(t, m.Fail(ctx, "", map[string]string{"k1": "bot.stopped"}))
+	require.NoError(t, m.Fail(ctx, "", map[string]store.Failure{"k1": {Code: "bot.stopped", Message: "robot stopped"}}))
 	require.NoError(t, m.SetTitle(ctx, "cidA", store.KindGroup, "ops-alerts"))
 	require.NoError(t, m.SetTitle(ctx, "cidQuiet", store.KindGroup, "quiet"))
 	_, err := m.TakeNewest(ctx, "cidP", 1) // a claim is not kept across a restart
@@ -80,7 +80,7 @@ func TestSaveAndLoadFile(t *testing.T) {
 	got, err := loaded.List(ctx, "cidA", 0)
 	require.NoError(t, err)
 	want := []store.Message{msgs[1], msgs[0]}
-	want[1].Failure = "bot.stopped"
+	want[1].Failure = store.Failure{Code: "bot.stopped", Message: "robot stopped"}
 	require.Len(t, got, 2)
 	for i := range want {
 		assert.Equal(t, want[i].Key, got[i].Key)

@@ -157,7 +157,7 @@ type entry struct {
 	msgKey   string
 	msgParam string
 	tag      string
-	failure  string
+	failure  store.Failure
 	chat     *chat
 	sentAt   int64  // Unix nanoseconds
 	expires  int64  // Unix nanoseconds of ExpiresAt, when due is set
@@ -547,17 +547,17 @@ func (m *Ledger) Remove(ctx context.Context, keys ...string) error {
 	return nil
 }
 
-// Fail records the failure reasons and releases the claims; see store.Ledger.
-func (m *Ledger) Fail(ctx context.Context, claim string, reasons map[string]string) error {
+// Fail records the failures and releases the claims; see store.Ledger.
+func (m *Ledger) Fail(ctx context.Context, claim string, failures map[string]store.Failure) error {
 	if err := ctxErr(ctx, "fail messages"); err != nil {
 		return err
 	}
 	now := m.lock()
 	defer m.unlock()
 	m.ix.changes++
-	for k, reason := range reasons {
+	for k, f := range failures {
 		if e := m.lookup(k); e != nil && m.ix.alive(e, now) && holds(e, claim) {
-			e.failure = reason
+			e.failure = f
 			e.claimed, e.holder = 0, ""
 		}
 	}

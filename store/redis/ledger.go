@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -268,7 +269,31 @@ func recordArgs(m store.Message) []any {
 	}
 	return []any{m.Key,
 		m.ChatID, string(m.Kind), m.RobotCode, m.MsgKey, m.MsgParam, m.Tag,
-		strconv.FormatInt(m.SentAt.UnixMilli(), 10), expires, reply, m.Failure}
+		strconv.FormatInt(m.SentAt.UnixMilli(), 10), expires, reply, encodeFailure(m.Failure)}
+}
+
+// encodeFailure is a failure as the "f" field keeps it: empty for none,
+// else its JSON.
+func encodeFailure(f store.Failure) string {
+	if f.IsZero() {
+		return ""
+	}
+	b, _ := json.Marshal(f) // two strings: cannot fail
+	return string(b)
+}
+
+// decodeFailure reads the "f" field: JSON, or the plain words that older
+// versions kept (store.Failure reads both).
+func decodeFailure(s string) (store.Failure, error) {
+	var f store.Failure
+	if s == "" {
+		return f, nil
+	}
+	if s[0] != '{' {
+		return store.Failure{Message: s}, nil
+	}
+	err := json.Unmarshal([]byte(s), &f)
+	return f, err
 }
 
 // messageFields are the fields of a message hash that make up a
@@ -339,15 +364,15 @@ func (r *Ledger) Remove(ctx context.Context, keys ...string) error {
 	return r.exec(ctx, "remove", removeScript, keyArgs(keys)...)
 }
 
-// Fail records the failure reasons and releases the claims; see store.Ledger.
-func (r *Ledger) Fail(ctx context.Context, claim string, reasons map[string]string) error {
-	if len(reasons) == 0 {
+// Fail records the failures and releases the claims; see store.Ledger.
+func (r *Ledger) Fail(ctx context.Context, claim string, failures map[string]store.Failure) error {
+	if len(failures) == 0 {
 		return begin(ctx, "fail")
 	}
-	args := make([]any, 0, 1+2*len(reasons))
+	args := make([]any, 0, 1+2*len(failures))
 	args = append(args, claim)
-	for k, reason := range reasons {
-		args = append(args, k, reason)
+	for k, f := range failures {
+		args = append(args, k, encodeFailure(f))
 	}
 	return r.exec(ctx, "fail", failScript, args...)
 }
@@ -554,8 +579,12 @@ func decodeMessage(f []any) (store.Message, error) {
 		Tag:       s(5),
 		SentAt:    time.UnixMilli(ms).UTC(),
 		Reply:     s(8) == "1",
-		Failure:   s(9),
 	}
+	failure, err := decodeFailure(s(9))
+	if err != nil {
+		return store.Message{}, fmt.Errorf("message %q: bad failure: %w", key, err)
+	}
+	m.Failure = failure
 	if e := s(7); e != "" {
 		ms, err := strconv.ParseInt(e, 10, 64)
 		if err != nil {

@@ -58,7 +58,7 @@ func BenchMessage(prefix string, i int, chats []string) store.Message {
 // ledger benchmarks report their memory per message as a multiple of it
 // (x_raw; target ≤ 4).
 func RawBytes(m store.Message) int {
-	n := len(m.Key) + len(m.Kind) + len(m.ChatID) + len(m.RobotCode) + len(m.MsgKey) + len(m.MsgParam) + len(m.Tag) + len(m.Failure)
+	n := len(m.Key) + len(m.Kind) + len(m.ChatID) + len(m.RobotCode) + len(m.MsgKey) + len(m.MsgParam) + len(m.Tag) + len(m.Failure.Code) + len(m.Failure.Message)
 	n += 8 + 1 // SentAt, Reply
 	if !m.ExpiresAt.IsZero() {
 		n += 8

@@ -226,7 +226,7 @@ func testRecordGet(t *testing.T, f Factory) {
 		{"markdown with failure", msg("k5", "cid-a", 5, func(m *store.Message) {
 			m.MsgKey = "sampleMarkdown"
 			m.MsgParam = `{"title":"t","text":"# 标题\n正文"}`
-			m.Failure = "message too old"
+			m.Failure = store.Failure{Code: "msg.tooOld", Message: "message too old"}
 		})},
 		{"other robot, local time zone", msg("k6", "cid-c", 6, func(m *store.Message) {
 			m.RobotCode = "robot-2"
@@ -518,19 +518,19 @@ func testFail(t *testing.T, f Factory) {
 		msg("c", "cid-a", 3),
 	)
 	require.Equal(t, []string{"c", "b"}, e.take("cid-a", 2))
-	require.NoError(t, e.l.Fail(e.ctx, "", map[string]string{"c": "recall window passed", "missing": "whatever"}))
+	require.NoError(t, e.l.Fail(e.ctx, "", map[string]store.Failure{"c": {Code: "recall.window", Message: "recall window passed"}, "missing": {Message: "whatever"}}))
 
-	assert.Equal(t, "recall window passed", e.get("c").Failure)
+	assert.Equal(t, store.Failure{Code: "recall.window", Message: "recall window passed"}, e.get("c").Failure, "code and words are kept apart")
 	assert.Empty(t, e.get("b").Failure)
 	assert.Equal(t, []string{"c", "a"}, e.newest("cid-a", 5), "a failed message is recallable again, b stays claimed")
 	ms, err := e.l.List(e.ctx, "cid-a", 1)
 	require.NoError(t, err)
 	require.Len(t, ms, 1)
-	assert.Equal(t, "recall window passed", ms[0].Failure, "List shows the failure")
+	assert.Equal(t, "recall window passed", ms[0].Failure.Message, "List shows the failure")
 	assert.Equal(t, []string{"c", "a"}, e.take("cid-a", 5))
 
-	require.NoError(t, e.l.Fail(e.ctx, "", map[string]string{"c": "still too old"}))
-	assert.Equal(t, "still too old", e.get("c").Failure, "the last failure counts")
+	require.NoError(t, e.l.Fail(e.ctx, "", map[string]store.Failure{"c": {Message: "still too old"}}))
+	assert.Equal(t, store.Failure{Message: "still too old"}, e.get("c").Failure, "the last failure counts")
 	e.requireGone("missing")
 }
 
@@ -541,13 +541,13 @@ func testRelease(t *testing.T, f Factory) {
 		msg("b", "cid-a", 2),
 		msg("c", "cid-a", 3),
 	)
-	require.NoError(t, e.l.Fail(e.ctx, "", map[string]string{"c": "busy"}))
+	require.NoError(t, e.l.Fail(e.ctx, "", map[string]store.Failure{"c": {Message: "busy"}}))
 	require.Equal(t, []string{"c", "b"}, e.take("cid-a", 2))
 
 	require.NoError(t, e.l.Release(e.ctx, "", "c", "a", "missing"))
 	assert.Equal(t, []string{"c", "a"}, e.newest("cid-a", 5))
-	assert.Equal(t, "busy", e.get("c").Failure, "Release keeps the failure")
-	assert.Equal(t, normal(msg("c", "cid-a", 3, func(m *store.Message) { m.Failure = "busy" })), normal(e.get("c")))
+	assert.Equal(t, "busy", e.get("c").Failure.Message, "Release keeps the failure")
+	assert.Equal(t, normal(msg("c", "cid-a", 3, func(m *store.Message) { m.Failure = store.Failure{Message: "busy"} })), normal(e.get("c")))
 
 	require.NoError(t, e.l.Release(e.ctx, ""))
 	require.NoError(t, e.l.Release(e.ctx, "", "b"))
@@ -589,14 +589,14 @@ func testLateHolder(t *testing.T, f Factory) {
 	require.Len(t, second, 2, "the lapsed claims are taken again")
 	require.NotEqual(t, first[0].Claim, second[0].Claim)
 
-	require.NoError(t, e.l.Fail(e.ctx, first[0].Claim, map[string]string{"a": "late"}))
+	require.NoError(t, e.l.Fail(e.ctx, first[0].Claim, map[string]store.Failure{"a": {Message: "late"}}))
 	require.NoError(t, e.l.Release(e.ctx, first[0].Claim, "b"))
 	assert.Empty(t, e.newest("cid-a", 5), "the late holder freed nothing")
 	got, err := e.l.Get(e.ctx, "a")
 	require.NoError(t, err)
 	assert.Empty(t, got.Failure, "and recorded no failure")
 
-	require.NoError(t, e.l.Fail(e.ctx, second[0].Claim, map[string]string{"a": "busy"}))
+	require.NoError(t, e.l.Fail(e.ctx, second[0].Claim, map[string]store.Failure{"a": {Message: "busy"}}))
 	require.NoError(t, e.l.Release(e.ctx, second[0].Claim, "b"))
 	assert.Equal(t, []string{"b", "a"}, e.newest("cid-a", 5), "the holder frees its own claims")
 }
@@ -739,7 +739,7 @@ func testDue(t *testing.T, f Factory) {
 	require.Equal(t, []string{"r5", "d10"}, e.claim(e.due(at(60), 2)...))
 	assert.Equal(t, []string{"d20", "d30"}, e.due(at(60), 0))
 	require.NoError(t, e.l.Remove(e.ctx, "r5", "d10"))
-	require.NoError(t, e.l.Fail(e.ctx, "", map[string]string{"d20": "nope"}))
+	require.NoError(t, e.l.Fail(e.ctx, "", map[string]store.Failure{"d20": {Message: "nope"}}))
 	assert.Equal(t, []string{"d20", "d30"}, e.due(at(60), 0))
 }
 
@@ -933,7 +933,7 @@ func testContextCanceled(t *testing.T, f Factory) {
 		"TakeNewest": func() error { _, err := e.l.TakeNewest(ctx, "cid-a", 1); return err },
 		"Claim":      func() error { _, err := e.l.Claim(ctx, []string{"a"}); return err },
 		"Remove":     func() error { return e.l.Remove(ctx, "a") },
-		"Fail":       func() error { return e.l.Fail(ctx, "", map[string]string{"a": "x"}) },
+		"Fail":       func() error { return e.l.Fail(ctx, "", map[string]store.Failure{"a": {Message: "x"}}) },
 		"Release":    func() error { return e.l.Release(ctx, "", "a") },
 		"ByTag":      func() error { _, err := e.l.ByTag(ctx, "t"); return err },
 		"Due":        func() error { _, err := e.l.Due(ctx, at(10), 0); return err },
