@@ -189,8 +189,12 @@ type RecallResult struct {
 	Selected []string `json:"selected"`
 	// Recalled are the keys recalled; empty for a dry run.
 	Recalled []string `json:"recalled"`
-	// Failed maps each key that was not recalled to the reason.
+	// Failed maps each key that was not recalled to the reason, in words.
 	Failed map[string]string `json:"failed"`
+	// FailedCodes maps each failed key whose failure has a code (DingTalk's,
+	// or the server's own such as "dingrecall.notTracked") to it: decide by
+	// these, not by the words.
+	FailedCodes map[string]string `json:"failedCodes"`
 	// DryRun is true when nothing was recalled on purpose.
 	DryRun bool `json:"dryRun"`
 }
@@ -243,8 +247,10 @@ type TrackedMessage struct {
 	Reply bool `json:"reply"`
 	// ExpiresAt is when the server recalls it by itself; zero without a TTL.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
-	// Failure is why its last recall failed, if one did.
-	Failure string `json:"failure"`
+	// Failure is why its last recall failed, if one did, in words;
+	// FailureCode is its code, when it has one.
+	Failure     string `json:"failure"`
+	FailureCode string `json:"failureCode"`
 }
 
 // Messages lists what the server holds for a chat, newest first (GET

@@ -183,6 +183,8 @@ func TestRecall(t *testing.T) {
 		require.Empty(t, res.Recalled)
 		require.Contains(t, res.Failed, "no-such-key")
 		require.Contains(t, res.Failed[a2], "too old")
+		require.Equal(t, "dingrecall.notTracked", res.FailedCodes["no-such-key"], "codes come as data")
+		require.NotContains(t, res.FailedCodes, a2, "DingTalk gave only words for it")
 		s.fake.ClearKeyFailure(a2)
 	})
 	t.Run("since", func(t *testing.T) {
