@@ -192,22 +192,34 @@ func TestDuplicateMsgIDRunsOnce(t *testing.T) {
 func TestFailedKeyStaysWithItsReason(t *testing.T) {
 	a := startApp(t, nil, nil)
 	keys := a.send(group, 3, nil)
-	a.fake.FailKey(keys[1], "bot.stopped")
+	a.fake.FailKey(keys[1], "message is being reviewed")
 	reply := a.command(a.callbackBody("recall 3", nil))
 	text := replyText(t, reply)
 	assert.Contains(t, text, "Recalled 2 of 3 messages")
-	assert.Contains(t, text, `"alert 1": this bot is disabled in DingTalk`)
+	assert.Contains(t, text, `"alert 1": message is being reviewed`, "DingTalk's words for a key it refused on its own")
 	assert.Equal(t, []string{keys[1]}, a.listed(group))
-
-	_, out := a.api(http.MethodGet, "/conversations/"+group+"/messages", nil)
-	msgs := out["messages"].([]any)
-	var failure string
-	for _, m := range msgs {
-		if m.(map[string]any)["processQueryKey"] == keys[1] {
-			failure = m.(map[string]any)["failure"].(string)
+	failure := func(key string) (string, string) {
+		_, out := a.api(http.MethodGet, "/conversations/"+group+"/messages", nil)
+		for _, m := range out["messages"].([]any) {
+			if m := m.(map[string]any); m["processQueryKey"] == key {
+				return m["failure"].(string), m["failureCode"].(string)
+			}
 		}
+		return "", ""
 	}
-	assert.Equal(t, "bot.stopped", failure)
+	words, code := failure(keys[1])
+	assert.Equal(t, "message is being reviewed", words)
+	assert.Empty(t, code, "DingTalk gives no code for a key it refused on its own")
+
+	// A call DingTalk refuses as a whole carries a code: the reply explains
+	// it and the ledger keeps it as data.
+	a.fake.ClearKeyFailure(keys[1])
+	a.fake.FailCallWith(dingtalk.PathGroupRecall, 1, http.StatusBadRequest, "bot.stopped", "robot disabled")
+	text = replyText(t, a.command(a.callbackBody("recall 1", nil)))
+	assert.Contains(t, text, `"alert 1": this bot is disabled in DingTalk`)
+	words, code = failure(keys[1])
+	assert.Equal(t, "bot.stopped: robot disabled", words)
+	assert.Equal(t, "bot.stopped", code)
 }
 
 func TestWholeBatchFailureIsExplained(t *testing.T) {

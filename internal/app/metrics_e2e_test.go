@@ -65,7 +65,7 @@ func TestMetricsMoveForEveryOutcome(t *testing.T) {
 	fake := dingtalktest.NewTest(t)
 	a := startApp(t, fake, nil)
 	keys := a.send(group, 4, nil)
-	fake.FailKey(keys[0], "message already recalled")
+	fake.FailKey(keys[0], "message is being reviewed")
 
 	// Callbacks: ok (and commands ok / refused / invalid), duplicate, bad signature, bad request.
 	fake.FailNextOn(dingtalk.PathGroupRecall, 1, dingtalktest.FaultSystemError) // one retry
