@@ -20,6 +20,9 @@ const (
 	SourceTTL = "ttl"
 	// SourceGuard is the duplicate and burst guard.
 	SourceGuard = "guard"
+	// SourceAlertmanager is the Alertmanager receiver: a repeated
+	// notification replaced a group's message, or its alerts resolved.
+	SourceAlertmanager = "alertmanager"
 )
 
 // Results of an audited message.
@@ -49,7 +52,8 @@ type AuditEntry struct {
 	// Action is ActionRecall or ActionRestore.
 	Action string `json:"action"`
 	// Source is who acted: SourceCommand (a person in a chat), SourceAPI,
-	// SourceTTL (a message's ttl ran out) or SourceGuard.
+	// SourceTTL (a message's ttl ran out), SourceGuard or
+	// SourceAlertmanager.
 	Source string `json:"source"`
 	// StaffID is the staff ID of the person who asked, for SourceCommand.
 	StaffID string `json:"staffId"`
