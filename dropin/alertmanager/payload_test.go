@@ -42,7 +42,7 @@ func TestDecodePayloadNamesTheField(t *testing.T) {
 		{"no group key", edit(`"groupKey":"{}:{alertname=\"DiskFull\"}"`, `"groupKey":""`), "groupKey"},
 		{"bad status", edit(`"status":"firing","alerts"`, `"status":"burning","alerts"`), "status"},
 		{"no alerts", edit(`"alerts":[{"status":"firing","labels":{"alertname":"DiskFull","instance":"db-3"},"annotations":{"summary":"disk 91%"},"startsAt":"2026-05-01T09:00:00.123Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus:9090/graph","fingerprint":"5f1b2c3d4e5f6a7b"}]`, `"alerts":[]`), "alerts"},
-		{"alerts an object", edit(`"alerts":[{"status"`, `"alerts":{"x":[{"status"`)+"}", "alerts"},
+		{"alerts an object", edit(`"alerts":[{"status"`, `"alerts":{"x":[{"status"`) + "}", "alerts"},
 		{"alert without status", edit(`{"status":"firing","labels"`, `{"labels"`), "alerts[0].status"},
 		{"alert without fingerprint", edit(`"fingerprint":"5f1b2c3d4e5f6a7b"`, `"fingerprint":""`), "alerts[0].fingerprint"},
 		{"labels not an object", edit(`"labels":{"alertname":"DiskFull","instance":"db-3"}`, `"labels":"DiskFull"`), "alerts[0].labels"},
