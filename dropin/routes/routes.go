@@ -144,8 +144,14 @@ func (p *parser) file(top *yaml.Node) {
 		p.problem("line %d: want a mapping with the keys webhooks and alertmanager", top.Line)
 		return
 	}
+	seen := map[string]bool{}
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		k, v := top.Content[i], top.Content[i+1]
+		if seen[k.Value] {
+			p.problem("line %d: %s is given twice", k.Line, k.Value)
+			continue
+		}
+		seen[k.Value] = true
 		switch k.Value {
 		case "webhooks":
 			for j, e := range p.list("webhooks", v) {
@@ -188,18 +194,24 @@ func (p *parser) readEntry(list string, i int, n *yaml.Node, known ...string) *e
 		return nil
 	}
 	for j := 0; j+1 < len(n.Content); j += 2 {
+		if k, v := n.Content[j], n.Content[j+1]; k.Value == "name" && v.Kind == yaml.ScalarNode && v.Value != "" {
+			e.label = fmt.Sprintf("%s[%d] %q (line %d)", list, i, v.Value, n.Line)
+		}
+	}
+	seen := map[string]bool{}
+	for j := 0; j+1 < len(n.Content); j += 2 {
 		k, v := n.Content[j], n.Content[j+1]
 		switch {
 		case !slices.Contains(known, k.Value):
 			p.problem("%s %s: is not a known field; want one of %s", e.label, k.Value, strings.Join(known, ", "))
+		case seen[k.Value]:
+			p.problem("%s %s: is given twice (line %d)", e.label, k.Value, k.Line)
 		case v.Kind != yaml.ScalarNode:
 			p.problem("%s %s: want a single value, not a list or mapping", e.label, k.Value)
 		case v.Tag != "!!null":
 			e.fields[k.Value] = v.Value
 		}
-	}
-	if name := e.fields["name"]; name != "" {
-		e.label = fmt.Sprintf("%s[%d] %q (line %d)", list, i, name, n.Line)
+		seen[k.Value] = true
 	}
 	return e
 }
