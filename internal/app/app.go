@@ -55,6 +55,8 @@ type Option func(*options)
 // options are what Options set.
 type options struct {
 	now func() time.Time
+	// reload, when set, replaces SIGHUP as the ROUTES_FILE reload request.
+	reload <-chan struct{}
 }
 
 // WithClock runs the app on the clock now instead of the wall clock.
@@ -198,6 +200,9 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 		DisableCallback: cfg.CallbackMode == "stream", Ready: streamReady(streamClient),
 		Now: o.now, Log: log, Metrics: mx, MetricsHandler: mx.Handler(),
 	})
+	if _, err := startDropins(ctx, cfg, router, dropinBot{guard, recaller}, st.states, sup, log, o); err != nil {
+		return err
+	}
 	if cfg.Sandbox {
 		sandbox.Register(router, sandbox.Deps{
 			Fake: fake, AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, Log: log, Stream: cfg.CallbackMode == "stream",

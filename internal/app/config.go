@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/dingrecall/dingrecall/dingtalk"
+	"github.com/dingrecall/dingrecall/dropin/alertmanager"
 	"github.com/dingrecall/dingrecall/templates"
 )
 
@@ -52,6 +53,8 @@ type config struct {
 	DupWindow    time.Duration
 	BurstLimit   int
 	BurstRecall  bool
+	RoutesFile   string
+	AlertRetry   time.Duration
 
 	// Sandbox is true when DINGTALK_APP_KEY is unset: the app runs against an
 	// in-process fake DingTalk.
@@ -95,6 +98,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DupWindow:    p.duration("DUPLICATE_WINDOW", 30*time.Second, 0, 24*time.Hour),
 		BurstLimit:   p.integer("BURST_LIMIT", 20, 0, 100000),
 		BurstRecall:  p.boolean("BURST_AUTO_RECALL", false),
+		RoutesFile:   p.str("ROUTES_FILE", ""),
+		AlertRetry:   p.duration("ALERT_RETRY_WINDOW", alertmanager.DefaultRetryWindow, minRetryWindow, maxRetryWindow),
 	}
 	c.LogLevel = p.level("LOG_LEVEL", logrus.InfoLevel)
 	switch {
