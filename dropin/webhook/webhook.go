@@ -91,8 +91,7 @@ type Routes interface {
 	Webhook(token string) (Route, bool)
 }
 
-// Sender is the bot's one send path (the guard's Send today, *bot.Bot's
-// once it has one).
+// Sender is the bot's one send path, with its guards (*bot.Bot has it).
 type Sender interface {
 	Send(ctx context.Context, o bot.Outgoing) (store.Message, error)
 }

@@ -200,7 +200,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 		DisableCallback: cfg.CallbackMode == "stream", Ready: streamReady(streamClient),
 		Now: o.now, Log: log, Metrics: mx, MetricsHandler: mx.Handler(),
 	})
-	if _, err := startDropins(ctx, cfg, router, dropinBot{guard, recaller}, st.states, sup, log, o); err != nil {
+	if _, err := startDropins(ctx, cfg, router, b, st.states, sup, log, o); err != nil {
 		return err
 	}
 	if cfg.Sandbox {

@@ -18,12 +18,8 @@ import (
 	"github.com/dingrecall/dingrecall/store"
 )
 
-// dropinBot is the bot as the drop-ins use it: the guard's send path and
-// the recall engine.
-type dropinBot struct {
-	*bot.Guard
-	*bot.Recaller
-}
+// The bot is what the drop-ins post and recall through.
+var _ alertmanager.Bot = (*bot.Bot)(nil)
 
 // The sandbox's built-in routes, in force when sandbox mode runs without
 // ROUTES_FILE: a custom robot webhook into deploys and an Alertmanager
@@ -67,7 +63,7 @@ func openRoutes(cfg config) (*routes.Table, error) {
 // startDropins loads the routes and, when there are any, serves the custom
 // robot webhook and the Alertmanager receiver on r, and reloads
 // ROUTES_FILE on SIGHUP (or on o.reload) until ctx ends.
-func startDropins(ctx context.Context, cfg config, r *gin.Engine, b dropinBot, states store.States, sup *supervisor, log logrus.FieldLogger, o options) (*routes.Table, error) {
+func startDropins(ctx context.Context, cfg config, r *gin.Engine, b alertmanager.Bot, states store.States, sup *supervisor, log logrus.FieldLogger, o options) (*routes.Table, error) {
 	table, err := openRoutes(cfg)
 	if err != nil || table == nil {
 		return nil, err
