@@ -62,8 +62,8 @@ func startApp(t *testing.T, fake *dingtalktest.Server, env map[string]string) *t
 	return startAppAt(t, fake, env, time.Now)
 }
 
-// startAppAt is startApp on the clock now.
-func startAppAt(t *testing.T, fake *dingtalktest.Server, env map[string]string, now func() time.Time) *testApp {
+// startAppAt is startApp on the clock now, with opts.
+func startAppAt(t *testing.T, fake *dingtalktest.Server, env map[string]string, now func() time.Time, opts ...Option) *testApp {
 	t.Helper()
 	if fake == nil {
 		fake = dingtalktest.NewTest(t)
@@ -87,7 +87,7 @@ func startAppAt(t *testing.T, fake *dingtalktest.Server, env map[string]string, 
 	a := &testApp{t: t, base: "http://" + ln.Addr().String(), fake: fake, token: vars["API_TOKEN"], done: make(chan error, 1), now: now}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
-	go func() { a.done <- Run(ctx, ln, func(k string) string { return vars[k] }, WithClock(now)) }()
+	go func() { a.done <- Run(ctx, ln, func(k string) string { return vars[k] }, append([]Option{WithClock(now)}, opts...)...) }()
 	require.Eventually(t, func() bool {
 		select {
 		case err := <-a.done:
