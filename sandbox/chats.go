@@ -262,6 +262,10 @@ type stateView struct {
 	Via string `json:"via"`
 	// MaxCount is the most messages one "bot posts" request sends.
 	MaxCount int `json:"maxCount"`
+	// AlertChat is the conversation of the Alertmanager route the page fires
+	// sample alerts through ("" without one); AlertsFiring how many fire.
+	AlertChat    string `json:"alertChat,omitempty"`
+	AlertsFiring int    `json:"alertsFiring"`
 }
 
 // botName is how the page shows the bot.
@@ -280,7 +284,10 @@ func (s *sim) state() stateView {
 			bots[c] = append(bots[c], botView(m))
 		}
 	}
-	out := stateView{People: people, BotName: botName, Via: s.via(), MaxCount: maxCount, Chats: make([]chatView, 0, len(s.chats))}
+	out := stateView{People: people, BotName: botName, Via: s.via(), MaxCount: maxCount, Chats: make([]chatView, 0, len(s.chats)), AlertsFiring: len(s.alerts)}
+	if s.d.Alerts != nil {
+		out.AlertChat = s.d.Alerts.ConversationID
+	}
 	for _, c := range s.chats {
 		list := bots[c]
 		if len(list) > maxKept {

@@ -17,6 +17,10 @@
 //   - POST /sandbox/api/bot {chat, text, count, ttl, tag}: has the bot post
 //     text (count times, numbered) into chat through the app's
 //     /api/v1/messages with the API token, which stays on the server.
+//   - POST /sandbox/api/alert {action}: with an Alertmanager route (Deps.Alerts),
+//     "fire" makes one more sample alert fire and "resolve" resolves them all;
+//     either posts the notification Alertmanager would send to the app's
+//     /alertmanager/<route>, with the API token.
 //
 // Register is only called in sandbox mode, so none of this exists when the
 // app talks to the real DingTalk.
@@ -51,6 +55,9 @@ type Deps struct {
 	// Stream delivers typed messages over the fake's Stream mode gateway
 	// (CALLBACK_MODE=stream) instead of to /dingtalk/callback.
 	Stream bool
+	// Alerts, when set, is the Alertmanager route the page fires and
+	// resolves a sample alert through.
+	Alerts *AlertRoute
 }
 
 // Limits of the simulator.
@@ -87,6 +94,9 @@ func Register(r *gin.Engine, d Deps) {
 	api.GET("/state", s.getState)
 	api.POST("/say", sameOrigin, s.say)
 	api.POST("/bot", sameOrigin, s.botPost)
+	if d.Alerts != nil {
+		api.POST("/alert", sameOrigin, s.alertPost)
+	}
 }
 
 // sim is the simulator's state: its chats and what people typed in them.
@@ -104,6 +114,8 @@ type sim struct {
 	byUser map[string]*chat // one-to-one chats by the person's staff ID
 	said   map[string][]*typed
 	seq    int
+	// alerts are the sample alerts firing.
+	alerts []sampleAlert
 }
 
 // newSim builds the simulator with its built-in chats.

@@ -200,13 +200,14 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 		DisableCallback: cfg.CallbackMode == "stream", Ready: streamReady(streamClient),
 		Now: o.now, Log: log, Metrics: mx, MetricsHandler: mx.Handler(),
 	})
-	if _, err := startDropins(ctx, cfg, router, b, st.states, sup, log, o); err != nil {
+	table, err := startDropins(ctx, cfg, router, b, st.states, sup, log, o)
+	if err != nil {
 		return err
 	}
 	if cfg.Sandbox {
 		sandbox.Register(router, sandbox.Deps{
 			Fake: fake, AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, Log: log, Stream: cfg.CallbackMode == "stream",
-			Self: func() string { return loopbackURL(ln.Addr()) },
+			Self: func() string { return loopbackURL(ln.Addr()) }, Alerts: sandboxAlerts(table),
 		})
 	}
 	srv := &http.Server{

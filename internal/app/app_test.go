@@ -87,7 +87,9 @@ func startAppAt(t *testing.T, fake *dingtalktest.Server, env map[string]string, 
 	a := &testApp{t: t, base: "http://" + ln.Addr().String(), fake: fake, token: vars["API_TOKEN"], done: make(chan error, 1), now: now}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
-	go func() { a.done <- Run(ctx, ln, func(k string) string { return vars[k] }, append([]Option{WithClock(now)}, opts...)...) }()
+	go func() {
+		a.done <- Run(ctx, ln, func(k string) string { return vars[k] }, append([]Option{WithClock(now)}, opts...)...)
+	}()
 	require.Eventually(t, func() bool {
 		select {
 		case err := <-a.done:

@@ -15,6 +15,7 @@ import (
 	"github.com/dingrecall/dingrecall/dropin/alertmanager"
 	"github.com/dingrecall/dingrecall/dropin/routes"
 	"github.com/dingrecall/dingrecall/dropin/webhook"
+	"github.com/dingrecall/dingrecall/sandbox"
 	"github.com/dingrecall/dingrecall/store"
 )
 
@@ -120,6 +121,21 @@ func logRoutes(log logrus.FieldLogger, table *routes.Table, msg string) {
 		file = "built-in (sandbox)"
 	}
 	log.WithFields(logrus.Fields{"file": file, "webhooks": hooks, "alertmanager": receivers}).Info(msg)
+}
+
+// sandboxAlerts is the Alertmanager route the sandbox page fires its sample
+// alert through: the built-in one, or the first of ROUTES_FILE; nil when
+// there is none.
+func sandboxAlerts(table *routes.Table) *sandbox.AlertRoute {
+	if table == nil {
+		return nil
+	}
+	_, names := table.Current().Names()
+	if len(names) == 0 {
+		return nil
+	}
+	r, _ := table.Receiver(names[0])
+	return &sandbox.AlertRoute{Name: r.Name, ConversationID: r.ConversationID}
 }
 
 // WithRoutesReload reloads ROUTES_FILE at each value on reload instead of

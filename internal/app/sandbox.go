@@ -84,7 +84,21 @@ Send a message through the bot:
 List what the bot tracks there:
   curl -s -H "Authorization: Bearer %[4]s" %[3]s/api/v1/conversations/cidSandboxOps==/messages
 %[5]s
-`, cfg.AppSecret, tokenNote, base, token, recallHow, orNone(cfg.Admins), orNone(cfg.Users), cfg.GroupAdmins)
+%[9]s`, cfg.AppSecret, tokenNote, base, token, recallHow, orNone(cfg.Admins), orNone(cfg.Users), cfg.GroupAdmins, dropinBanner(cfg, base, token))
+}
+
+// dropinBanner is how to try the sandbox's built-in routes, or nothing when
+// ROUTES_FILE replaces them.
+func dropinBanner(cfg config, base, token string) string {
+	if cfg.RoutesFile != "" {
+		return ""
+	}
+	return fmt.Sprintf(`
+Post as a DingTalk custom robot would (into deploys; a tool changes only its host):
+  curl -s -X POST '%[1]s/robot/send?access_token=%[2]s' -H 'Content-Type: application/json' -d '{"msgtype":"text","text":{"content":"build 42 passed"}}'
+Send an Alertmanager notification (into ops-alerts; the page's Fire and Resolve buttons do the same):
+  curl -s -X POST %[1]s/alertmanager/%[3]s -H "Authorization: Bearer %[4]s" -H 'Content-Type: application/json' -d '{"version":"4","groupKey":"{}:{alertname=\"DiskFull\"}","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"DiskFull","instance":"db-9"},"annotations":{"summary":"disk 91%% full"},"fingerprint":"0000000000000009"}]}'
+`, base, sandboxWebhookToken, sandboxAlertRoute, token)
 }
 
 // orNone is list, or "none" when it is empty.

@@ -174,3 +174,84 @@ func TestSandboxBannerUsesThePagesChats(t *testing.T) {
 	assert.Equal(t, sandboxBurstLimit, cfg.BurstLimit, "sandbox mode raises the burst limit")
 	assert.Greater(t, cfg.BurstLimit, cfg.ConfirmOver)
 }
+
+// TestSandboxFiresAndResolvesASampleAlert: the page's Alertmanager buttons
+// go through the built-in route: each fire replaces the group's message in
+// ops-alerts, and resolving recalls it and leaves a notice.
+func TestSandboxFiresAndResolvesASampleAlert(t *testing.T) {
+	a := startSandboxMode(t, map[string]string{"LOG_LEVEL": "error"})
+	resp, err := http.Get(a.base + "/sandbox/api/state")
+	require.NoError(t, err)
+	var st struct {
+		AlertChat string `json:"alertChat"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	resp.Body.Close()
+	assert.Equal(t, sandboxAlertChat, st.AlertChat)
+
+	alerts := func() (live, recalled []string) {
+		chats, _ := a.state()
+		for _, m := range chats["ops-alerts"] {
+			if m.From != "bot" {
+				continue
+			}
+			if m.Recalled {
+				recalled = append(recalled, m.Text)
+			} else {
+				live = append(live, m.Text)
+			}
+		}
+		return live, recalled
+	}
+	status, out := a.post("/sandbox/api/alert", map[string]any{"action": "fire"})
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	assert.EqualValues(t, 1, out["firing"])
+	live, _ := alerts()
+	require.Len(t, live, 1)
+	assert.Contains(t, live[0], "db-1")
+
+	status, out = a.post("/sandbox/api/alert", map[string]any{"action": "fire"})
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	assert.Len(t, out["result"].(map[string]any)["recalled"], 1, "the group's message was replaced")
+	live, recalled := alerts()
+	require.Len(t, live, 1)
+	assert.Contains(t, live[0], "db-2")
+	assert.Len(t, recalled, 1)
+
+	status, out = a.post("/sandbox/api/alert", map[string]any{"action": "resolve"})
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	assert.EqualValues(t, 0, out["firing"])
+	live, recalled = alerts()
+	require.Len(t, live, 1, "only the resolved notice")
+	assert.Contains(t, live[0], "db-1")
+	assert.Contains(t, live[0], "db-2")
+	assert.Len(t, recalled, 2)
+
+	status, out = a.post("/sandbox/api/alert", map[string]any{"action": "resolve"})
+	assert.Equal(t, http.StatusBadRequest, status, "%v", out)
+}
+
+// TestSandboxWebhookRoute: the banner's custom robot curl line posts into
+// deploys through the built-in webhook route.
+func TestSandboxWebhookRoute(t *testing.T) {
+	a := startSandboxMode(t, map[string]string{"LOG_LEVEL": "error"})
+	resp, err := http.Post(a.base+"/robot/send?access_token="+sandboxWebhookToken, "application/json",
+		strings.NewReader(`{"msgtype":"markdown","markdown":{"title":"deploy","text":"v1.2.3 is live"}}`))
+	require.NoError(t, err)
+	var ans map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ans))
+	resp.Body.Close()
+	assert.EqualValues(t, 0, ans["errcode"], "%v", ans)
+	chats, _ := a.state()
+	require.NotEmpty(t, chats["deploys"])
+	assert.Equal(t, "v1.2.3 is live", chats["deploys"][len(chats["deploys"])-1].Text)
+
+	var buf bytes.Buffer
+	cfg, err := loadConfig(func(string) string { return "" })
+	require.NoError(t, err)
+	ln := listen(t)
+	defer ln.Close()
+	sandboxBanner(&buf, cfg, ln.Addr(), true)
+	assert.Contains(t, buf.String(), "/robot/send?access_token="+sandboxWebhookToken)
+	assert.Contains(t, buf.String(), "/alertmanager/"+sandboxAlertRoute)
+}

@@ -12,6 +12,7 @@
   var botName = 'dingrecall';
   var via = 'http'; // how typed messages reach the app: http or stream
   var maxCount = 50; // the most posts one "Bot posts" sends
+  var alertChat = ''; // conversation of the Alertmanager route, '' without one
   var applied = 0; // sequence of the newest state shown
   var requested = 0;
 
@@ -122,6 +123,15 @@
       el('span', { class: 'times', text: '×' }), botCount, botTTL,
       el('button', { type: 'submit', id: 'bot-' + id + '-send', text: 'Post via API' }));
 
+    var alertForm = null;
+    if (alertChat && chat.conversationId === alertChat) {
+      alertForm = el('form', { class: 'post alerts', id: 'alert-' + id, 'data-chat': id },
+        el('span', { class: 'label', text: 'Alertmanager' }),
+        el('button', { type: 'submit', id: 'alert-' + id + '-fire', value: 'fire', text: 'Fire sample alert' }),
+        el('button', { type: 'submit', id: 'alert-' + id + '-resolve', value: 'resolve', text: 'Resolve' }),
+        el('span', { class: 'hint', id: 'alert-' + id + '-firing', text: '' }));
+    }
+
     var list = el('ol', { class: 'messages', id: 'messages-' + id, 'data-chat': id });
     var status = el('p', { class: 'status', id: 'status-' + id, role: 'status' });
     var sub = isOTO ? 'one-to-one · ' + chat.owner : (chat.kind + ' · ' + chat.conversationId);
@@ -131,8 +141,9 @@
         el('div', { class: 'titles' }, el('h2', { text: chat.title }), el('p', { class: 'sub', text: sub })),
         el('span', { class: 'count', id: 'count-' + id })),
       list,
-      el('div', { class: 'composer' }, sayForm, botForm, status));
-    var panel = { root: root, list: list, status: status, sig: '', count: root.querySelector('.count') };
+      el('div', { class: 'composer' }, sayForm, botForm, alertForm, status));
+    var panel = { root: root, list: list, status: status, sig: '', count: root.querySelector('.count'),
+      firing: alertForm ? alertForm.querySelector('.hint') : null };
 
     sayForm.addEventListener('submit', function (ev) {
       ev.preventDefault();
@@ -174,7 +185,39 @@
         .catch(function (e) { setStatus(panel, 'not posted: ' + e, 'error'); })
         .then(function () { send.disabled = false; });
     });
+    if (alertForm) {
+      alertForm.addEventListener('submit', function (ev) {
+        ev.preventDefault();
+        var action = (ev.submitter && ev.submitter.value) || 'fire';
+        var buttons = alertForm.querySelectorAll('button');
+        buttons.forEach(function (b) { b.disabled = true; });
+        setStatus(panel, 'posting an Alertmanager notification to /alertmanager/…', 'info');
+        postJSON('/sandbox/api/alert', { action: action })
+          .then(function (res) {
+            if (res.status !== 200) {
+              setStatus(panel, errorText(res), 'error');
+            } else {
+              setStatus(panel, alertText(action, res.data), 'ok');
+              panel.firing.textContent = res.data.firing + ' firing';
+            }
+            refresh();
+          })
+          .catch(function (e) { setStatus(panel, 'not posted: ' + e, 'error'); })
+          .then(function () { buttons.forEach(function (b) { b.disabled = false; }); });
+      });
+    }
     return panel;
+  }
+
+  // alertText says what an Alertmanager notification did.
+  function alertText(action, d) {
+    var r = d.result || {};
+    if (r.retry) return 'the same notification again within ALERT_RETRY_WINDOW: a retry, nothing posted again';
+    var parts = [];
+    if (r.recalled && r.recalled.length) parts.push('recalled ' + r.recalled.length + ' earlier message' + (r.recalled.length === 1 ? '' : 's'));
+    if (r.processQueryKey) parts.push('posted the group\'s current message');
+    if (r.noticeKey) parts.push('posted a resolved notice (recalled after its TTL)');
+    return (action === 'fire' ? 'fired: ' : 'resolved: ') + (parts.join(', ') || 'nothing to do');
   }
 
   // bubble renders one message.
@@ -254,6 +297,7 @@
   function apply(state) {
     if (state.botName) botName = state.botName;
     if (state.maxCount) maxCount = state.maxCount;
+    if (state.alertChat) alertChat = state.alertChat;
     if (state.via && state.via !== via) {
       via = state.via;
       var how = document.getElementById('send-how');
@@ -272,6 +316,7 @@
         main.appendChild(panel.root);
       }
       renderMessages(panel, chat);
+      if (panel.firing) panel.firing.textContent = state.alertsFiring ? state.alertsFiring + ' firing' : '';
     });
     document.body.setAttribute('data-ready', 'true');
   }
