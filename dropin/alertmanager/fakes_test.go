@@ -2,7 +2,6 @@ package alertmanager_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -107,7 +106,7 @@ type stateValue struct {
 	exp time.Time
 }
 
-var errStoreDown = errors.New("redis: connection refused")
+var errStoreDown = fmt.Errorf("%w: redis: connection refused", store.ErrUnavailable)
 
 func newStates(now func() time.Time) *fakeStates {
 	return &fakeStates{now: now, values: map[string]stateValue{}}

@@ -123,7 +123,9 @@ func failWith(c *gin.Context, err error) {
 		fail(c, http.StatusBadGateway, "dingtalk_failed", "", err.Error())
 	case errors.Is(err, store.ErrInvalid):
 		fail(c, http.StatusInternalServerError, "internal", "", err.Error())
-	default:
+	case errors.Is(err, store.ErrUnavailable):
 		fail(c, http.StatusServiceUnavailable, "store_unavailable", "", "the message store is unavailable, try again: "+err.Error())
+	default:
+		fail(c, http.StatusServiceUnavailable, "unavailable", "", "the notification could not be handled, try again: "+err.Error())
 	}
 }

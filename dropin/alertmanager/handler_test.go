@@ -139,6 +139,7 @@ func TestHandlerFailuresAreRetryable(t *testing.T) {
 			r.bot.sendErrs = []error{&bot.BurstError{RetryAfter: 12 * time.Second, Limit: 20}}
 		}, http.StatusServiceUnavailable, "burst", "12"},
 		{"store down", func(r *rig) { r.states.failAll = true }, http.StatusServiceUnavailable, "store_unavailable", ""},
+		{"something else", func(r *rig) { r.bot.recallErr = errors.New("select messages: surprise") }, http.StatusServiceUnavailable, "unavailable", ""},
 		{"ledger refuses", func(r *rig) {
 			r.bot.sendErrs = []error{fmt.Errorf("record: %w", store.ErrInvalid)}
 		}, http.StatusInternalServerError, "internal", ""},
