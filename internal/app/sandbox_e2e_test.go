@@ -228,7 +228,10 @@ func TestSandboxFiresAndResolvesASampleAlert(t *testing.T) {
 	assert.Len(t, recalled, 2)
 
 	status, out = a.post("/sandbox/api/alert", map[string]any{"action": "resolve"})
+	assert.Equal(t, http.StatusBadRequest, status, "nothing fires any more: %v", out)
+	status, out = a.post("/sandbox/api/alert", map[string]any{"action": "explode"})
 	assert.Equal(t, http.StatusBadRequest, status, "%v", out)
+	assert.Contains(t, out["error"].(map[string]any)["message"], "want fire or resolve")
 }
 
 // TestSandboxWebhookRoute: the banner's custom robot curl line posts into
