@@ -1,6 +1,7 @@
 package app
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -51,6 +52,9 @@ func TestFailureReportsStayUntilResolved(t *testing.T) {
 	report := a.command(a.callbackBody("recall 2", nil))
 	require.Contains(t, replyText(t, report), "Could not recall")
 	plain := a.command(a.callbackBody("help", nil))
+	// The fake has the reply before the ledger does; its expiry is only set
+	// once it is recorded, on the clock as it is then.
+	a.waitTracked(group, plain.Key)
 
 	clk.Advance(3 * time.Second)
 	require.Eventually(t, func() bool { return a.recalled(plain.Key) }, 10*time.Second, 10*time.Millisecond, "a plain reply goes")
@@ -59,9 +63,28 @@ func TestFailureReportsStayUntilResolved(t *testing.T) {
 	a.fake.ClearKeyFailure(keys[0])
 	resolved := a.command(a.callbackBody("recall retry", nil))
 	require.Contains(t, replyText(t, resolved), "recalled 1")
+	a.waitTracked(group, resolved.Key)
 	clk.Advance(3 * time.Second)
 	require.Eventually(t, func() bool { return a.recalled(report.Key) && a.recalled(resolved.Key) }, 10*time.Second, 10*time.Millisecond,
 		"resolved, the report goes with the reply that resolved it")
+}
+
+// waitTracked waits until the ledger holds the message with key in conv
+// (replies included).
+func (a *testApp) waitTracked(conv, key string) {
+	a.t.Helper()
+	require.Eventually(a.t, func() bool {
+		status, out := a.api(http.MethodGet, "/conversations/"+conv+"/messages", nil)
+		if status != http.StatusOK {
+			return false
+		}
+		for _, m := range out["messages"].([]any) {
+			if m.(map[string]any)["processQueryKey"] == key {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 5*time.Millisecond, "the ledger never recorded %s", key)
 }
 
 // recalled reports whether the fake DingTalk recalled the message with key.
