@@ -29,7 +29,7 @@ type fakeBot struct {
 	sendErrs []error
 	// recallErr is returned by every recall; failKeys fail one by one.
 	recallErr error
-	failKeys  map[string]string
+	failKeys  map[string]store.Failure
 }
 
 func (b *fakeBot) Send(_ context.Context, o bot.Outgoing) (store.Message, error) {
@@ -55,7 +55,7 @@ func (b *fakeBot) Recall(_ context.Context, sel bot.Selection, by bot.Actor) (bo
 	if b.recallErr != nil {
 		return bot.Outcome{}, b.recallErr
 	}
-	out := bot.Outcome{Failed: map[string]string{}}
+	out := bot.Outcome{Failed: map[string]store.Failure{}}
 	for _, m := range b.msgs {
 		if m.Recalled || m.Tag != sel.Tag || (sel.ChatID != "" && m.ChatID != sel.ChatID) {
 			continue

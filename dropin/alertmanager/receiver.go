@@ -141,9 +141,9 @@ type Result struct {
 	Notice string `json:"noticeKey,omitempty"`
 	// Recalled are the keys of the group's earlier messages taken back.
 	Recalled []string `json:"recalled"`
-	// Failed maps the keys whose recall failed to the reason; they stay
-	// tracked and are tried again at the group's next notification.
-	Failed map[string]string `json:"failed,omitempty"`
+	// Failed maps the keys whose recall failed to DingTalk's reason; they
+	// stay tracked and are tried again at the group's next notification.
+	Failed map[string]store.Failure `json:"failed,omitempty"`
 }
 
 // groupState is the receiver's record of one alert group.

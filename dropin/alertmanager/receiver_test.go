@@ -323,10 +323,10 @@ func TestFailedRecallIsReportedAndTriedAgain(t *testing.T) {
 	r := newRig(t)
 	rt := route(alertmanager.ResolvedRecall)
 	r.handle(rt, notification(alert("db-3", "firing")))
-	r.bot.failKeys = map[string]string{"key-1": "system.error"}
+	r.bot.failKeys = map[string]store.Failure{"key-1": {Code: "system.error", Message: "unknown system error"}}
 	r.clock.Advance(time.Minute)
 	res := r.handle(rt, notification(alert("db-3", "firing"), alert("db-4", "firing")))
-	assert.Equal(t, map[string]string{"key-1": "system.error"}, res.Failed)
+	assert.Equal(t, map[string]store.Failure{"key-1": {Code: "system.error", Message: "unknown system error"}}, res.Failed)
 	assert.Equal(t, "key-2", res.Posted, "the new state of the group is shown all the same")
 	r.bot.failKeys = nil
 	r.clock.Advance(time.Minute)
