@@ -125,3 +125,25 @@ func (m *Ledger) JournalLen() int {
 
 // Now returns the ledger's clock, for a store built on the ledger.
 func (m *Ledger) Now() time.Time { return m.ix.now() }
+
+// Tracked reports whether the record kind id exists: a message that is
+// tracked, a reservation that is stored or a chat title that is set. A
+// store that loads the ledger from disk deletes there what it does not
+// track (expired, or over the per-chat cap).
+func (m *Ledger) Tracked(kind JournalKind, id string) bool {
+	now := m.lock()
+	defer m.unlock()
+	ix := m.ix
+	switch kind {
+	case JournalMessage:
+		e := m.lookup(id)
+		return e != nil && ix.alive(e, now)
+	case JournalReservation:
+		r := ix.res[id]
+		return r != nil && !ix.expired(r, now)
+	case JournalTitle:
+		ch := ix.chats[id]
+		return ch != nil && ch.title != ""
+	}
+	return false
+}
