@@ -94,8 +94,11 @@ type Ledger struct {
 	now   func() time.Time
 	ttl   time.Duration // of the audit log
 
-	mu         sync.Mutex
-	waiters    []chan error
+	mu sync.Mutex
+	// next is the commit the callers waiting now wait for; waiting is
+	// true once one does.
+	next       *commit
+	waiting    bool
 	auditQueue []store.AuditEntry
 	auditCount int // entries in bucketAudit
 	closed     bool
@@ -157,7 +160,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		return nil, err
 	}
 	l := &Ledger{
-		mem: mem, audit: audit, db: db, now: opts.Now, ttl: opts.AuditTTL,
+		mem: mem, audit: audit, db: db, now: opts.Now, ttl: opts.AuditTTL, next: newCommit(),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if err := l.load(); err != nil {
@@ -252,6 +255,14 @@ func (l *Ledger) Close() error {
 	return l.closeErr
 }
 
+// commit is one group commit: done is closed once it ended, err says how.
+type commit struct {
+	done chan struct{}
+	err  error
+}
+
+func newCommit() *commit { return &commit{done: make(chan struct{})} }
+
 // unavailableError is a failed write to the database: both
 // store.ErrUnavailable and the underlying error for errors.Is and As.
 type unavailableError struct{ err error }
@@ -267,19 +278,20 @@ func (e *unavailableError) Unwrap() []error { return []error{store.ErrUnavailabl
 // store.ErrUnavailable; what failed to be written stays in the journal
 // and is written by the next commit.
 func (l *Ledger) durable(op string) error {
-	ch := make(chan error, 1)
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return fmt.Errorf("bolt store: %s: %w", op, &unavailableError{ErrClosed})
 	}
-	l.waiters = append(l.waiters, ch)
+	c := l.next
+	l.waiting = true
 	l.mu.Unlock()
 	select {
 	case l.kick <- struct{}{}:
 	default:
 	}
-	if err := <-ch; err != nil {
+	<-c.done
+	if err := c.err; err != nil {
 		return fmt.Errorf("bolt store: %s: %w", op, &unavailableError{err})
 	}
 	return nil
@@ -306,22 +318,21 @@ func (l *Ledger) commitLoop() {
 func (l *Ledger) commitWaiting() {
 	for {
 		l.mu.Lock()
-		waiters, entries := l.waiters, l.auditQueue
-		l.waiters, l.auditQueue = nil, nil
-		l.mu.Unlock()
-		if len(waiters) == 0 && len(entries) == 0 {
+		if !l.waiting {
+			l.mu.Unlock()
 			return
 		}
-		err := l.write(entries)
-		if err != nil && len(entries) > 0 {
+		c, entries := l.next, l.auditQueue
+		l.next, l.waiting, l.auditQueue = newCommit(), false, nil
+		l.mu.Unlock()
+		c.err = l.write(entries)
+		if c.err != nil && len(entries) > 0 {
 			// Put the audit entries back for the next commit.
 			l.mu.Lock()
 			l.auditQueue = append(entries, l.auditQueue...)
 			l.mu.Unlock()
 		}
-		for _, w := range waiters {
-			w <- err
-		}
+		close(c.done)
 	}
 }
 
