@@ -2,8 +2,10 @@
 // messages the bot sent and may still recall, the Deduper of callback
 // message IDs, the Audit log and the short-lived States, their types,
 // their sentinel errors and a few backend-neutral helpers. The backends are
-// packages of their own: store/memory (in process, optionally saved to a
-// file by store/file) and store/redis (shared by replicas).
+// packages of their own: store/memory (in process), store/bolt (one node,
+// durable in a local database: STORE_FILE) and store/redis (shared by
+// replicas). store/file keeps the JSON format of earlier STORE_FILEs,
+// which store/bolt migrates.
 //
 // Every implementation must pass the conformance suite in package
 // store/storetest. Time decisions (TTL expiry, claim leases) are taken from
@@ -158,8 +160,11 @@ var (
 // messages (TakeNewest or Claim) and then removes those it recalled (Remove)
 // and marks those it could not (Fail), or gives them back (Release). A
 // claimed message is invisible to Newest, TakeNewest, Claim, ByTag and Due
-// until then, or until its claim lease lapses. All methods are safe for
-// concurrent use.
+// until then, or until its claim lease lapses; a holder that works longer
+// than a lease renews it (Renew). A message whose claim lapsed is flagged
+// Lapsed when it is next returned, so that its state is checked before it
+// is recalled again. Sends are written ahead as reservations (Reserve,
+// then Commit or Drop). All methods are safe for concurrent use.
 type Ledger interface {
 	// Record tracks m. It fails with ErrInvalid unless m.Validate passes.
 	// Recording a key already tracked replaces that message (and drops its
