@@ -362,3 +362,61 @@ func TestClosed(t *testing.T) {
 	_, err = l.Get(ctx, "k1")
 	assert.NoError(t, err, "reads answer from memory")
 }
+
+// TestClaimNotKeptWhenNotDurable checks that a claim that cannot be
+// written is given back, so that the message is not left claimed.
+func TestClaimNotKeptWhenNotDurable(t *testing.T) {
+	ctx := t.Context()
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), bolt.Options{})
+	now := time.Now()
+	require.NoError(t, l.Record(ctx, msg("k1", "cid-a", 0, func(m *store.Message) { m.SentAt = now })))
+	require.NoError(t, l.Close())
+	calls := map[string]func() ([]store.Message, error){
+		"TakeNewest": func() ([]store.Message, error) { return l.TakeNewest(ctx, "cid-a", 1) },
+		"Claim":      func() ([]store.Message, error) { return l.Claim(ctx, []string{"k1"}) },
+		"TakeNewestWithInFlight": func() ([]store.Message, error) {
+			taken, _, err := l.TakeNewestWithInFlight(ctx, "cid-a", 1)
+			return taken, err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			ms, err := call()
+			require.ErrorIs(t, err, store.ErrUnavailable)
+			assert.Empty(t, ms)
+			assert.Equal(t, []string{"k1"}, keysOf(t, l, "cid-a"), "not left claimed")
+		})
+	}
+}
+
+// TestKeyTooLong checks that IDs the database cannot hold are refused
+// before anything changes.
+func TestKeyTooLong(t *testing.T) {
+	ctx := t.Context()
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), bolt.Options{})
+	long := strings.Repeat("k", 40_000)
+	m := msg(long, "cid-a", 0, func(m *store.Message) { m.SentAt = time.Now() })
+	require.ErrorIs(t, l.Record(ctx, m), store.ErrInvalid)
+	require.ErrorIs(t, l.Commit(ctx, "r", m), store.ErrInvalid)
+	require.ErrorIs(t, l.Reserve(ctx, store.Reservation{ID: long, Kind: store.KindGroup, ChatID: "cid-a"}), store.ErrInvalid)
+	require.ErrorIs(t, l.SetTitle(ctx, long, store.KindGroup, "T"), store.ErrInvalid)
+	require.ErrorIs(t, l.Audit().AddAudit(ctx, store.AuditEntry{ID: long}), store.ErrInvalid)
+	assert.Empty(t, keysOf(t, l, "cid-a"))
+	require.NoError(t, l.Record(ctx, msg("ok", "cid-a", 0, func(m *store.Message) { m.SentAt = time.Now() })), "the store still works")
+}
+
+// TestCorruptRecord checks that a record that cannot be read stops Open
+// instead of being dropped.
+func TestCorruptRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	l := open(t, path, bolt.Options{})
+	require.NoError(t, l.Record(t.Context(), msg("k1", "cid-a", 0, func(m *store.Message) { m.SentAt = time.Now() })))
+	require.NoError(t, l.Close())
+	require.NoError(t, bolt.PutRaw(path, "messages", "k1", []byte{1, 0}))
+	_, err := bolt.Open(path, bolt.Options{})
+	require.Error(t, err)
+	assert.ErrorContains(t, err, `message "k1": corrupt record`)
+	disk, err := bolt.DiskKeys(path)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"k1"}, disk["messages"], "kept")
+}

@@ -23,3 +23,16 @@ func DiskKeys(path string) (map[string][]string, error) {
 	})
 	return out, err
 }
+
+// PutRaw writes value under key in bucket of the database at path, which
+// must be closed.
+func PutRaw(path, bucket, key string, value []byte) error {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: openTimeout})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket([]byte(bucket)).Put([]byte(key), value)
+	})
+}
