@@ -390,6 +390,13 @@ func (x testStates) PutStateIfAbsent(ctx context.Context, key, value string, ttl
 	return x.s.states.PutStateIfAbsent(ctx, key, value, ttl)
 }
 
+func (x testStates) CompareAndSwapState(ctx context.Context, key, old, value string, ttl time.Duration) (bool, error) {
+	if err := x.s.err(); err != nil {
+		return false, err
+	}
+	return x.s.states.CompareAndSwapState(ctx, key, old, value, ttl)
+}
+
 func (x testStates) SetState(ctx context.Context, key, value string, ttl time.Duration) error {
 	if err := x.s.err(); err != nil {
 		return err

@@ -144,6 +144,12 @@ type States interface {
 	TakeState(ctx context.Context, key string) (string, bool, error)
 	// DeleteState forgets key.
 	DeleteState(ctx context.Context, key string) error
+	// CompareAndSwapState stores value under key for ttl only if the live
+	// value of key is exactly old, where an absent (or expired) key reads
+	// as "", and reports whether it did; atomically, so that of
+	// concurrent callers with one old value exactly one swaps. It fails
+	// with ErrInvalid for an empty key or a ttl that is not positive.
+	CompareAndSwapState(ctx context.Context, key, old, value string, ttl time.Duration) (swapped bool, err error)
 	// AddEvent records member as an event under key at the store's clock,
 	// and returns the events of key within window after it, newest first.
 	// Older events are forgotten.

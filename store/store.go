@@ -2,8 +2,10 @@
 // messages the bot sent and may still recall, the Deduper of callback
 // message IDs, the Audit log and the short-lived States, their types,
 // their sentinel errors and a few backend-neutral helpers. The backends are
-// packages of their own: store/memory (in process, optionally saved to a
-// file by store/file) and store/redis (shared by replicas).
+// packages of their own: store/memory (in process), store/bolt (one node,
+// durable in a local database: STORE_FILE) and store/redis (shared by
+// replicas). store/file keeps the JSON format of earlier STORE_FILEs,
+// which store/bolt migrates.
 //
 // Every implementation must pass the conformance suite in package
 // store/storetest. Time decisions (TTL expiry, claim leases) are taken from
@@ -51,8 +53,10 @@ const (
 	DefaultTTL = 24 * time.Hour
 	// DefaultPerChat is the most messages tracked per chat.
 	DefaultPerChat = 1000
-	// DefaultLease is how long a claim holds before it lapses on its own.
-	DefaultLease = 5 * time.Minute
+	// DefaultLease is how long a claim holds before it lapses on its own,
+	// unless its holder renews it (Ledger.Renew): short, so that the claims
+	// of a holder that died free its messages soon.
+	DefaultLease = 30 * time.Second
 )
 
 // Message is one tracked message.
@@ -84,6 +88,13 @@ type Message struct {
 	// message; Fail and Release take it back. It is empty otherwise and is
 	// never stored.
 	Claim string `json:"-"`
+	// Lapsed is set by the ledger, on a message it returns, when a claim
+	// on it lapsed without Remove, Fail or Release: its holder may have
+	// died mid-recall, so the message may already be recalled, and should
+	// be checked with DingTalk before it is recalled again. It stays set
+	// (also while a new claim holds the message) until Remove, Fail,
+	// Release or Record. Callers need not set it: Record ignores it.
+	Lapsed bool `json:"-"`
 }
 
 // minTime and maxTime bound the times a ledger accepts: those representable
@@ -192,8 +203,11 @@ var (
 // messages (TakeNewest or Claim) and then removes those it recalled (Remove)
 // and marks those it could not (Fail), or gives them back (Release). A
 // claimed message is invisible to Newest, TakeNewest, Claim, ByTag and Due
-// until then, or until its claim lease lapses. All methods are safe for
-// concurrent use.
+// until then, or until its claim lease lapses; a holder that works longer
+// than a lease renews it (Renew). A message whose claim lapsed is flagged
+// Lapsed when it is next returned, so that its state is checked before it
+// is recalled again. Sends are written ahead as reservations (Reserve,
+// then Commit or Drop). All methods are safe for concurrent use.
 type Ledger interface {
 	// Record tracks m. It fails with ErrInvalid unless m.Validate passes.
 	// Recording a key already tracked replaces that message (and drops its
@@ -247,6 +261,51 @@ type Ledger interface {
 	FindChat(ctx context.Context, idOrTitle string) (Chat, error)
 	// Ping reports whether the ledger can serve requests (readiness).
 	Ping(ctx context.Context) error
+
+	// TakeNewestWithInFlight is what `recall N` asks: among the newest n
+	// messages of a chat that are not replies, claimed or not, it
+	// atomically claims those that are free (unclaimed, or whose claim
+	// lapsed: those come back with Lapsed set) and returns them as taken,
+	// and returns those another live claim holds as inFlight (another
+	// request is taking them right now), each newest first. Together they
+	// are at most n; inFlight messages carry no Claim.
+	TakeNewestWithInFlight(ctx context.Context, chatID string, n int) (taken, inFlight []Message, err error)
+	// NewestWithInFlight returns what TakeNewestWithInFlight would, without
+	// claiming anything (for dry runs and previews).
+	NewestWithInFlight(ctx context.Context, chatID string, n int) (free, inFlight []Message, err error)
+	// Renew extends, to a full lease from now, the claims on the keys that
+	// claim (Message.Claim) still holds with a lease that has not lapsed;
+	// other keys are ignored. A holder renews while it works, so that a
+	// long recall never outlives its lease. It fails with ErrInvalid for an
+	// empty claim.
+	Renew(ctx context.Context, claim string, keys ...string) error
+
+	// Reserve writes r ahead of its send; see Reservation. It fails with
+	// ErrInvalid unless r.Validate passes; a zero r.ReservedAt is set to
+	// the ledger's clock. Reserving an ID again replaces the reservation.
+	// A reservation is kept until Commit or Drop, or until it is TTL old
+	// (the message it stands for would have expired by then).
+	Reserve(ctx context.Context, r Reservation) error
+	// Commit atomically drops the reservation and records m, as Record
+	// does. m is recorded even when the reservation is gone (dropped by a
+	// settler, or expired): the send happened. It fails with ErrInvalid,
+	// and changes nothing, unless m.Validate passes and id is not empty.
+	Commit(ctx context.Context, id string, m Message) error
+	// Drop forgets the reservation (its send failed, or a settler is done
+	// with it); an unknown id is ignored.
+	Drop(ctx context.Context, id string) error
+	// Pending returns the reservations made before olderThan that no
+	// settler holds, oldest first; at most limit, or all when limit <= 0.
+	// Those are sends in flight or, when old enough, leftovers of a holder
+	// that crashed between Reserve and Commit or Drop.
+	Pending(ctx context.Context, olderThan time.Time, limit int) ([]Reservation, error)
+	// SettlePending takes the reservation for settlement: of concurrent
+	// callers, on any replica, exactly one gets it with ok true. It stays
+	// stored but hidden from Pending for one claim lease, in which the
+	// settler ends it with Commit or Drop; a settler that dies leaves it
+	// to reappear in Pending. ok is false when the reservation is unknown
+	// or another settler holds it.
+	SettlePending(ctx context.Context, id string) (r Reservation, ok bool, err error)
 }
 
 // Deduper remembers IDs (callback msgIds) for a while.

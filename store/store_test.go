@@ -154,3 +154,43 @@ func TestFailureString(t *testing.T) {
 	assert.True(t, store.Failure{}.IsZero())
 	assert.False(t, store.Failure{Code: "c"}.IsZero())
 }
+
+func TestReservationValidate(t *testing.T) {
+	ok := store.Reservation{ID: "r1", Kind: store.KindGroup, ChatID: "cid"}
+	tests := []struct {
+		name string
+		mod  func(*store.Reservation)
+		want string // in the error, "" when valid
+	}{
+		{"minimal", func(*store.Reservation) {}, ""},
+		{"with everything", func(r *store.Reservation) { r.TTL, r.ReservedAt, r.Holder = time.Minute, time.Now(), "replica-a" }, ""},
+		{"empty id", func(r *store.Reservation) { r.ID = "" }, "empty id"},
+		{"empty chat", func(r *store.Reservation) { r.ChatID = "" }, "empty chat id"},
+		{"unknown kind", func(r *store.Reservation) { r.Kind = "channel" }, "unknown chat kind"},
+		{"negative ttl", func(r *store.Reservation) { r.TTL = -time.Second }, "negative ttl"},
+		{"time out of range", func(r *store.Reservation) { r.ReservedAt = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) }, "out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ok
+			tt.mod(&r)
+			err := r.Validate()
+			if tt.want == "" {
+				assert.NoError(t, err)
+				return
+			}
+			assert.ErrorIs(t, err, store.ErrInvalid)
+			assert.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestNewReservationID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		id := store.NewReservationID()
+		assert.Len(t, id, 24)
+		assert.False(t, seen[id], "unique")
+		seen[id] = true
+	}
+}

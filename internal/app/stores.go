@@ -11,7 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/dingrecall/dingrecall/store"
-	"github.com/dingrecall/dingrecall/store/file"
+	"github.com/dingrecall/dingrecall/store/bolt"
 	"github.com/dingrecall/dingrecall/store/memory"
 	"github.com/dingrecall/dingrecall/store/redis"
 )
@@ -30,13 +30,18 @@ type stores struct {
 	dedup  store.Deduper
 	audit  store.Audit
 	states store.States
-	// persist is the STORE_FILE saver to run, nil when there is none.
+	// persist is a saver to run beside the app, nil when there is none.
+	// No store needs one since STORE_FILE is a database that every change
+	// is committed to before it returns (store/bolt).
 	persist func(context.Context)
 	close   func() error
 }
 
 // openStore builds the ledger, de-duplicator, audit log and states STORE
-// names; for the memory store with STORE_FILE it loads the file.
+// names. For the memory store with STORE_FILE, the ledger and audit log are
+// the durable store/bolt database in that file (a JSON file of older
+// versions is migrated), loaded at start; the de-duplicator and states stay
+// in memory. STORE_FILE_INTERVAL is accepted but no longer used.
 func openStore(cfg config, log logrus.FieldLogger, now func() time.Time) (stores, error) {
 	if cfg.Store == "redis" {
 		// go-redis's own messages (failed dials while Redis is down) go
@@ -48,8 +53,9 @@ func openStore(cfg config, log logrus.FieldLogger, now func() time.Time) (stores
 		}
 		return stores{ledger: r, dedup: r.Deduper(), audit: r.Audit(cfg.AuditTTL), states: r.States(), close: r.Close}, nil
 	}
-	// closers close the memory stores built so far (their janitors), the
-	// last built first; an error path closes them before it returns.
+	// closers close the stores built so far (the memory stores' janitors,
+	// the database), the last built first; an error path closes them
+	// before it returns.
 	var closers []func() error
 	closeAll := func() error {
 		var errs []error
@@ -59,51 +65,43 @@ func openStore(cfg config, log logrus.FieldLogger, now func() time.Time) (stores
 		return errors.Join(errs...)
 	}
 	fail := func(err error) (stores, error) {
-		_ = closeAll() // memory stores never fail to close
+		_ = closeAll() // only the stores built so far, which close cleanly
 		return stores{}, err
+	}
+	dedup, err := memory.NewDeduper(memory.DeduperOptions{Now: now})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, dedup.Close)
+	states, err := memory.NewStates(memory.StatesOptions{Now: now})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, states.Close)
+	if cfg.StoreFile != "" {
+		// Start-up has no deadline of its own; opening reads one local
+		// file (and migrates it once from JSON).
+		b, err := bolt.Open(cfg.StoreFile, bolt.Options{
+			TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, AuditTTL: cfg.AuditTTL, Now: now, Log: log,
+		})
+		if err != nil {
+			return fail(fmt.Errorf("STORE_FILE: %w", err))
+		}
+		closers = append(closers, b.Close)
+		log.WithFields(logrus.Fields{"file": cfg.StoreFile, "messages": b.Len()}).Info("ledger loaded")
+		return stores{ledger: b, dedup: dedup, audit: b.Audit(), states: states, close: closeAll}, nil
 	}
 	m, err := memory.New(memory.Options{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, Now: now})
 	if err != nil {
 		return fail(err)
 	}
 	closers = append(closers, m.Close)
-	dedup, err := memory.NewDeduper(memory.DeduperOptions{Now: now})
-	if err != nil {
-		return fail(err)
-	}
-	closers = append(closers, dedup.Close)
 	audit, err := memory.NewAudit(memory.AuditOptions{TTL: cfg.AuditTTL, Now: now})
 	if err != nil {
 		return fail(err)
 	}
 	closers = append(closers, audit.Close)
-	states, err := memory.NewStates(memory.StatesOptions{Now: now})
-	if err != nil {
-		return fail(err)
-	}
-	closers = append(closers, states.Close)
-	// Closing stops the janitors; the stores stay readable for the last
-	// save to STORE_FILE.
-	s := stores{ledger: m, dedup: dedup, audit: audit, states: states, close: closeAll}
-	if cfg.StoreFile == "" {
-		return s, nil
-	}
-	f, err := file.New(cfg.StoreFile, m, audit)
-	if err != nil {
-		return fail(fmt.Errorf("STORE_FILE: %w", err))
-	}
-	// Start-up has no deadline of its own; loading reads one local file.
-	if err := f.Load(context.Background()); err != nil {
-		return fail(fmt.Errorf("STORE_FILE: %w", err))
-	}
-	// Save once now: a path that cannot be written stops start-up instead of
-	// failing quietly at every interval.
-	if err := f.Save(); err != nil {
-		return fail(fmt.Errorf("STORE_FILE: %w", err))
-	}
-	log.WithFields(logrus.Fields{"file": cfg.StoreFile, "messages": m.Len()}).Info("ledger loaded")
-	s.persist = func(ctx context.Context) { f.Persist(ctx, cfg.StoreEvery, log) }
-	return s, nil
+	return stores{ledger: m, dedup: dedup, audit: audit, states: states, close: closeAll}, nil
 }
 
 // ledgerSize counts the tracked messages for the metrics: cheaply for the

@@ -15,6 +15,9 @@ const (
 	maxAuditAll     = 20000
 )
 
+// AuditLimit is the most entries an Audit keeps; beyond it the oldest go.
+const AuditLimit = maxAuditAll
+
 // AuditOptions configures an Audit. Zero values take the defaults; negative
 // ones are refused.
 type AuditOptions struct {

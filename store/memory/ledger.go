@@ -35,6 +35,10 @@ type Options struct {
 	// CleanupInterval is how often the janitor reclaims expired messages
 	// (one minute).
 	CleanupInterval time.Duration
+	// Journal makes the ledger note every message, reservation and title
+	// it changes, for a store that writes them through to disk (store/bolt);
+	// see Ledger.Journal.
+	Journal bool
 }
 
 // validate refuses negative options.
@@ -99,6 +103,10 @@ func New(opts Options) (*Ledger, error) {
 		chats:   make(map[string]*chat),
 		tags:    make(map[string]*list),
 		strs:    make(map[string]string),
+		res:     make(map[string]*reservation),
+	}
+	if opts.Journal {
+		ix.journal = make(map[journalKey]uint64)
 	}
 	c := cache.New(cache.NoExpiration, 0) // no janitor of go-cache's own
 	// The callback must not reference the Ledger: the janitor holds c, and
@@ -139,6 +147,13 @@ type index struct {
 	// evict holds entries killed under mu whose keys the Ledger must still
 	// delete from go-cache before unlocking.
 	evict []*entry
+	// res holds the reservations by ID.
+	res map[string]*reservation
+	// journal maps each record changed since it was last written through
+	// to the sequence number of its last change; nil unless
+	// Options.Journal. seq numbers the changes.
+	journal map[journalKey]uint64
+	seq     uint64
 }
 
 // chat is one chat's summary and its messages sorted by SentAt.
@@ -167,6 +182,9 @@ type entry struct {
 	kind     uint8
 	reply    bool
 	due      bool
+	// lapsed is set when a claim on the entry lapsed and it was claimed
+	// again; see wasLapsed.
+	lapsed bool
 }
 
 // kinds maps an entry's kind code to its store.Kind.
@@ -198,6 +216,38 @@ func (e *entry) message() store.Message {
 		m.ExpiresAt = time.Unix(0, e.expires).UTC()
 	}
 	return m
+}
+
+// msg returns e as a message at now, flagged Lapsed if a claim on it
+// lapsed.
+func (ix *index) msg(e *entry, now int64) store.Message {
+	m := e.message()
+	m.Lapsed = wasLapsed(e, now)
+	return m
+}
+
+// wasLapsed reports whether a claim on e lapsed at now without being
+// released: its holder still names it but its lease ran out, or it lapsed
+// before and e was claimed again since.
+func wasLapsed(e *entry, now int64) bool {
+	return e.lapsed || (e.holder != "" && e.claimed <= now)
+}
+
+// take claims e for claim until a lease from now, noting whether an
+// earlier claim lapsed, and returns it as a message with its claim.
+func (ix *index) take(e *entry, now int64, claim string) store.Message {
+	e.lapsed = wasLapsed(e, now)
+	e.claimed, e.holder = now+ix.lease, claim
+	ix.mark(JournalMessage, e.key)
+	m := ix.msg(e, now)
+	m.Claim = claim
+	return m
+}
+
+// release drops the claim on e and its lapsed flag.
+func (ix *index) release(e *entry) {
+	e.claimed, e.holder, e.lapsed = 0, "", false
+	ix.mark(JournalMessage, e.key)
 }
 
 func bySentAt(e *entry) int64    { return e.sentAt }
@@ -283,6 +333,7 @@ func (ix *index) kill(e *entry) {
 	}
 	e.dead.Store(true)
 	ix.live--
+	ix.mark(JournalMessage, e.key)
 	ch := e.chat
 	ch.msgs.dead++
 	ch.msgs.tidy()
@@ -373,14 +424,22 @@ func (m *Ledger) Record(ctx context.Context, msg store.Message) error {
 	}
 	now := m.lock()
 	defer m.unlock()
+	m.record(msg, now, false)
+	return nil
+}
+
+// record tracks msg, valid, at now, flagged lapsed if asked; the caller
+// holds the lock.
+func (m *Ledger) record(msg store.Message, now int64, lapsed bool) {
 	ix := m.ix
 	ix.changes++
+	ix.mark(JournalMessage, msg.Key)
 	if old := m.lookup(msg.Key); old != nil {
 		ix.kill(old)
 	}
 	sent := msg.SentAt.UnixNano()
 	if sent <= now-ix.ttl {
-		return nil
+		return
 	}
 	ch := ix.chats[msg.ChatID]
 	if ch == nil {
@@ -399,6 +458,7 @@ func (m *Ledger) Record(ctx context.Context, msg store.Message) error {
 		sentAt:   sent,
 		kind:     kindCode(msg.Kind),
 		reply:    msg.Reply,
+		lapsed:   lapsed,
 	}
 	ch.msgs.insert(e, bySentAt)
 	if e.tag != "" {
@@ -421,7 +481,6 @@ func (m *Ledger) Record(ctx context.Context, msg store.Message) error {
 	for len(ch.msgs.items)-ch.msgs.dead > ix.perChat {
 		ix.kill(ch.msgs.items[0]) // tidy keeps the head alive
 	}
-	return nil
 }
 
 // Get returns the tracked message with the key; see store.Ledger.
@@ -435,7 +494,7 @@ func (m *Ledger) Get(ctx context.Context, key string) (store.Message, error) {
 	if e == nil || !m.ix.alive(e, now) {
 		return store.Message{}, fmt.Errorf("get message %q: %w", key, store.ErrNotFound)
 	}
-	return e.message(), nil
+	return m.ix.msg(e, now), nil
 }
 
 // List returns the tracked messages of a chat, newest first; see store.Ledger.
@@ -457,7 +516,7 @@ func (m *Ledger) List(ctx context.Context, chatID string, limit int) ([]store.Me
 	out := make([]store.Message, 0, n)
 	for i := len(ch.msgs.items) - 1; i >= 0 && len(out) < n; i-- {
 		if e := ch.msgs.items[i]; !e.dead.Load() {
-			out = append(out, e.message())
+			out = append(out, m.ix.msg(e, now))
 		}
 	}
 	return out, nil
@@ -498,12 +557,11 @@ func (m *Ledger) newest(chatID string, n int, claim string) []store.Message {
 		if e.reply || !ix.free(e, now) {
 			continue
 		}
-		msg := e.message()
 		if claim != "" {
-			e.claimed, e.holder = now+ix.lease, claim
-			msg.Claim = claim
+			out = append(out, ix.take(e, now, claim))
+		} else {
+			out = append(out, ix.msg(e, now))
 		}
-		out = append(out, msg)
 	}
 	return out
 }
@@ -523,10 +581,7 @@ func (m *Ledger) Claim(ctx context.Context, keys []string) ([]store.Message, err
 		if e == nil || !m.ix.free(e, now) {
 			continue
 		}
-		e.claimed, e.holder = now+m.ix.lease, token
-		msg := e.message()
-		msg.Claim = token
-		out = append(out, msg)
+		out = append(out, m.ix.take(e, now, token))
 	}
 	return out, nil
 }
@@ -558,7 +613,7 @@ func (m *Ledger) Fail(ctx context.Context, claim string, failures map[string]sto
 	for k, f := range failures {
 		if e := m.lookup(k); e != nil && m.ix.alive(e, now) && holds(e, claim) {
 			e.failure = f
-			e.claimed, e.holder = 0, ""
+			m.ix.release(e)
 		}
 	}
 	return nil
@@ -572,8 +627,8 @@ func (m *Ledger) Release(ctx context.Context, claim string, keys ...string) erro
 	m.lock()
 	defer m.unlock()
 	for _, k := range keys {
-		if e := m.lookup(k); e != nil && holds(e, claim) {
-			e.claimed, e.holder = 0, ""
+		if e := m.lookup(k); e != nil && !e.dead.Load() && holds(e, claim) {
+			m.ix.release(e)
 		}
 	}
 	return nil
@@ -601,7 +656,7 @@ func (m *Ledger) ByTag(ctx context.Context, tag string) ([]store.Message, error)
 		case !ix.alive(e, now):
 			expired = append(expired, e)
 		case !e.reply && e.claimed <= now:
-			out = append(out, e.message())
+			out = append(out, ix.msg(e, now))
 		}
 	}
 	for _, e := range expired {
@@ -631,7 +686,7 @@ func (m *Ledger) Due(ctx context.Context, now time.Time, limit int) ([]store.Mes
 		case !ix.alive(e, clock):
 			expired = append(expired, e)
 		case e.claimed <= clock:
-			out = append(out, e.message())
+			out = append(out, ix.msg(e, clock))
 		}
 	}
 	for _, e := range expired {
@@ -655,6 +710,7 @@ func (m *Ledger) SetTitle(ctx context.Context, chatID string, kind store.Kind, t
 	defer m.unlock()
 	ix := m.ix
 	ix.changes++
+	ix.mark(JournalTitle, chatID)
 	ch := ix.chats[chatID]
 	if ch == nil {
 		if title == "" {
@@ -743,4 +799,77 @@ func (m *Ledger) Len() int {
 		m.ix.trim(ch, now)
 	}
 	return m.ix.live
+}
+
+// TakeNewestWithInFlight claims the free messages among the newest n and
+// returns them with those in flight; see store.Ledger.
+func (m *Ledger) TakeNewestWithInFlight(ctx context.Context, chatID string, n int) (taken, inFlight []store.Message, err error) {
+	if err := ctxErr(ctx, "take newest messages"); err != nil {
+		return nil, nil, err
+	}
+	taken, inFlight = m.withInFlight(chatID, n, store.NewClaimToken())
+	return taken, inFlight, nil
+}
+
+// NewestWithInFlight returns what TakeNewestWithInFlight would, claiming
+// nothing; see store.Ledger.
+func (m *Ledger) NewestWithInFlight(ctx context.Context, chatID string, n int) (free, inFlight []store.Message, err error) {
+	if err := ctxErr(ctx, "newest messages"); err != nil {
+		return nil, nil, err
+	}
+	free, inFlight = m.withInFlight(chatID, n, "")
+	return free, inFlight, nil
+}
+
+// withInFlight walks the newest n non-reply messages of a chat and sorts
+// them into free ones, claimed for claim unless it is empty, and those a
+// live claim holds.
+func (m *Ledger) withInFlight(chatID string, n int, claim string) (free, inFlight []store.Message) {
+	if n <= 0 {
+		return nil, nil
+	}
+	now := m.lock()
+	defer m.unlock()
+	ix := m.ix
+	ch := ix.chats[chatID]
+	if ch == nil {
+		return nil, nil
+	}
+	ix.trim(ch, now)
+	seen := 0
+	for i := len(ch.msgs.items) - 1; i >= 0 && seen < n; i-- {
+		e := ch.msgs.items[i]
+		if e.reply || !ix.alive(e, now) {
+			continue
+		}
+		seen++
+		switch {
+		case e.claimed > now:
+			inFlight = append(inFlight, ix.msg(e, now))
+		case claim != "":
+			free = append(free, ix.take(e, now, claim))
+		default:
+			free = append(free, ix.msg(e, now))
+		}
+	}
+	return free, inFlight
+}
+
+// Renew extends the live claims that claim holds on the keys; see
+// store.Ledger.
+func (m *Ledger) Renew(ctx context.Context, claim string, keys ...string) error {
+	if err := ctxErr(ctx, "renew claims"); err != nil {
+		return err
+	}
+	if claim == "" {
+		return fmt.Errorf("renew claims: %w: empty claim", store.ErrInvalid)
+	}
+	now := m.lock()
+	defer m.unlock()
+	for _, k := range keys {
+		if e := m.lookup(k); e != nil && m.ix.alive(e, now) && e.holder == claim && e.claimed > now {
+			e.claimed = now + m.ix.lease
+		}
+	}
+	return nil
 }

@@ -104,9 +104,10 @@ func TestLedgerDefaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "k1000", got[0].Key, "released after the default lease")
 
-	// The default TTL is 24h and the clock moved five minutes: k1 to k299,
-	// sent up to 24h-5m ago, expired.
-	assert.Equal(t, store.DefaultPerChat-299, m.Len())
+	// The default TTL is 24h and the clock moved one default lease (30 s):
+	// k1 to k29, sent up to 24h-30s ago, expired (k0 went with the cap).
+	assert.Equal(t, 30*time.Second, store.DefaultLease)
+	assert.Equal(t, store.DefaultPerChat-29, m.Len())
 }
 
 func TestRealClock(t *testing.T) {

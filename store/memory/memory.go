@@ -1,7 +1,9 @@
 // Package memory is the in-process store: a Ledger, Deduper, Audit and
 // States that live in this process only, on go-cache and plain slices. One
-// replica with the memory store forgets everything at a restart unless
-// package store/file saves the Ledger and Audit to a file (STORE_FILE).
+// replica with the memory store forgets everything at a restart, unless
+// its Ledger and Audit are the working set of store/bolt, which writes
+// every change through to a database (STORE_FILE; the Ledger's Journal
+// tells it what changed), or package store/file saves them to a JSON file.
 //
 // Every constructor takes an options struct whose zero values take the
 // defaults and refuses negative values with an error wrapping

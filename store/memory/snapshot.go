@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/dingrecall/dingrecall/store"
@@ -9,7 +10,10 @@ import (
 
 // Snapshot is the durable state of memory stores, as package store/file
 // saves and loads it: the tracked messages, the remembered chat titles and
-// the audit log. Claims are not part of it: a restart releases them.
+// the audit log, and the reservations. Claims are not part of it: a
+// message that was claimed, or whose claim lapsed, is in it with Lapsed
+// set, so that a restore flags it as a lapsed claim (see
+// store.Message.Lapsed).
 type Snapshot struct {
 	// At is when the snapshot was taken, by the clock of the store that
 	// took it.
@@ -18,6 +22,8 @@ type Snapshot struct {
 	Messages []store.Message
 	// Titles are the remembered chat titles (a Ledger's part).
 	Titles []Title
+	// Reservations are the stored reservations (a Ledger's part).
+	Reservations []store.Reservation
 	// Audit holds the live audit entries, oldest first (an Audit's part).
 	Audit []store.AuditEntry
 }
@@ -52,7 +58,8 @@ var (
 	_ Snapshotter = (*Audit)(nil)
 )
 
-// Snapshot returns the tracked messages and chat titles; see Snapshotter.
+// Snapshot returns the tracked messages, chat titles and reservations; see
+// Snapshotter.
 func (m *Ledger) Snapshot() Snapshot {
 	now := m.lock()
 	defer m.unlock()
@@ -63,15 +70,23 @@ func (m *Ledger) Snapshot() Snapshot {
 		}
 		for _, e := range ch.msgs.items {
 			if m.ix.alive(e, now) {
-				s.Messages = append(s.Messages, e.message())
+				msg := e.message()
+				msg.Lapsed = e.lapsed || e.holder != ""
+				s.Messages = append(s.Messages, msg)
 			}
+		}
+	}
+	for _, r := range m.ix.res {
+		if !m.ix.expired(r, now) {
+			s.Reservations = append(s.Reservations, r.r)
 		}
 	}
 	return s
 }
 
-// Restore remembers the titles of s and records its messages, as SetTitle
-// and Record would; see Snapshotter.
+// Restore remembers the titles of s, records its messages and stores its
+// reservations, as SetTitle, Record and Reserve would, except that a
+// message with Lapsed set keeps it; see Snapshotter.
 func (m *Ledger) Restore(ctx context.Context, s Snapshot) error {
 	for _, t := range s.Titles {
 		if err := m.SetTitle(ctx, t.ChatID, t.Kind, t.Title); err != nil {
@@ -79,7 +94,18 @@ func (m *Ledger) Restore(ctx context.Context, s Snapshot) error {
 		}
 	}
 	for _, msg := range s.Messages {
-		if err := m.Record(ctx, msg); err != nil {
+		if err := ctxErr(ctx, "restore message"); err != nil {
+			return err
+		}
+		if err := msg.Validate(); err != nil {
+			return fmt.Errorf("restore message: %w", err)
+		}
+		now := m.lock()
+		m.record(msg, now, msg.Lapsed)
+		m.unlock()
+	}
+	for _, r := range s.Reservations {
+		if err := m.Reserve(ctx, r); err != nil {
 			return err
 		}
 	}

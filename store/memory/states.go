@@ -127,6 +127,24 @@ func (s *States) TakeState(ctx context.Context, key string) (string, bool, error
 	return v, ok, nil
 }
 
+// CompareAndSwapState stores value if the live value of key is old, in
+// one critical section; see store.States.
+func (s *States) CompareAndSwapState(ctx context.Context, key, old, value string, ttl time.Duration) (bool, error) {
+	if err := ctxErr(ctx, "swap state"); err != nil {
+		return false, err
+	}
+	if err := store.CheckState("swap state", key, ttl); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, _ := s.live(key); cur != old {
+		return false, nil
+	}
+	s.set(key, value, ttl)
+	return true, nil
+}
+
 // DeleteState forgets key; see store.States.
 func (s *States) DeleteState(ctx context.Context, key string) error {
 	if err := ctxErr(ctx, "delete state"); err != nil {

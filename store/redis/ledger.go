@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -72,8 +73,10 @@ func (o Options) validate() error {
 //
 //	{P}:m:<key>    hash, one per message: c chat ID, k kind, r robot code,
 //	               n msgKey, p msgParam, g tag, s SentAt, e ExpiresAt,
-//	               y "1" for a reply, f failure, l claimed until; empty
-//	               fields are left out
+//	               y "1" for a reply, f failure, l claimed until, o the
+//	               claim's holder token, x "1" once a claim lapsed and
+//	               the message was claimed again; empty fields are left
+//	               out
 //	{P}:c:<chat>   zset of the chat's message keys by SentAt
 //	{P}:t:<tag>    zset of the tag's message keys by SentAt
 //	{P}:due        zset of the keys of messages with an ExpiresAt, by it
@@ -82,6 +85,9 @@ func (o Options) validate() error {
 //	{P}:title      hash of chat ID to title
 //	{P}:fold       hash of chat ID to its case-folded title
 //	{P}:f:<fold>   set of the chat IDs with that case-folded title
+//	{P}:res        hash of reservation ID to the reservation (JSON)
+//	{P}:resq       zset of reservation IDs by reservation time
+//	{P}:resl       hash of reservation ID to the end of its settlement lease
 //
 // Times are Unix milliseconds. One hash per message keeps Get at one
 // HMGET and lets Redis reclaim each message on its own; small hashes are
@@ -89,7 +95,8 @@ func (o Options) validate() error {
 // TakeNewest walk from the newest message, costing O(log n + returned +
 // skipped), not O(history), and the chat's count is its ZCARD. The claim
 // is the field l of the message's hash, compared with the caller's clock,
-// so a lapsed lease needs no clean-up.
+// so a lapsed lease needs no clean-up: a hash whose l has passed while o
+// still names a holder is a lapsed claim (store.Message.Lapsed).
 //
 // Every decision on time is taken in the scripts from the time the caller
 // passes in, read from Options.Now. Redis's own expiry only reclaims
@@ -100,7 +107,10 @@ func (o Options) validate() error {
 //
 // Every method that reads an index or changes anything is one Lua script
 // (lua/*.lua), run atomically by Redis, so replicas never claim one message
-// twice nor lose one; Get is a single HMGET and Ping a PING. A call that
+// twice nor lose one; Get is a single HMGET and Ping a PING. Every script
+// is passed the eight fixed keys above in KEYS (Renew its message hashes
+// too); those that walk an index reach the message, chat and tag keys it
+// names under the same hash tag, so that they share one cluster slot. A call that
 // go-redis retries after a lost reply may have run already: a retried claim
 // then leaves the first claim to lapse with its lease, and the other
 // scripts are idempotent.
@@ -150,7 +160,7 @@ func New(client goredis.UniversalClient, opts Options) (*Ledger, error) {
 	return &Ledger{
 		c:       client,
 		prefix:  p,
-		keys:    []string{p + "chats", p + "due", p + "kind", p + "title", p + "fold"},
+		keys:    []string{p + "chats", p + "due", p + "kind", p + "title", p + "fold", p + "res", p + "resq", p + "resl"},
 		ttl:     millis(opts.TTL),
 		lease:   millis(opts.Lease),
 		perChat: opts.PerChat,
@@ -297,8 +307,13 @@ func decodeFailure(s string) (store.Failure, error) {
 }
 
 // messageFields are the fields of a message hash that make up a
-// store.Message, in the order the scripts return them.
+// store.Message, in the order the scripts return them (followed by the
+// lapsed flag).
 var messageFields = []string{"c", "k", "r", "n", "p", "g", "s", "e", "y", "f"}
+
+// getFields are the fields Get reads: messageFields and those of the
+// claim, l o x, from which it tells whether a claim lapsed.
+var getFields = append(slices.Clone(messageFields), "l", "o", "x")
 
 // Get returns the tracked message with the key; see store.Ledger.
 func (r *Ledger) Get(ctx context.Context, key string) (store.Message, error) {
@@ -306,13 +321,22 @@ func (r *Ledger) Get(ctx context.Context, key string) (store.Message, error) {
 	if err := begin(ctx, op); err != nil {
 		return store.Message{}, err
 	}
-	vs, err := r.c.HMGet(ctx, r.prefix+"m:"+key, messageFields...).Result()
+	vs, err := r.c.HMGet(ctx, r.prefix+"m:"+key, getFields...).Result()
 	if err != nil {
 		return store.Message{}, redisErr(op, unavailable(err))
 	}
-	row := make([]any, 0, 1+len(vs))
+	if len(vs) != len(getFields) {
+		return store.Message{}, redisErr(op, fmt.Errorf("unexpected reply %v", vs))
+	}
+	n := len(messageFields)
+	lapsed := ""
+	if until, holder := str(vs[n]), str(vs[n+1]); str(vs[n+2]) == "1" || (holder != "" && !leaseLive(until, r.now())) {
+		lapsed = "1"
+	}
+	row := make([]any, 0, 2+n)
 	row = append(row, key)
-	row = append(row, vs...)
+	row = append(row, vs[:n]...)
+	row = append(row, lapsed)
 	m, err := decodeMessage(row)
 	if err != nil {
 		return store.Message{}, redisErr(op, err)
@@ -552,11 +576,18 @@ func str(v any) string {
 	return ""
 }
 
-// decodeMessage decodes a message as the scripts return it: the key, then
-// the values of messageFields. A message without SentAt is returned as the
-// zero store.Message.
+// leaseLive reports whether a claim lease that ends at until (Unix
+// milliseconds, "" for none) still holds at now.
+func leaseLive(until string, now time.Time) bool {
+	ms, err := strconv.ParseInt(until, 10, 64)
+	return err == nil && ms > now.UnixMilli()
+}
+
+// decodeMessage decodes a message as the scripts return it: the key, the
+// values of messageFields and "1" when a claim on it lapsed. A message
+// without SentAt is returned as the zero store.Message.
 func decodeMessage(f []any) (store.Message, error) {
-	if len(f) != 1+len(messageFields) {
+	if len(f) != 2+len(messageFields) {
 		return store.Message{}, fmt.Errorf("unexpected reply %v", f)
 	}
 	s := func(i int) string { return str(f[1+i]) }
@@ -579,6 +610,7 @@ func decodeMessage(f []any) (store.Message, error) {
 		Tag:       s(5),
 		SentAt:    time.UnixMilli(ms).UTC(),
 		Reply:     s(8) == "1",
+		Lapsed:    s(10) == "1",
 	}
 	failure, err := decodeFailure(s(9))
 	if err != nil {

@@ -231,6 +231,16 @@ func TestUnreachable(t *testing.T) {
 					return l.Record(ctx, store.Message{Key: "k", Kind: store.KindGroup, ChatID: "cid-a", SentAt: time.Now()})
 				}},
 				{"TakeNewest", func() error { _, err := l.TakeNewest(ctx, "cid-a", 1); return err }},
+				{"TakeNewestWithInFlight", func() error { _, _, err := l.TakeNewestWithInFlight(ctx, "cid-a", 1); return err }},
+				{"Renew", func() error { return l.Renew(ctx, "token", "k") }},
+				{"Reserve", func() error {
+					return l.Reserve(ctx, store.Reservation{ID: "r", Kind: store.KindGroup, ChatID: "cid-a"})
+				}},
+				{"Commit", func() error {
+					return l.Commit(ctx, "r", store.Message{Key: "k", Kind: store.KindGroup, ChatID: "cid-a", SentAt: time.Now()})
+				}},
+				{"Pending", func() error { _, err := l.Pending(ctx, time.Now(), 0); return err }},
+				{"SettlePending", func() error { _, _, err := l.SettlePending(ctx, "r"); return err }},
 				{"Get", func() error { _, err := l.Get(ctx, "k"); return err }},
 				{"Chats", func() error { _, err := l.Chats(ctx); return err }},
 				{"FirstSeen", func() error { _, err := l.Deduper().FirstSeen(ctx, "msg", time.Minute); return err }},
@@ -242,6 +252,10 @@ func TestUnreachable(t *testing.T) {
 				{"TakeState", func() error { _, _, err := l.States().TakeState(ctx, "k"); return err }},
 				{"DeleteState", func() error { return l.States().DeleteState(ctx, "k") }},
 				{"AddEvent", func() error { _, err := l.States().AddEvent(ctx, "k", "m", time.Minute); return err }},
+				{"CompareAndSwapState", func() error {
+					_, err := l.States().CompareAndSwapState(ctx, "k", "", "v", time.Minute)
+					return err
+				}},
 			}
 			for _, tt := range calls {
 				t.Run(tt.name, func(t *testing.T) {

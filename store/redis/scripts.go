@@ -28,6 +28,13 @@ var (
 	setTitleScript = ledgerScript("settitle")
 	chatsScript    = ledgerScript("chats")
 	findChatScript = ledgerScript("findchat")
+	inFlightScript = ledgerScript("inflight")
+	renewScript    = ledgerScript("renew")
+	reserveScript  = ledgerScript("reserve")
+	commitScript   = ledgerScript("commit")
+	dropScript     = ledgerScript("drop")
+	pendingScript  = ledgerScript("pending")
+	settleScript   = ledgerScript("settle")
 	dedupeScript   = goredis.NewScript(lua("dedupe"))
 )
 

@@ -57,6 +57,36 @@ end
 return {0, ''}`)
 )
 
+// stateSwapScript stores ARGV[4] under KEYS[1] if its live value is
+// ARGV[3] (empty when absent or expired): ARGV[1] now ms, ARGV[2] the new
+// expiry ms, ARGV[5] the Redis expiry in ms. It returns 1 when it stored.
+var stateSwapScript = goredis.NewScript(`
+local cur, live = redis.call('GET', KEYS[1]), ''
+if cur then
+  local sep = string.find(cur, ':', 1, true)
+  if tonumber(string.sub(cur, 1, sep - 1)) > tonumber(ARGV[1]) then
+    live = string.sub(cur, sep + 1)
+  end
+end
+if live ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2] .. ':' .. ARGV[4], 'PX', ARGV[5])
+return 1`)
+
+// CompareAndSwapState stores value if the live value of key is old, in one
+// script; see store.States.
+func (s *States) CompareAndSwapState(ctx context.Context, key, old, value string, ttl time.Duration) (bool, error) {
+	if err := store.CheckState("redis states: swap", key, ttl); err != nil {
+		return false, err
+	}
+	now := s.now()
+	n, err := stateSwapScript.Run(ctx, s.c, []string{s.prefix + key},
+		now.UnixMilli(), now.Add(ttl).UnixMilli(), old, value, millis(ttl+grace)).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis states: swap %q: %w", key, unavailable(err))
+	}
+	return n == 1, nil
+}
+
 // PutStateIfAbsent stores value unless key is live; see store.States.
 func (s *States) PutStateIfAbsent(ctx context.Context, key, value string, ttl time.Duration) (string, bool, error) {
 	if err := store.CheckState("redis states: put", key, ttl); err != nil {

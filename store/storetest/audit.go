@@ -167,6 +167,82 @@ func RunStates(t *testing.T, newStates StatesFactory) {
 		assert.ErrorIs(t, err, store.ErrInvalid)
 		assert.ErrorIs(t, s.SetState(t.Context(), "k", "v", 0), store.ErrInvalid)
 	})
+	t.Run("CompareAndSwap", func(t *testing.T) {
+		clock := NewClock(Start)
+		s := newStates(t, clock)
+		ctx := t.Context()
+		steps := []struct {
+			name         string
+			advance      time.Duration
+			old, value   string
+			want         bool
+			wantAfter    string
+			wantAfterSet bool
+		}{
+			{"absent reads as empty", 0, "", "a", true, "a", true},
+			{"empty no longer matches", 0, "", "b", false, "a", true},
+			{"wrong old", 0, "x", "b", false, "a", true},
+			{"right old", 0, "a", "b", true, "b", true},
+			{"the old value again", 0, "a", "c", false, "b", true},
+			{"to empty", 0, "b", "", true, "", true},
+			{"empty value matches empty", 0, "", "d", true, "d", true},
+			{"an expired value reads as empty", time.Minute, "d", "e", false, "", false},
+			{"and is replaced", 0, "", "e", true, "e", true},
+		}
+		for _, st := range steps {
+			clock.Advance(st.advance)
+			swapped, err := s.CompareAndSwapState(ctx, "k", st.old, st.value, time.Minute)
+			require.NoError(t, err, st.name)
+			assert.Equal(t, st.want, swapped, st.name)
+			// Read back without disturbing: take, then put back.
+			v, ok, err := s.TakeState(ctx, "k")
+			require.NoError(t, err, st.name)
+			assert.Equal(t, st.wantAfterSet, ok, st.name)
+			assert.Equal(t, st.wantAfter, v, st.name)
+			if ok {
+				require.NoError(t, s.SetState(ctx, "k", v, time.Minute))
+			}
+		}
+		_, err := s.CompareAndSwapState(ctx, "", "", "v", time.Minute)
+		assert.ErrorIs(t, err, store.ErrInvalid)
+		_, err = s.CompareAndSwapState(ctx, "k", "", "v", 0)
+		assert.ErrorIs(t, err, store.ErrInvalid)
+	})
+	t.Run("CompareAndSwapConcurrent", func(t *testing.T) {
+		s := newStates(t, NewClock(Start))
+		const workers = 24
+		cur := ""
+		for round := range 5 {
+			var (
+				wg    sync.WaitGroup
+				mu    sync.Mutex
+				wins  []string
+				start = make(chan struct{})
+			)
+			for w := range workers {
+				wg.Go(func() {
+					<-start
+					mine := fmt.Sprintf("round%d-sender%d", round, w)
+					swapped, err := s.CompareAndSwapState(t.Context(), "dup", cur, mine, time.Minute)
+					assert.NoError(t, err)
+					if swapped {
+						mu.Lock()
+						wins = append(wins, mine)
+						mu.Unlock()
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			require.Len(t, wins, 1, "round %d: exactly one sender swaps", round)
+			v, ok, err := s.TakeState(t.Context(), "dup")
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, wins[0], v, "the winner's value is stored")
+			require.NoError(t, s.SetState(t.Context(), "dup", v, time.Minute))
+			cur = v
+		}
+	})
 	t.Run("ConcurrentTakeAndPut", func(t *testing.T) {
 		s := newStates(t, NewClock(Start))
 		require.NoError(t, s.SetState(t.Context(), "once", "v", time.Minute))

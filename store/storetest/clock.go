@@ -1,9 +1,9 @@
 // Package storetest is the conformance suite of package store: every
-// store.Ledger implementation (store/memory, store/redis) must pass Run,
-// every store.Deduper RunDeduper, every store.Audit RunAudit and every
-// store.States RunStates. It also holds the ledger benchmarks' shared
-// messages and operations (BenchLedgerAt), so that backends' figures
-// compare.
+// store.Ledger implementation (store/memory, store/bolt, store/redis) must
+// pass Run, every store.Deduper RunDeduper, every store.Audit RunAudit and
+// every store.States RunStates. It also holds the ledger benchmarks'
+// shared messages and operations (BenchLedgerAt), so that backends'
+// figures compare.
 //
 // The suite drives time with a fake Clock handed to the implementation under
 // test. Implementations must take every expiry and lease decision from that

@@ -71,6 +71,14 @@ func Run(t *testing.T, newLedger Factory) {
 		{"ConcurrentRecordRemove", testConcurrentRecordRemove},
 		{"ContextCanceled", testContextCanceled},
 		{"Ping", testPing},
+		{"ReservationLifecycle", testReservationLifecycle},
+		{"ReservationInvalid", testReservationInvalid},
+		{"ReservationExpiry", testReservationExpiry},
+		{"SettlePendingConcurrent", testSettlePending},
+		{"Renew", testRenew},
+		{"Lapsed", testLapsed},
+		{"InFlight", testInFlight},
+		{"InFlightConcurrent", testInFlightConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newLedger) })
@@ -923,6 +931,7 @@ func testConcurrentRecordRemove(t *testing.T, f Factory) {
 func testContextCanceled(t *testing.T, f Factory) {
 	e := newEnv(t, f)
 	e.record(msg("a", "cid-a", 1))
+	e.reserve(reservation("r0", "cid-a", 1))
 	ctx, cancel := context.WithCancel(e.ctx)
 	cancel()
 	calls := map[string]func() error{
@@ -941,6 +950,17 @@ func testContextCanceled(t *testing.T, f Factory) {
 		"Chats":      func() error { _, err := e.l.Chats(ctx); return err },
 		"FindChat":   func() error { _, err := e.l.FindChat(ctx, "cid-a"); return err },
 		"Ping":       func() error { return e.l.Ping(ctx) },
+		"TakeNewestWithInFlight": func() error {
+			_, _, err := e.l.TakeNewestWithInFlight(ctx, "cid-a", 1)
+			return err
+		},
+		"NewestWithInFlight": func() error { _, _, err := e.l.NewestWithInFlight(ctx, "cid-a", 1); return err },
+		"Renew":              func() error { return e.l.Renew(ctx, "token", "a") },
+		"Reserve":            func() error { return e.l.Reserve(ctx, reservation("r", "cid-a", 1)) },
+		"Commit":             func() error { return e.l.Commit(ctx, "r0", msg("c", "cid-a", 3)) },
+		"Drop":               func() error { return e.l.Drop(ctx, "r0") },
+		"Pending":            func() error { _, err := e.l.Pending(ctx, at(100), 0); return err },
+		"SettlePending":      func() error { _, _, err := e.l.SettlePending(ctx, "r0"); return err },
 	}
 	names := make([]string, 0, len(calls))
 	for name := range calls {
@@ -954,6 +974,8 @@ func testContextCanceled(t *testing.T, f Factory) {
 	}
 	// Nothing changed.
 	assert.Equal(t, normal(msg("a", "cid-a", 1)), normal(e.get("a")))
+	assert.Equal(t, []string{"r0"}, ids(e.pending(at(100), 0)))
+	e.requireGone("c")
 	assert.Equal(t, []string{"a"}, e.newest("cid-a", 5))
 	assert.Equal(t, []store.Chat{{ID: "cid-a", Kind: store.KindGroup, Count: 1}}, e.chats())
 }

@@ -15,6 +15,9 @@ local DUE = KEYS[2] -- zset: message key by ExpiresAt
 local KINDS = KEYS[3] -- hash: chat ID -> kind
 local TITLES = KEYS[4] -- hash: chat ID -> title
 local FOLDS = KEYS[5] -- hash: chat ID -> case-folded title
+local RES = KEYS[6] -- hash: reservation ID -> the reservation (JSON)
+local RESQ = KEYS[7] -- zset: reservation ID by its reservation time
+local RESL = KEYS[8] -- hash: reservation ID -> settlement lease end
 
 local function mkey(k) return P .. 'm:' .. k end
 local function ckey(c) return P .. 'c:' .. c end
@@ -22,9 +25,11 @@ local function tkey(t) return P .. 't:' .. t end
 local function fkey(f) return P .. 'f:' .. f end
 
 -- The fields of a message hash: chat, kind, robot, msgKey (name), param,
--- tag (group), sent, expires, reply (y), failure, lease. The first ten are
--- returned to Go in this order (messageFields in ledger.go).
-local F = {'c', 'k', 'r', 'n', 'p', 'g', 's', 'e', 'y', 'f', 'l'}
+-- tag (group), sent, expires, reply (y), failure, lease (claimed until),
+-- owner (the claim's holder token), x ('1' once a claim lapsed and the
+-- message was claimed again). The first ten are returned to Go in this
+-- order (messageFields in ledger.go), followed by the lapsed flag.
+local F = {'c', 'k', 'r', 'n', 'p', 'g', 's', 'e', 'y', 'f', 'l', 'o', 'x'}
 
 -- load returns the fields of message k, or nil when it is not tracked
 -- (unknown or TTL old).
@@ -41,18 +46,46 @@ local function free(v)
 	return not v[11] or tonumber(v[11]) <= NOW
 end
 
--- pack returns the reply for message k with fields v.
+-- lapsed reports whether a claim on the loaded message v lapsed without
+-- being released: its holder still names it but its lease ran out, or it
+-- lapsed before and was claimed again since.
+local function lapsed(v)
+	return v[13] == '1' or (v[12] ~= nil and v[12] ~= false and tonumber(v[11] or 0) <= NOW)
+end
+
+-- pack returns the reply for message k with fields v: the key, the first
+-- ten fields and '1' when lapsed.
 local function pack(k, v)
 	local out = {k}
 	for i = 1, 10 do
 		out[i + 1] = v[i] or ''
 	end
+	if lapsed(v) then
+		out[12] = '1'
+	else
+		out[12] = ''
+	end
 	return out
 end
 
--- claim claims message k for the lease, for the holder token.
-local function claim(k, token)
-	redis.call('HSET', mkey(k), 'l', NOW + LEASE, 'o', token)
+-- claim claims the loaded message k with fields v for the lease, for the
+-- holder token, noting whether an earlier claim lapsed, and updates v.
+local function claim(k, token, v)
+	local was = lapsed(v)
+	if was then
+		redis.call('HSET', mkey(k), 'l', NOW + LEASE, 'o', token, 'x', '1')
+	else
+		redis.call('HSET', mkey(k), 'l', NOW + LEASE, 'o', token)
+	end
+	v[11], v[12] = tostring(NOW + LEASE), token
+	if was then
+		v[13] = '1'
+	end
+end
+
+-- unclaim drops the claim on message k and its lapsed flag.
+local function unclaim(k)
+	redis.call('HDEL', mkey(k), 'l', 'o', 'x')
 end
 
 -- holds reports whether token holds the claim on message k (an empty token
@@ -124,4 +157,83 @@ local function sweep(n)
 			redis.call('HDEL', KINDS, c)
 		end
 	end
+end
+
+-- dropres forgets the reservation id.
+local function dropres(id)
+	redis.call('HDEL', RES, id)
+	redis.call('ZREM', RESQ, id)
+	redis.call('HDEL', RESL, id)
+end
+
+-- pruneres forgets up to n reservations that are TTL old (all when n is
+-- nil).
+local function pruneres(n)
+	local old
+	if n then
+		old = redis.call('ZRANGEBYSCORE', RESQ, '-inf', CUT, 'LIMIT', 0, n)
+	else
+		old = redis.call('ZRANGEBYSCORE', RESQ, '-inf', CUT)
+	end
+	for _, id in ipairs(old) do
+		dropres(id)
+	end
+end
+
+-- record tracks a message, replacing any under its key, and enforces the
+-- TTL and the per-chat cap. Its arguments start at ARGV[i]: the key, then
+-- the fields c k r n p g s e y f of F, '' when empty (y is '1' for a
+-- reply; e is '' without ExpiresAt).
+local function record(i)
+	local key, chat, kind, tag = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 6]
+	local sent, exp = tonumber(ARGV[i + 7]), ARGV[i + 8]
+
+	local old = redis.call('HMGET', mkey(key), 'c', 'g')
+	local oldChat = old[1]
+	if oldChat then
+		kill(key, oldChat, old[2])
+	else
+		-- A due entry may outlive a message Redis reclaimed.
+		redis.call('ZREM', DUE, key)
+	end
+
+	if sent > CUT then
+		local args = {}
+		for j = 1, 10 do
+			local v = ARGV[i + j]
+			if v ~= '' then
+				args[#args + 1] = F[j]
+				args[#args + 1] = v
+			end
+		end
+		-- Redis reclaims the message a grace period after the ledger drops it.
+		local life = sent + TTL + GRACE - NOW
+		local mk, ck = mkey(key), ckey(chat)
+		redis.call('HSET', mk, unpack(args))
+		redis.call('PEXPIRE', mk, life)
+		redis.call('ZADD', ck, sent, key)
+		keep(ck, life)
+		if tag ~= '' then
+			local tk = tkey(tag)
+			redis.call('ZADD', tk, sent, key)
+			keep(tk, life)
+		end
+		if exp ~= '' then
+			redis.call('ZADD', DUE, exp, key)
+		end
+		redis.call('HSET', KINDS, chat, kind)
+		trim(chat)
+		local over = redis.call('ZCARD', ck) - PERCHAT
+		if over > 0 then
+			for _, k in ipairs(redis.call('ZRANGE', ck, 0, over - 1)) do
+				kill(k, chat, redis.call('HGET', mkey(k), 'g'))
+			end
+		end
+		touch(chat)
+	end
+	if oldChat and (oldChat ~= chat or sent <= CUT) then
+		touch(oldChat)
+	end
+	sweep(2)
+	return 1
 end

@@ -7,11 +7,11 @@ for i = 8, #ARGV - 1, 2 do
 	if load(k) and holds(k, token) then
 		local mk = mkey(k)
 		if reason == '' then
-			redis.call('HDEL', mk, 'f', 'l', 'o')
+			redis.call('HDEL', mk, 'f')
 		else
 			redis.call('HSET', mk, 'f', reason)
-			redis.call('HDEL', mk, 'l', 'o')
 		end
+		unclaim(k)
 	end
 end
 return 1

@@ -15,10 +15,10 @@ while #out < n do
 	for _, k in ipairs(ks) do
 		local v = load(k)
 		if v and v[9] ~= '1' and free(v) then
-			if take then
-				claim(k, token)
-			end
 			out[#out + 1] = pack(k, v)
+			if take then
+				claim(k, token, v)
+			end
 			if #out == n then
 				break
 			end

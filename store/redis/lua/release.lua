@@ -3,7 +3,7 @@
 local token = ARGV[7]
 for i = 8, #ARGV do
 	if holds(ARGV[i], token) then
-		redis.call('HDEL', mkey(ARGV[i]), 'l', 'o')
+		unclaim(ARGV[i])
 	end
 end
 return 1
