@@ -253,12 +253,18 @@ func (b *Bot) retry(ctx context.Context, req Request, t target) (Reply, error) {
 
 // showLog replies the last entries of t's audit log.
 func (b *Bot) showLog(ctx context.Context, req Request, t target) (Reply, error) {
-	entries, err := b.audit.AuditLog(ctx, t.id, auditShown)
+	entries, err := b.audit.AuditLog(ctx, t.id, auditLookback)
 	if err != nil {
 		return Reply{}, fmt.Errorf("read the audit log: %w", err)
 	}
 	data := templates.AuditData{Chat: t.label}
 	for _, e := range entries {
+		if e.Action == store.ActionSend {
+			continue // posts of other tools: the API's audit lists them
+		}
+		if len(data.Entries) == auditShown {
+			break
+		}
 		line := templates.AuditLine{When: clock(e.At), Action: e.Action, Source: e.Source, Who: e.Nick, Request: e.Request}
 		if line.Who == "" {
 			line.Who = e.StaffID

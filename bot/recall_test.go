@@ -296,3 +296,16 @@ func TestRecallOfAMessageDingTalkAlreadyRecalled(t *testing.T) {
 		}
 	}
 }
+
+// "recall log" lists recalls and restores; the posts of other tools that
+// the audit log also keeps (action send) are left out.
+func TestRecallLogLeavesOutPosts(t *testing.T) {
+	h := newHarness(t)
+	m := h.post(ops, 1)[0]
+	require.NoError(t, h.audit.AddAudit(h.ctx, store.SendEntry(m, store.SourceWebhook, "webhook grafana", h.clock.Now())))
+	assert.Contains(t, h.say(inGroup(admin, "recall log")), "No recalls or restores here in the audit log.")
+	h.say(inGroup(admin, "recall 1"))
+	reply := h.say(inGroup(admin, "recall log"))
+	assert.Contains(t, reply, "recall 1")
+	assert.NotContains(t, reply, "webhook")
+}

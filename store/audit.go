@@ -11,6 +11,9 @@ const (
 	ActionRecall = "recall"
 	// ActionRestore is an entry of re-sent messages.
 	ActionRestore = "restore"
+	// ActionSend is an entry of a message another tool posted through
+	// dingrecall (the custom-robot webhook or the Alertmanager receiver).
+	ActionSend = "send"
 
 	// SourceCommand is a person's command in a chat.
 	SourceCommand = "command"
@@ -20,9 +23,12 @@ const (
 	SourceTTL = "ttl"
 	// SourceGuard is the duplicate and burst guard.
 	SourceGuard = "guard"
-	// SourceAlertmanager is the Alertmanager receiver: a repeated
-	// notification replaced a group's message, or its alerts resolved.
+	// SourceAlertmanager is the Alertmanager receiver: it posted a
+	// notification, a repeated notification replaced a group's message, or
+	// its alerts resolved.
 	SourceAlertmanager = "alertmanager"
+	// SourceWebhook is the custom-robot-compatible webhook: a tool posted.
+	SourceWebhook = "webhook"
 )
 
 // Results of an audited message.
@@ -37,6 +43,8 @@ const (
 	ResultResent = "resent"
 	// ResultNotSent means the message could not be sent again.
 	ResultNotSent = "not_sent"
+	// ResultSent means the message was posted (ActionSend).
+	ResultSent = "sent"
 )
 
 // DefaultAuditTTL is how long audit entries are kept (AUDIT_TTL).
@@ -49,11 +57,11 @@ type AuditEntry struct {
 	ID string `json:"id"`
 	// At is when it happened.
 	At time.Time `json:"at"`
-	// Action is ActionRecall or ActionRestore.
+	// Action is ActionRecall, ActionRestore or ActionSend.
 	Action string `json:"action"`
 	// Source is who acted: SourceCommand (a person in a chat), SourceAPI,
-	// SourceTTL (a message's ttl ran out), SourceGuard or
-	// SourceAlertmanager.
+	// SourceTTL (a message's ttl ran out), SourceGuard, SourceAlertmanager
+	// or SourceWebhook.
 	Source string `json:"source"`
 	// StaffID is the staff ID of the person who asked, for SourceCommand.
 	StaffID string `json:"staffId"`
@@ -164,4 +172,15 @@ type Event struct {
 	Member string
 	// At is when it was recorded, by the store's clock.
 	At time.Time
+}
+
+// SendEntry is the audit entry of m, posted on behalf of another tool:
+// source names the way in (SourceWebhook, SourceAlertmanager) and request
+// the route it came through, such as "webhook grafana-prod".
+func SendEntry(m Message, source, request string, at time.Time) AuditEntry {
+	return AuditEntry{
+		ID: NewAuditID(), At: at, Action: ActionSend, Source: source, ChatID: m.ChatID, Request: request,
+		Items: []AuditItem{{Key: m.Key, ChatID: m.ChatID, Kind: m.Kind, MsgKey: m.MsgKey, MsgParam: m.MsgParam,
+			Tag: m.Tag, SentAt: m.SentAt, ExpiresAt: m.ExpiresAt, Result: ResultSent}},
+	}
 }

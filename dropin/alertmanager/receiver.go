@@ -99,6 +99,27 @@ type Config struct {
 	Now func() time.Time
 	// Log is where the receiver logs; nil for nowhere.
 	Log logrus.FieldLogger
+	// Audit, when set, gets an entry (action send, source alertmanager)
+	// for every message posted.
+	Audit Auditor
+}
+
+// Auditor keeps the audit log; store.Audit is one.
+type Auditor interface {
+	AddAudit(ctx context.Context, e store.AuditEntry) error
+}
+
+// audited writes the audit entry of a message the receiver posted through
+// route; a failure is logged, the message being out already.
+func (r *Receiver) audited(ctx context.Context, m store.Message, route Route, log logrus.FieldLogger) {
+	if r.cfg.Audit == nil || m.Key == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.cfg.Audit.AddAudit(ctx, store.SendEntry(m, store.SourceAlertmanager, "alertmanager "+route.Name, r.cfg.Now())); err != nil {
+		log.WithError(err).Error("alertmanager: could not write the audit entry of a post")
+	}
 }
 
 // Receiver turns notifications into messages.
@@ -244,6 +265,7 @@ func (r *Receiver) Handle(ctx context.Context, route Route, p Payload) (Result, 
 		var dup *bot.DuplicateError
 		switch {
 		case err == nil:
+			r.audited(ctx, sent, route, log)
 		case errors.Is(err, bot.ErrUntracked):
 			log.WithError(err).Error("alertmanager: posted the alerts but could not track the message")
 		case errors.As(err, &dup):
@@ -289,7 +311,9 @@ func (r *Receiver) notice(ctx context.Context, route Route, p Payload, fps []str
 		Tag: NoticeTag(route.Name, p.GroupKey), TTL: route.NoticeTTL})
 	var dup *bot.DuplicateError
 	switch {
-	case err == nil, errors.Is(err, bot.ErrUntracked):
+	case err == nil:
+		r.audited(ctx, sent, route, log)
+	case errors.Is(err, bot.ErrUntracked):
 	case errors.As(err, &dup):
 		sent.Key = dup.Key
 	default:

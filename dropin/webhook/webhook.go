@@ -100,10 +100,21 @@ type Sender interface {
 type Deps struct {
 	Routes Routes
 	Sender Sender
+	// Audit, when set, gets an entry (action send, source webhook) for
+	// every message posted.
+	Audit Auditor
 	// Now is the clock signatures are checked against.
 	Now func() time.Time
 	Log logrus.FieldLogger
 }
+
+// Auditor keeps the audit log; store.Audit is one.
+type Auditor interface {
+	AddAudit(ctx context.Context, e store.AuditEntry) error
+}
+
+// auditTimeout bounds writing one audit entry.
+const auditTimeout = 5 * time.Second
 
 // Answer is the endpoint's JSON answer: DingTalk's errcode and errmsg, the
 // posted message's key, and what the app robot could not carry.
@@ -188,6 +199,15 @@ func (h *handler) send(c *gin.Context) {
 		return
 	}
 	log.WithField("key", sent.Key).Info("webhook: posted")
+	if h.d.Audit != nil && sent.Key != "" {
+		// The message is posted: the audit is written even if the caller
+		// has gone, and a failure to write it is logged, not answered.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), auditTimeout)
+		defer cancel()
+		if err := h.d.Audit.AddAudit(ctx, store.SendEntry(sent, store.SourceWebhook, "webhook "+route.Name, h.d.Now())); err != nil {
+			log.WithError(err).Error("webhook: could not write the audit entry of a post")
+		}
+	}
 	c.JSON(http.StatusOK, Answer{ErrCode: CodeOK, ErrMsg: "ok", ProcessQueryKey: sent.Key, Dropped: m.Dropped})
 }
 

@@ -200,7 +200,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 		DisableCallback: cfg.CallbackMode == "stream", Ready: streamReady(streamClient),
 		Now: o.now, Log: log, Metrics: mx, MetricsHandler: mx.Handler(),
 	})
-	table, err := startDropins(ctx, cfg, router, b, st.states, sup, log, o)
+	table, err := startDropins(ctx, cfg, router, b, st.states, st.audit, sup, log, o)
 	if err != nil {
 		return err
 	}

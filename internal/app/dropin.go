@@ -64,16 +64,16 @@ func openRoutes(cfg config) (*routes.Table, error) {
 // startDropins loads the routes and, when there are any, serves the custom
 // robot webhook and the Alertmanager receiver on r, and reloads
 // ROUTES_FILE on SIGHUP (or on o.reload) until ctx ends.
-func startDropins(ctx context.Context, cfg config, r *gin.Engine, b alertmanager.Bot, states store.States, sup *supervisor, log logrus.FieldLogger, o options) (*routes.Table, error) {
+func startDropins(ctx context.Context, cfg config, r *gin.Engine, b alertmanager.Bot, states store.States, audit store.Audit, sup *supervisor, log logrus.FieldLogger, o options) (*routes.Table, error) {
 	table, err := openRoutes(cfg)
 	if err != nil || table == nil {
 		return nil, err
 	}
-	recv, err := alertmanager.NewReceiver(b, states, alertmanager.Config{RetryWindow: cfg.AlertRetry, Lang: cfg.Lang, Now: o.now, Log: log})
+	recv, err := alertmanager.NewReceiver(b, states, alertmanager.Config{RetryWindow: cfg.AlertRetry, Lang: cfg.Lang, Now: o.now, Log: log, Audit: audit})
 	if err != nil {
 		return nil, err
 	}
-	webhook.Register(r, webhook.Deps{Routes: table, Sender: b, Now: o.now, Log: log})
+	webhook.Register(r, webhook.Deps{Routes: table, Sender: b, Audit: audit, Now: o.now, Log: log})
 	alertmanager.Register(r, alertmanager.Deps{Routes: table, Receiver: recv, APIToken: cfg.APIToken, Log: log})
 	logRoutes(log, table, "routes loaded")
 	if table.Path() == "" {

@@ -24,6 +24,7 @@ import (
 	"github.com/dingrecall/dingrecall/dingtalk/dingtalktest"
 	"github.com/dingrecall/dingrecall/dropin/alertmanager"
 	"github.com/dingrecall/dingrecall/dropin/webhook"
+	"github.com/dingrecall/dingrecall/store"
 )
 
 // Tokens and secrets of the test routes files.
@@ -180,6 +181,21 @@ func TestWebhookEveryMsgtypeTrackedAndRecalled(t *testing.T) {
 		}
 		tracked := a.tracked(route.chat)
 		require.Len(t, tracked, len(bodies))
+		// Every post is in the audit log: action send, source webhook, the route.
+		status, out := a.api(http.MethodGet, "/audit?conversationId="+route.chat, nil)
+		require.Equal(t, http.StatusOK, status)
+		var audited []string
+		for _, e := range out["entries"].([]any) {
+			e := e.(map[string]any)
+			require.Equal(t, store.ActionSend, e["action"])
+			require.Equal(t, store.SourceWebhook, e["source"])
+			assert.Contains(t, e["request"], "webhook ")
+			assert.NotContains(t, e["request"], route.token, "the route's name, never its token")
+			for _, it := range e["items"].([]any) {
+				audited = append(audited, it.(map[string]any)["processQueryKey"].(string))
+			}
+		}
+		assert.ElementsMatch(t, keys, audited)
 		for _, k := range keys {
 			assert.Equal(t, route.tag, tracked[k]["tag"])
 			if route.sign {
@@ -428,7 +444,14 @@ func TestAlertmanagerEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	entries := out["entries"].([]any)
 	require.NotEmpty(t, entries)
-	assert.Equal(t, "alertmanager", entries[0].(map[string]any)["source"])
+	actions := map[string]bool{}
+	for _, e := range entries {
+		e := e.(map[string]any)
+		assert.Equal(t, "alertmanager", e["source"])
+		actions[e["action"].(string)] = true
+	}
+	assert.True(t, actions[store.ActionSend], "the posts are audited")
+	assert.True(t, actions[store.ActionRecall], "and so are the recalls")
 }
 
 // sentIn returns the messages the fake received for conv.

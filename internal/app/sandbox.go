@@ -38,11 +38,9 @@ func startSandbox(cfg *config, log logrus.FieldLogger) (*dingtalktest.Server, bo
 		}
 		generated = true
 	}
-	fields := logrus.Fields{"fake_dingtalk": fake.URL(), "app_secret": cfg.AppSecret}
-	if generated {
-		fields["api_token"] = cfg.APIToken
-	}
-	log.WithFields(fields).Warn("SANDBOX MODE: DINGTALK_APP_KEY is unset, so dingrecall talks to an in-process fake DingTalk; nothing reaches the real one")
+	// The app secret and a generated API token go to the plain-text banner
+	// only, never into a log line.
+	log.WithField("fake_dingtalk", fake.URL()).Warn("SANDBOX MODE: DINGTALK_APP_KEY is unset, so dingrecall talks to an in-process fake DingTalk; nothing reaches the real one")
 	return fake, generated, nil
 }
 
@@ -65,7 +63,7 @@ func sandboxBanner(w io.Writer, cfg config, addr net.Addr, generatedToken bool) 
 	}
 	h := http.Header{}
 	dingtalk.SignHeader(h, cfg.AppSecret, time.Now())
-	recallHow := fmt.Sprintf(`Recall it as a group admin would (a signed callback, valid for an hour; change msgId to send it again):
+	recallHow := fmt.Sprintf(`Recall it as ops-lead, a recall admin, would (a signed callback, valid for an hour; change msgId to send it again):
   curl -s -X POST %[1]s/dingtalk/callback -H 'timestamp: %[2]s' -H 'sign: %[3]s' -H 'Content-Type: application/json' -d '{"conversationId":"cidSandboxOps==","conversationType":"2","conversationTitle":"ops-alerts","senderStaffId":"ops-lead","senderNick":"Ops Lead","isAdmin":false,"msgId":"sandbox-msg-1","msgtype":"text","text":{"content":" recall 1"}}'`,
 		base, h.Get(dingtalk.HeaderTimestamp), h.Get(dingtalk.HeaderSign))
 	if cfg.CallbackMode == "stream" {
@@ -97,7 +95,7 @@ func dropinBanner(cfg config, base, token string) string {
 Post as a DingTalk custom robot would (into deploys; a tool changes only its host):
   curl -s -X POST '%[1]s/robot/send?access_token=%[2]s' -H 'Content-Type: application/json' -d '{"msgtype":"text","text":{"content":"build 42 passed"}}'
 Send an Alertmanager notification (into ops-alerts; the page's Fire and Resolve buttons do the same):
-  curl -s -X POST %[1]s/alertmanager/%[3]s -H "Authorization: Bearer %[4]s" -H 'Content-Type: application/json' -d '{"version":"4","groupKey":"{}:{alertname=\"DiskFull\"}","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"DiskFull","instance":"db-9"},"annotations":{"summary":"disk 91%% full"},"fingerprint":"0000000000000009"}]}'
+  curl -s -X POST %[1]s/alertmanager/%[3]s -H "Authorization: Bearer %[4]s" -H 'Content-Type: application/json' -d '{"version":"4","groupKey":"{}:{alertname=\"DiskFull\"}","status":"firing","receiver":"%[3]s","groupLabels":{"alertname":"DiskFull"},"commonLabels":{"alertname":"DiskFull","instance":"db-9","severity":"critical"},"commonAnnotations":{"summary":"disk 91%% full"},"alerts":[{"status":"firing","labels":{"alertname":"DiskFull","instance":"db-9","severity":"critical"},"annotations":{"summary":"disk 91%% full"},"startsAt":"2026-01-01T00:00:00Z","fingerprint":"0000000000000009"}]}'
 `, base, sandboxWebhookToken, sandboxAlertRoute, token)
 }
 

@@ -317,7 +317,7 @@ func statusCode(status int) int {
 // describe is an API error with what a caller can do about it.
 func describe(e *client.Error) error {
 	var more []string
-	if e.ProcessQueryKey != "" {
+	if e.ProcessQueryKey != "" && !strings.Contains(e.Message, e.ProcessQueryKey) { // said once is enough
 		more = append(more, "the first message's key: "+e.ProcessQueryKey)
 	}
 	if e.Retryable() {

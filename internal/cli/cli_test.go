@@ -187,7 +187,7 @@ func TestListAndAudit(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	require.Len(t, lines, 3)
 	require.Regexp(t, `^KEY\s+SENT\s+TAG\s+CONTENT\s+NOTE$`, lines[0])
-	require.Regexp(t, `^`+newer+`\s+\S+Z\s+-\s+"Maintenance window"\s+recalled at \S+Z$`, lines[1])
+	require.Regexp(t, `^`+newer+`\s+\S+Z\s+-\s+"Maintenance window"\s+auto-recall at \S+Z$`, lines[1])
 	require.Regexp(t, `^`+older+`\s+\S+Z\s+rel-1\s+"the first line and more"\s*$`, lines[2])
 
 	r = runCLI(t, s, "", nil, "list", "-c", "cid/Ops+1==", "--limit", "1", "--json")
@@ -260,7 +260,7 @@ func TestExitCodes(t *testing.T) {
 		{name: "server refuses a field", args: []string{"send", "-c", "x", "--chat-type", "channel", "hi"}, code: ExitUsage, stderr: "400 invalid_request: chatType: want group, private or oto"},
 		{name: "server refuses the limit", args: []string{"audit", "--limit", "5000"}, code: ExitUsage, stderr: "400 invalid_request: limit"},
 		{name: "wrong token", vars: map[string]string{envToken: "wrong-token"}, args: []string{"audit"}, code: ExitUsage, stderr: "401 unauthorized"},
-		{name: "duplicate", args: []string{"send", "-c", "cidDup==", "only once"}, code: ExitFailed, stderr: "409 duplicate: .*the first message's key: " + first},
+		{name: "duplicate", args: []string{"send", "-c", "cidDup==", "only once"}, code: ExitFailed, stderr: "409 duplicate: .*key \"" + first + "\"\\) \\(request"},
 		{
 			name: "burst", args: []string{"send", "-c", "cidBurst==", "the one too many"}, code: ExitFailed, stderr: `429 burst: .*\(retry after [0-9hms]+; request \w+\)`,
 			before: func() {

@@ -77,7 +77,7 @@ func printMessages(w io.Writer, chat string, msgs []client.TrackedMessage) error
 			notes = append(notes, "command reply")
 		}
 		if !m.ExpiresAt.IsZero() {
-			notes = append(notes, "recalled at "+m.ExpiresAt.UTC().Format(time.RFC3339))
+			notes = append(notes, "auto-recall at "+m.ExpiresAt.UTC().Format(time.RFC3339))
 		}
 		if m.Failure != "" {
 			notes = append(notes, "last recall failed: "+m.Failure)

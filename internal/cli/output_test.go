@@ -80,7 +80,7 @@ func TestPrintMessagesNotes(t *testing.T) {
 	}))
 	require.Equal(t, "KEY  SENT                  TAG  CONTENT       NOTE\n"+
 		"k2   2026-11-26T10:00:00Z  -    \"3 recalled\"  command reply\n"+
-		"k1   2026-11-26T10:00:00Z  t    \"hi\"          recalled at 2026-11-26T11:00:00Z; last recall failed: bot.stopped\n", b.String())
+		"k1   2026-11-26T10:00:00Z  t    \"hi\"          auto-recall at 2026-11-26T11:00:00Z; last recall failed: bot.stopped\n", b.String())
 }
 
 // brokenWriter fails every write.
