@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -113,6 +115,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	switch {
 	case c.Store == "redis" && c.StoreFile != "":
 		p.fail("STORE_FILE", "applies to STORE=memory only; Redis keeps the ledger itself")
+	case c.StoreFile != "":
+		// Checked here so the mistake is reported with the others, before
+		// anything starts.
+		if dir := filepath.Dir(c.StoreFile); !isDir(dir) {
+			p.fail("STORE_FILE", "is %q: directory %s does not exist", c.StoreFile, dir)
+		}
 	}
 	if c.ReplyTTL >= c.LedgerTTL {
 		p.fail("REPLY_TTL", "is %v: want less than LEDGER_TTL (%v), or replies leave the ledger before they are recalled", c.ReplyTTL, c.LedgerTTL)
@@ -130,6 +138,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		p.fail("DINGTALK_APP_KEY", "is required when DINGTALK_APP_SECRET is set (unset both for sandbox mode)")
 	}
 	return c, p.err()
+}
+
+// isDir reports whether path names an existing directory.
+func isDir(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.IsDir()
 }
 
 // sandboxBurstLimit is BURST_LIMIT's default in sandbox mode: well above

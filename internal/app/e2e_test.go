@@ -559,7 +559,7 @@ func TestBadConfigStopsStartup(t *testing.T) {
 			[]string{`BURST_AUTO_RECALL is "yes": want true or false`, `RECALL_GROUP_ADMINS is "1"`}},
 		{"staff ID lists", map[string]string{"RECALL_ADMINS": "alice, bob;carol", "RECALL_USERS": "dave 'eve'"},
 			[]string{`RECALL_ADMINS holds "bob;carol", which has ';'`, `RECALL_USERS holds "'eve'"`}},
-		{"store file in a missing directory", map[string]string{"STORE_FILE": "/nonexistent-dir/ledger.json"}, []string{"STORE_FILE: directory /nonexistent-dir does not exist"}},
+		{"store file in a missing directory", map[string]string{"STORE_FILE": "/nonexistent-dir/ledger.json"}, []string{"STORE_FILE is \"/nonexistent-dir/ledger.json\": directory /nonexistent-dir does not exist"}},
 		{"replies outlive the ledger", map[string]string{"REPLY_TTL": "2h", "LEDGER_TTL": "1h"}, []string{"REPLY_TTL is 2h0m0s: want less than LEDGER_TTL"}},
 	}
 	for _, tt := range tests {
