@@ -26,6 +26,11 @@ type Deps struct {
 	Ledger store.Ledger
 	// Deduper drops a callback msgId seen within DedupWindow.
 	Deduper store.Deduper
+	// LocalDeduper, optional, de-duplicates in this process while Deduper
+	// (a shared store) is unavailable, so that commands still run and can
+	// answer that the store is down; without it such callbacks answer busy
+	// and DingTalk delivers them again.
+	LocalDeduper store.Deduper
 	// Audit is the audit log recalls and restores write and "recall retry",
 	// "recall log" and "restore" read.
 	Audit store.Audit
@@ -242,10 +247,7 @@ func New(deps Deps, cfg Config) (*Bot, error) {
 	b.recaller = &recaller{dt: deps.DingTalk, ledger: deps.Ledger, audit: deps.Audit, obs: deps.Observer, maxAge: cfg.MaxAge, now: deps.Now, log: deps.Log}
 	b.guard = &guard{cfg: cfg, sender: b.sender, ledger: deps.Ledger, states: deps.States, recaller: b.recaller, tpl: deps.Templates, now: deps.Now, log: deps.Log}
 	b.auto = newAutoRecaller(deps.Ledger, b.recaller, deps.Now, deps.Log)
-	in, err := newIntake(nil, deps.Deduper, deps.Now, deps.Log, b.handle)
-	if err != nil {
-		return nil, err
-	}
+	in := newIntake(nil, deps.Deduper, deps.LocalDeduper, deps.Log, b.handle)
 	// The workers start last, so that no error path leaves them running.
 	b.work, b.cancelWork = context.WithCancel(context.Background())
 	b.pool = newPool(b.work, cfg.Workers, cfg.QueueSize)

@@ -135,6 +135,20 @@ func TestAcceptWithTheDeduplicationStoreDown(t *testing.T) {
 	assert.Len(t, h.fake.Recalled(), 2)
 }
 
+// Without a local de-duplicator, a callback that arrives while the
+// de-duplication store is down answers busy, so that DingTalk delivers it
+// again, and runs nothing.
+func TestAcceptWithoutALocalDeduplicator(t *testing.T) {
+	h := newHarness(t, func(d *bot.Deps, _ *bot.Config) { d.LocalDeduper = nil })
+	h.post(ops, 1)
+	h.store.dedupDown.Store(true)
+	outcome, err := h.bot.Accept(h.ctx, callback("m1", admin, "recall"), "")
+	require.Error(t, err)
+	assert.Equal(t, bot.IntakeBusy, outcome)
+	require.NoError(t, h.bot.Close(h.ctx))
+	assert.Empty(t, h.fake.Recalled())
+}
+
 // Close with a deadline that passes cancels the commands still running,
 // waits for the workers all the same, and says so.
 func TestCloseCancelsUnfinishedWorkAtItsDeadline(t *testing.T) {

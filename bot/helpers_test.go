@@ -91,7 +91,8 @@ func newHarnessOn(t *testing.T, fakeOpts []dingtalktest.Option, opts ...option) 
 	st := newTestStore(clock.Now)
 	obs := &recordingObserver{}
 	deps := bot.Deps{
-		DingTalk: client, Ledger: st, Deduper: st.dedupWrapper(), Audit: st.auditWrapper(), States: st.statesWrapper(),
+		DingTalk: client, Ledger: st, Deduper: st.dedupWrapper(), LocalDeduper: must2(memory.NewDeduper(memory.DeduperOptions{Now: clock.Now})),
+		Audit: st.auditWrapper(), States: st.statesWrapper(),
 		Templates: tpl, Log: log, Observer: obs, Now: clock.Now,
 	}
 	cfg := bot.Config{
@@ -256,6 +257,12 @@ func newTestStore(now func() time.Time) *testStore {
 	dedup, err := memory.NewDeduper(memory.DeduperOptions{Now: now})
 	must(err)
 	return &testStore{Ledger: ledger, audit: audit, states: states, dedup: dedup}
+}
+
+// must2 is must for a constructor's value and error.
+func must2[T any](v T, err error) T {
+	must(err)
+	return v
 }
 
 // must stops a test helper on an error that cannot happen with its inputs.

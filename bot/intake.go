@@ -2,14 +2,12 @@ package bot
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/store"
-	"github.com/dingrecall/dingrecall/store/memory"
 )
 
 // DedupWindow is how long a callback's msgId is remembered.
@@ -36,18 +34,19 @@ type intake struct {
 }
 
 // newIntake builds the intake; handle runs an accepted event's command.
-func newIntake(p *pool, dedup store.Deduper, now func() time.Time, log logrus.FieldLogger, handle func(context.Context, Event)) (*intake, error) {
-	local, err := memory.NewDeduper(memory.DeduperOptions{Now: now})
-	if err != nil {
-		return nil, fmt.Errorf("local de-duplication: %w", err)
-	}
-	return &intake{pool: p, dedup: dedup, local: local, handle: handle, log: log}, nil
+// local, when not nil, de-duplicates while dedup is unavailable.
+func newIntake(p *pool, dedup, local store.Deduper, log logrus.FieldLogger, handle func(context.Context, Event)) *intake {
+	return &intake{pool: p, dedup: dedup, local: local, handle: handle, log: log}
 }
 
 // accept is Bot.Accept.
 func (in *intake) accept(ctx context.Context, cb *dingtalk.Callback, requestID string) (string, error) {
 	dedup := in.dedup
 	first, err := dedup.FirstSeen(ctx, cb.MsgID, DedupWindow)
+	if err != nil && in.local == nil {
+		in.log.WithError(err).Warn("callback: de-duplication store unavailable; DingTalk will deliver it again")
+		return IntakeBusy, err
+	}
 	if err != nil {
 		in.log.WithError(err).Warn("callback: de-duplication store unavailable, de-duplicating locally")
 		dedup = in.local

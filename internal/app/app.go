@@ -23,6 +23,7 @@ import (
 	"github.com/dingrecall/dingrecall/metrics"
 	"github.com/dingrecall/dingrecall/sandbox"
 	"github.com/dingrecall/dingrecall/store"
+	"github.com/dingrecall/dingrecall/store/memory"
 	"github.com/dingrecall/dingrecall/templates"
 )
 
@@ -145,8 +146,15 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 		}
 	}
 
+	// While a shared store is down, callbacks are de-duplicated in this
+	// process, so commands still run and can say that the store is down.
+	local, err := memory.NewDeduper(memory.DeduperOptions{Now: o.now})
+	if err != nil {
+		return err
+	}
+	sup.onStop("local de-duplication", func(context.Context) error { return local.Close() })
 	b, err := bot.New(bot.Deps{
-		DingTalk: client, Ledger: ledger, Deduper: st.dedup, Audit: st.audit, States: st.states,
+		DingTalk: client, Ledger: ledger, Deduper: st.dedup, LocalDeduper: local, Audit: st.audit, States: st.states,
 		Templates: tpl, Log: log, Observer: mx, Now: o.now,
 	}, bot.Config{
 		RecallMax:       cfg.RecallMax,
