@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dingrecall/dingrecall/dingtalk"
+	"github.com/dingrecall/dingrecall/dingtalk/dingtalktest"
 )
 
 // emotionServer is a stand-in for DingTalk's reaction calls: it records
@@ -154,4 +155,22 @@ func TestEmotionRefusesBadInputBeforeCalling(t *testing.T) {
 		})
 	}
 	assert.Empty(t, rec.recorded())
+}
+
+func TestEmotionOnTheFake(t *testing.T) {
+	fake := dingtalktest.NewTest(t)
+	c := newClient(t, fake)
+	ctx := context.Background()
+	require.NoError(t, c.ReplyEmotion(ctx, "cidG", "msg1", dingtalk.EmotionWorking))
+	assert.Equal(t, []string{dingtalk.EmotionWorking.Text}, fake.ReactionsShown("msg1"))
+	require.NoError(t, c.RecallEmotion(ctx, "cidG", "msg1", dingtalk.EmotionWorking))
+	require.NoError(t, c.ReplyEmotion(ctx, "cidG", "msg1", dingtalk.EmotionDone))
+	assert.Equal(t, []string{dingtalk.EmotionDone.Text}, fake.ReactionsShown("msg1"))
+
+	fake.RefuseEmotion(dingtalk.EmotionFailed.Text, http.StatusInternalServerError, dingtalk.CodeSystemError, "unknown error")
+	err := c.ReplyEmotion(ctx, "cidG", "msg2", dingtalk.EmotionFailed)
+	assert.True(t, dingtalk.HasCode(err, dingtalk.CodeSystemError), "%v", err)
+	assert.Equal(t, 1, fake.CallCount(dingtalk.PathEmotionReply)-2, "a refused reaction is not tried again")
+	err = c.RecallEmotion(ctx, "cidG", "msg2", dingtalk.EmotionWorking)
+	assert.True(t, dingtalk.HasCode(err, dingtalk.CodeResourceNotFound), "%v", err)
 }
