@@ -216,8 +216,10 @@ type QuoteData struct {
 	// nor when it was sent, so the bot could not look for it.
 	Unknown bool
 	// Lines are the bot's messages sent near the quoted one, in the order
-	// sent (QuoteChoose); Within is how long the list waits for a pick.
+	// sent (QuoteChoose); More counts those left out of the list, and
+	// Within is how long the list waits for a pick.
 	Lines  []QuoteLine
+	More   int
 	Within string
 	// Count is how many messages the list had and Arg the number picked
 	// (QuotePick).

@@ -94,6 +94,9 @@ var cases = []struct {
 	{"quote-choose-three", templates.QuoteChoose, templates.QuoteData{Asked: 3, Window: "3s", Within: "2m", Lines: []templates.QuoteLine{
 		{N: 1, When: "11-26 10:00:00", Preview: "a"}, {N: 2, When: "11-26 10:00:01", Preview: "b"},
 	}}},
+	{"quote-choose-more", templates.QuoteChoose, templates.QuoteData{Asked: 1, Window: "3s", Within: "2m", More: 5, Lines: []templates.QuoteLine{
+		{N: 1, When: "11-26 10:00:00", Preview: "a"}, {N: 2, When: "11-26 10:00:01", Preview: "b"},
+	}}},
 	{"quote-pick", templates.QuotePick, templates.QuoteData{Count: 2, Arg: "5"}},
 }
 
