@@ -47,10 +47,11 @@ func chromiumPath(t *testing.T) string {
 }
 
 // startSandboxApp runs the whole app in sandbox mode (no DINGTALK_APP_KEY)
-// and returns its base URL once /healthz answers; it stops when the test ends.
-func startSandboxApp(t *testing.T) string {
+// with ACK_STYLE ack and returns its base URL once /healthz answers; it
+// stops when the test ends.
+func startSandboxApp(t *testing.T, ack string) string {
 	t.Helper()
-	env := map[string]string{"LOG_LEVEL": "error", "REPLY_TTL": "0"}
+	env := map[string]string{"LOG_LEVEL": "error", "REPLY_TTL": "0", "ACK_STYLE": ack}
 	ln := listen(t)
 	base := "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -156,7 +157,7 @@ func botPosts(msgs []browserMessage, prefix string) map[string]string {
 // when set).
 func TestBrowserSandboxRecall(t *testing.T) {
 	ctx := newBrowser(t, 30*time.Second) // skips without chromium, before the app starts
-	base := startSandboxApp(t)
+	base := startSandboxApp(t, "reply") // it reads the bot's reply to every command
 
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.EmulateViewport(1440, 1120),

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
+	"github.com/dingrecall/dingrecall/bot"
 	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/templates"
 )
@@ -52,6 +53,7 @@ type config struct {
 	DupWindow    time.Duration
 	BurstLimit   int
 	BurstRecall  bool
+	AckStyle     bot.AckStyle
 
 	// Sandbox is true when DINGTALK_APP_KEY is unset: the app runs against an
 	// in-process fake DingTalk.
@@ -95,6 +97,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DupWindow:    p.duration("DUPLICATE_WINDOW", 30*time.Second, 0, 24*time.Hour),
 		BurstLimit:   p.integer("BURST_LIMIT", 20, 0, 100000),
 		BurstRecall:  p.boolean("BURST_AUTO_RECALL", false),
+		AckStyle:     bot.AckStyle(p.oneOf("ACK_STYLE", string(bot.AckReaction), ackStyles()...)),
 	}
 	c.LogLevel = p.level("LOG_LEVEL", logrus.InfoLevel)
 	switch {
@@ -125,6 +128,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 		p.fail("DINGTALK_APP_KEY", "is required when DINGTALK_APP_SECRET is set (unset both for sandbox mode)")
 	}
 	return c, p.err()
+}
+
+// ackStyles are the values ACK_STYLE takes.
+func ackStyles() []string {
+	out := make([]string, len(bot.AckStyles))
+	for i, a := range bot.AckStyles {
+		out[i] = string(a)
+	}
+	return out
 }
 
 // sandboxBurstLimit is BURST_LIMIT's default in sandbox mode: well above
