@@ -157,7 +157,7 @@ func botPosts(msgs []browserMessage, prefix string) map[string]string {
 // when set).
 func TestBrowserSandboxRecall(t *testing.T) {
 	ctx := newBrowser(t, 30*time.Second) // skips without chromium, before the app starts
-	base := startSandboxApp(t, "reply") // it reads the bot's reply to every command
+	base := startSandboxApp(t, "reply")  // it reads the bot's reply to every command
 
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.EmulateViewport(1440, 1120),
