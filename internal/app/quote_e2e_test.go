@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -178,4 +179,36 @@ func (a *testApp) sendRaw(conv, msgKey, msgParam string) string {
 	status, out := a.api(http.MethodPost, "/messages", map[string]any{"conversationId": conv, "msgKey": msgKey, "msgParam": msgParam})
 	require.Equal(a.t, http.StatusCreated, status, "%v", out)
 	return out["processQueryKey"].(string)
+}
+
+// TestSandboxQuoteInStreamMode: the sandbox page's quote reaches the app
+// over the Stream connection as DingTalk's would, and the page shows the
+// reaction the bot put on the quoting message (ACK_STYLE unset: reactions).
+func TestSandboxQuoteInStreamMode(t *testing.T) {
+	a := startSandboxMode(t, map[string]string{"LOG_LEVEL": "error", "CALLBACK_MODE": "stream", "REPLY_TTL": "0"})
+	status, out := a.post("/sandbox/api/bot", map[string]any{"chat": "ops-alerts", "text": "post", "count": 3})
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	second := "bot-" + out["keys"].([]any)[1].(string)
+	status, out = a.post("/sandbox/api/say", map[string]any{"chat": "ops-alerts", "user": "oncall", "text": "recall", "quote": second})
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	require.Equal(t, "stream", out["via"])
+	var said sandboxMessage
+	require.Eventually(t, func() bool {
+		chats, _ := a.state()
+		for _, m := range chats["ops-alerts"] {
+			if m.From == "user" {
+				said = m
+			}
+		}
+		return len(said.Reactions) == 1 && said.Reactions[0] == reactDone
+	}, 10*time.Second, 20*time.Millisecond, "the done reaction shows on the quoting message")
+	chats, _ := a.state()
+	var recalled []string
+	for _, m := range chats["ops-alerts"] {
+		if m.Recalled {
+			recalled = append(recalled, m.ID)
+		}
+	}
+	assert.Equal(t, []string{second}, recalled)
+	assert.Len(t, a.botReplies("ops-alerts"), 0, "no reply: the reaction says it")
 }

@@ -59,9 +59,11 @@ func (a *sandboxApp) post(path string, body any) (int, map[string]any) {
 
 // sandboxMessage is one message of the simulator's state.
 type sandboxMessage struct {
-	From     string `json:"from"`
-	Text     string `json:"text"`
-	Recalled bool   `json:"recalled"`
+	ID        string   `json:"id"`
+	From      string   `json:"from"`
+	Text      string   `json:"text"`
+	Recalled  bool     `json:"recalled"`
+	Reactions []string `json:"reactions"`
 }
 
 // state reads the simulator's chats.
