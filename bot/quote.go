@@ -195,13 +195,17 @@ func (b *Bot) recallFrom(ctx context.Context, req Request, t target, m store.Mes
 		if err != nil {
 			return Reply{}, fmt.Errorf("list the messages before the quoted one: %w", err)
 		}
-		i := slices.IndexFunc(all, func(x store.Message) bool { return x.Key == m.Key })
-		for _, x := range all[i+1:] { // newest first: what follows was sent before
-			if len(keys) == n {
-				break
-			}
-			if !x.Reply {
-				keys = append(keys, x.Key)
+		// Newest first: what follows m was sent before it. When m has gone
+		// since it was found, only m is asked for, and the recall says it
+		// is not tracked.
+		if i := slices.IndexFunc(all, func(x store.Message) bool { return x.Key == m.Key }); i >= 0 {
+			for _, x := range all[i+1:] {
+				if len(keys) == n {
+					break
+				}
+				if !x.Reply {
+					keys = append(keys, x.Key)
+				}
 			}
 		}
 	}

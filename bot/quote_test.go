@@ -360,3 +360,18 @@ func TestQuoteFromACallback(t *testing.T) {
 	assert.Contains(t, h.say(ev), "Recalled 1 message.")
 	assert.Equal(t, []int{2}, h.recalledAlerts(msgs))
 }
+
+// TestQuotePickOfAMessageGoneMeanwhile: a picked message recalled by
+// someone else between the look-up and the listing of those before it is
+// not replaced by others: nothing else is recalled.
+func TestQuotePickOfAMessageGoneMeanwhile(t *testing.T) {
+	h := newHarness(t)
+	msgs := h.post(ops, 4)
+	q := h.quoteOf(msgs[2])
+	q.Texts = nil
+	h.say(quoting(inGroup(user, "recall 2"), q))
+	h.store.beforeList = func() { require.NoError(t, h.store.Remove(h.ctx, msgs[1].Key)) }
+	reply := h.say(inGroup(user, "recall 2")) // number 2 of the list: alert 2
+	assert.Contains(t, reply, "There is nothing of mine to recall here.")
+	assert.Empty(t, h.fake.Recalled())
+}
