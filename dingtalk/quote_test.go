@@ -135,3 +135,14 @@ func TestQuoteRoundTrip(t *testing.T) {
 	assert.Equal(t, []string{"<b>&"}, q.Texts)
 	assert.Equal(t, "k", again.OriginalProcessQueryKey)
 }
+
+func TestRepliedMsgUnmarshalOnItsOwn(t *testing.T) {
+	var r dingtalk.RepliedMsg
+	require.NoError(t, json.Unmarshal([]byte(`{"msgId":"a","content":null}`), &r))
+	assert.Equal(t, dingtalk.RepliedMsg{MsgID: "a"}, r)
+	require.NoError(t, json.Unmarshal([]byte(`["not","an","object"]`), &r))
+	assert.Equal(t, dingtalk.RepliedMsg{}, r, "JSON that is no object leaves it empty")
+	assert.Error(t, r.UnmarshalJSON([]byte(`{"msgId":`)), "malformed JSON fails")
+	assert.Nil(t, r.Texts())
+	assert.Nil(t, dingtalk.RepliedMsg{Content: []byte(`[1]`)}.Texts())
+}
