@@ -91,6 +91,9 @@ type Config struct {
 	// AutoRecallEvery is how often RunAutoRecall looks for messages whose
 	// TTL ran out; 0 for a second.
 	AutoRecallEvery time.Duration
+	// Ack is how commands are acknowledged: with replies, reactions or
+	// both; "" for AckReply (ACK_STYLE).
+	Ack AckStyle
 }
 
 // validate checks c and fills in its defaults.
@@ -139,6 +142,13 @@ func (c *Config) validate() error {
 	}
 	if c.QueueSize < 1 {
 		bad("QueueSize is %d: want at least 1", c.QueueSize)
+	}
+	switch c.Ack {
+	case "":
+		c.Ack = AckReply
+	case AckReply, AckReaction, AckBoth:
+	default:
+		bad("Ack is %q: want %s, %s or %s", c.Ack, AckReaction, AckReply, AckBoth)
 	}
 	return errors.Join(errs...)
 }
@@ -205,6 +215,8 @@ type Bot struct {
 	log    logrus.FieldLogger
 	obs    Observer
 	now    func() time.Time
+	// reactor puts and takes off the acknowledgement reactions.
+	reactor Reactor
 
 	reg      *Registry
 	commands map[string]func(context.Context, Request) (Reply, error)
@@ -233,7 +245,7 @@ func New(deps Deps, cfg Config) (*Bot, error) {
 	}
 	b := &Bot{
 		cfg: cfg, ledger: deps.Ledger, audit: deps.Audit, states: deps.States, tpl: deps.Templates,
-		log: deps.Log, obs: deps.Observer, now: deps.Now, reg: DefaultRegistry(),
+		log: deps.Log, obs: deps.Observer, now: deps.Now, reg: DefaultRegistry(), reactor: deps.DingTalk,
 	}
 	b.commands = map[string]func(context.Context, Request) (Reply, error){
 		CmdRecall: b.runRecall, CmdRestore: b.runRestore, CmdChats: b.runChats, CmdHelp: b.runHelp,

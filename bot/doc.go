@@ -7,7 +7,9 @@
 // the intake of callbacks.
 //
 // Files: parse.go reads commands; recall.go, restore.go, chats.go and
-// help.go carry out the command families; reply.go runs a command, turns
-// what went wrong into a reply (in one place) and sends it; recaller.go,
+// help.go carry out the command families, and quote.go the recall of a
+// quoted message; reply.go runs a command, turns what went wrong into a
+// reply (in one place) and sends it; ack.go acknowledges commands with
+// reactions on the person's message (ACK_STYLE); recaller.go,
 // sender.go, guard.go, pool.go, autorecall.go and intake.go are the parts.
 package bot

@@ -19,13 +19,21 @@ type Event struct {
 	// Text is what was typed; Textual is false for pictures, files and the like.
 	Text    string
 	Textual bool
+	// Quote is the message the person quoted with the command, nil when
+	// none (see dingtalk.Callback.Quote).
+	Quote *dingtalk.Quote
 	// RequestID is the ID of the HTTP request that brought it, for the logs.
 	RequestID string
 }
 
 // EventFromCallback turns a robot callback into an Event.
 func EventFromCallback(cb *dingtalk.Callback) Event {
+	var quote *dingtalk.Quote
+	if q, ok := cb.Quote(); ok {
+		quote = &q
+	}
 	return Event{
+		Quote:          quote,
 		MsgID:          cb.MsgID,
 		ConversationID: cb.ConversationID,
 		Group:          cb.IsGroup(),

@@ -245,6 +245,8 @@ type testStore struct {
 	// afterEvents, when set, runs once after the next Events has read its
 	// events, before it returns them.
 	afterEvents func()
+	// beforeList, when set, runs once at the start of the next List.
+	beforeList func()
 }
 
 func newTestStore(now func() time.Time) *testStore {
@@ -294,6 +296,10 @@ func (s *testStore) Get(ctx context.Context, key string) (store.Message, error) 
 }
 
 func (s *testStore) List(ctx context.Context, chatID string, limit int) ([]store.Message, error) {
+	if f := s.beforeList; f != nil {
+		s.beforeList = nil
+		f()
+	}
 	if err := s.err(); err != nil {
 		return nil, err
 	}

@@ -47,6 +47,8 @@ type Command struct {
 	// N is how many messages to recall, 1..max, for "recall N" and "recall
 	// preview N".
 	N int
+	// DefaultN is true when no N was typed and N is the default, 1.
+	DefaultN bool
 	// Since is the window of "recall since", 1s..MaxSince.
 	Since time.Duration
 	// Tag is the tag of "recall tag".
@@ -467,6 +469,7 @@ func parseRecall(args string, max int) (Command, error) {
 		}
 		return Command{}, err
 	}
+	cmd.DefaultN = count == ""
 	return cmd, nil
 }
 
@@ -688,6 +691,7 @@ func DefaultRegistry() *Registry {
 	r, err := NewRegistry(
 		Spec{Name: CmdRecall, Aliases: []string{"撤回"}, Parse: parseRecall, Usages: []Usage{
 			{Text: map[string]string{"en": "recall [N]", "zh": "撤回 [N]"}, Summary: templates.CommandName("recall")},
+			{Text: map[string]string{"en": "recall [N], quoting a message", "zh": "撤回 [N]（引用一条消息）"}, Summary: templates.CommandName("recall-quote")},
 			{Text: map[string]string{"en": "recall preview N", "zh": "撤回 预览 N"}, Summary: templates.CommandName("recall-preview")},
 			{Text: map[string]string{"en": "recall confirm", "zh": "撤回 确认"}, Summary: templates.CommandName("recall-confirm")},
 			{Text: map[string]string{"en": "recall since 10m", "zh": "撤回 10分钟"}, Summary: templates.CommandName("recall-since")},

@@ -38,6 +38,14 @@ func (b *Bot) runRecall(ctx context.Context, req Request) (Reply, error) {
 	if err != nil {
 		return Reply{}, err
 	}
+	if quoting(req) {
+		return b.recallQuoted(ctx, req, t)
+	}
+	if picking(req) {
+		if reply, ok, err := b.pick(ctx, req, t); ok || err != nil {
+			return reply, err
+		}
+	}
 	switch cmd.Sub {
 	case SubPreview:
 		return b.preview(ctx, req, t, Selection{ChatID: t.id, Last: cmd.N}, cmd.N)
@@ -55,7 +63,11 @@ func (b *Bot) runRecall(ctx context.Context, req Request) (Reply, error) {
 
 // actor is the audit actor of a command.
 func actor(req Request) Actor {
-	return Actor{Source: store.SourceCommand, StaffID: req.Event.StaffID, Nick: req.Event.Nick, Request: strings.TrimSpace(req.Event.Text)}
+	what := strings.TrimSpace(req.Event.Text)
+	if quoting(req) {
+		what += " (quoting a message)"
+	}
+	return Actor{Source: store.SourceCommand, StaffID: req.Event.StaffID, Nick: req.Event.Nick, Request: what}
 }
 
 // recall runs sel and replies with the summary; asked is N for "recall N",
@@ -70,9 +82,23 @@ func (b *Bot) recall(ctx context.Context, req Request, t target, sel Selection, 
 	empty := b.emptyData(t, sel, asked)
 	data.Window, data.Tag = empty.Window, empty.Tag
 	if data.Found == 0 {
-		return b.render(templates.RecallNothing, data, req.Log), nil
+		return failed(b.render(templates.RecallNothing, data, req.Log)), nil
 	}
-	return b.withFailures(b.render(templates.RecallDone, data, req.Log), data.Failures, t), nil
+	reply := b.withFailures(b.render(templates.RecallDone, data, req.Log), data.Failures, t)
+	switch {
+	case len(data.Failures) > 0 || data.TooOld > 0:
+		reply.Failed = true
+	case asked == 0 || data.Found >= asked:
+		reply.Quiet = true // it took all that was asked, as the person sees
+	}
+	return reply, nil
+}
+
+// failed marks reply as the answer to a command that did not do what was
+// asked.
+func failed(reply Reply) Reply {
+	reply.Failed = true
+	return reply
 }
 
 // withFailures marks reply as a report of failures in t when there are
@@ -129,7 +155,7 @@ func (b *Bot) preview(ctx context.Context, req Request, t target, sel Selection,
 		return Reply{}, fmt.Errorf("preview a recall: %w", err)
 	}
 	if len(msgs) == 0 {
-		return b.render(templates.RecallNothing, b.emptyData(t, sel, asked), req.Log), nil
+		return failed(b.render(templates.RecallNothing, b.emptyData(t, sel, asked), req.Log)), nil
 	}
 	return b.render(templates.Preview, b.previewData(msgs, t, sel, asked), req.Log), nil
 }
@@ -184,7 +210,7 @@ func (b *Bot) emptyData(t target, sel Selection, asked int) templates.RecallData
 // pending.
 func (b *Bot) confirm(ctx context.Context, req Request) (Reply, error) {
 	if req.Event.StaffID == "" {
-		return b.render(templates.NothingToConfirm, nil, req.Log), nil
+		return failed(b.render(templates.NothingToConfirm, nil, req.Log)), nil
 	}
 	raw, ok, err := b.states.TakeState(ctx, pendingKey(req.Event))
 	if err != nil {
@@ -192,7 +218,7 @@ func (b *Bot) confirm(ctx context.Context, req Request) (Reply, error) {
 	}
 	var p pending
 	if !ok || json.Unmarshal([]byte(raw), &p) != nil || len(p.Keys) == 0 {
-		return b.render(templates.NothingToConfirm, nil, req.Log), nil
+		return failed(b.render(templates.NothingToConfirm, nil, req.Log)), nil
 	}
 	// Exactly what the preview showed: messages sent since are not taken.
 	return b.recall(ctx, req, target{id: p.Chat, label: p.Label}, Selection{ChatID: p.Chat, Keys: p.Keys}, len(p.Keys))
@@ -231,7 +257,7 @@ func (b *Bot) retry(ctx context.Context, req Request, t target) (Reply, error) {
 		}
 	}
 	if len(keys) == 0 {
-		return b.render(templates.NothingToRetry, templates.RecallData{Chat: t.label}, req.Log), nil
+		return failed(b.render(templates.NothingToRetry, templates.RecallData{Chat: t.label}, req.Log)), nil
 	}
 	out, err := b.recaller.recall(ctx, Selection{ChatID: t.id, Keys: keys}, actor(req))
 	if err != nil {
@@ -248,7 +274,9 @@ func (b *Bot) retry(ctx context.Context, req Request, t target) (Reply, error) {
 	if len(data.Failures) == 0 {
 		b.resolveReports(ctx, t.id, req.Log)
 	}
-	return b.withFailures(b.render(templates.RetryDone, data, req.Log), data.Failures, t), nil
+	reply := b.withFailures(b.render(templates.RetryDone, data, req.Log), data.Failures, t)
+	reply.Failed, reply.Quiet = len(data.Failures) > 0, len(data.Failures) == 0
+	return reply, nil
 }
 
 // showLog replies the last entries of t's audit log.

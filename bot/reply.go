@@ -30,7 +30,21 @@ type Reply struct {
 	// ReplyTTL with the others: it stays until a "recall retry" there
 	// recalls everything or a "restore" runs there, or about LedgerTTL.
 	FailuresIn string
+	// Quiet marks a reply that only confirms what the person sees happen
+	// (a recall, retry or restore that did all it was asked): when the bot
+	// acknowledges with reactions only (AckReaction), the done reaction says
+	// it and the reply is not sent.
+	Quiet bool
+	// Failed marks a reply to a command that did not do what was asked:
+	// nothing to recall, restore or confirm, recalls that failed, a quoted
+	// message the bot cannot recall.
+	Failed bool
 }
+
+// Succeeded reports whether the command did what was asked, which picks
+// the done reaction over the failed one: not Failed, and neither refused,
+// invalid nor unavailable (Outcome).
+func (r Reply) Succeeded() bool { return !r.Failed && r.Outcome() == "ok" }
 
 // Outcome classifies the reply for metrics: ok, refused, invalid (bad
 // input) or unavailable (the store was down).
@@ -42,7 +56,7 @@ func (r Reply) Outcome() string {
 		return "unavailable"
 	case templates.NotText, templates.MissingChat, templates.MissingTag, templates.BadDuration, templates.MissingDuration,
 		templates.OutOfRange, templates.BadNumber, templates.NotWhole, templates.UnknownCommand, templates.DidYouMean,
-		templates.OnlyOneToOne, templates.UnknownChat, templates.AmbiguousChat:
+		templates.OnlyOneToOne, templates.UnknownChat, templates.AmbiguousChat, templates.QuoteNotMine, templates.QuotePick:
 		return "invalid"
 	}
 	return "ok"
@@ -87,26 +101,28 @@ func (e *chatError) Unwrap() error { return e.err }
 // maxKnownChats is the most chats the reply to an unknown chat lists.
 const maxKnownChats = 10
 
-// handle runs the command in ev and replies in the chat it came from: the
-// group, or the sender's one-to-one chat with the bot.
+// handle runs the command in ev and acknowledges it in the chat it came
+// from (the group, or the sender's one-to-one chat with the bot): with a
+// reply, with reactions on the person's message, or both (AckStyle).
 func (b *Bot) handle(ctx context.Context, ev Event) {
 	log := b.log.WithFields(logrus.Fields{"chat": ev.ConversationID, "user": ev.StaffID, "msg_id": ev.MsgID})
 	if ev.RequestID != "" {
 		log = log.WithField("request_id", ev.RequestID)
-	}
-	if ev.Group && ev.Title != "" {
-		if err := b.ledger.SetTitle(ctx, ev.ConversationID, store.KindGroup, ev.Title); err != nil {
-			log.WithError(err).Warn("could not remember the chat title")
-		}
 	}
 	kind, here := ev.here()
 	if here == "" {
 		log.Warn("one-to-one message from a sender without staff id: no chat to reply in")
 		return
 	}
+	reacted := b.startAck(ctx, ev, log)
+	if ev.Group && ev.Title != "" {
+		if err := b.ledger.SetTitle(ctx, ev.ConversationID, store.KindGroup, ev.Title); err != nil {
+			log.WithError(err).Warn("could not remember the chat title")
+		}
+	}
 	name, reply := b.respond(ctx, ev, log)
 	b.obs.Command(name, reply.Outcome())
-	b.sendReply(ctx, kind, here, reply, log)
+	b.finishAck(ctx, ev, reacted, kind, here, reply, log)
 }
 
 // respond parses ev's command, runs it and returns the command's name for
@@ -121,6 +137,7 @@ func (b *Bot) respond(ctx context.Context, ev Event, log logrus.FieldLogger) (st
 	if err != nil || req.Command.Sub != SubConfirm {
 		b.cancelPending(ctx, ev, log) // anything but "recall confirm" cancels
 	}
+	b.cancelPick(ctx, req) // anything but "recall <number>" cancels
 	var argErr *ArgError
 	name := "unknown"
 	switch {
@@ -130,6 +147,9 @@ func (b *Bot) respond(ctx context.Context, ev Event, log logrus.FieldLogger) (st
 		name = req.Command.Name
 		if req.Command.Sub != "" {
 			name += "_" + req.Command.Sub // recall_preview, recall_confirm, ...
+		}
+		if quoting(req) {
+			name += "_quote" // recall_quote, recall_preview_quote
 		}
 		req.Log = log.WithField("command", req.Command.Name)
 		var reply Reply

@@ -38,15 +38,15 @@ func (b *Bot) runRestore(ctx context.Context, req Request) (Reply, error) {
 	}
 	switch {
 	case !found || restored || len(items) == 0:
-		return b.render(templates.NothingToRestore, templates.RestoreData{Chat: t.label}, req.Log), nil
+		return failed(b.render(templates.NothingToRestore, templates.RestoreData{Chat: t.label}, req.Log)), nil
 	case b.now().Sub(last.At) > b.cfg.RestoreWindow:
-		return b.render(templates.RestoreTooLate, templates.RestoreData{Chat: t.label, Window: b.span(b.cfg.RestoreWindow)}, req.Log), nil
+		return failed(b.render(templates.RestoreTooLate, templates.RestoreData{Chat: t.label, Window: b.span(b.cfg.RestoreWindow)}, req.Log)), nil
 	}
 	// One restore per recall, also when two arrive at once or on two replicas.
 	if _, first, err := b.states.PutStateIfAbsent(ctx, "restore:"+last.ID+":"+t.id, req.Event.StaffID, b.cfg.RestoreWindow+time.Minute); err != nil {
 		return Reply{}, fmt.Errorf("claim a restore: %w", err)
 	} else if !first {
-		return b.render(templates.NothingToRestore, templates.RestoreData{Chat: t.label}, req.Log), nil
+		return failed(b.render(templates.NothingToRestore, templates.RestoreData{Chat: t.label}, req.Log)), nil
 	}
 	slices.SortStableFunc(items, func(x, y store.AuditItem) int { return x.SentAt.Compare(y.SentAt) })
 	entry := store.AuditEntry{Action: store.ActionRestore, Source: store.SourceCommand, StaffID: req.Event.StaffID,
@@ -73,7 +73,9 @@ func (b *Bot) runRestore(ctx context.Context, req Request) (Reply, error) {
 	}
 	req.Log.WithFields(logrus.Fields{"target": t.id, "resent": data.Resent, "of": data.Total, "ref": last.ID}).Info("restore")
 	b.resolveReports(ctx, t.id, req.Log)
-	return b.withFailures(b.render(templates.RestoreDone, data, req.Log), data.Failures, t), nil
+	reply := b.withFailures(b.render(templates.RestoreDone, data, req.Log), data.Failures, t)
+	reply.Failed, reply.Quiet = len(data.Failures) > 0, len(data.Failures) == 0
+	return reply, nil
 }
 
 // previewParam is the preview of raw message parameters.

@@ -13,9 +13,10 @@ import (
 	"github.com/dingrecall/dingrecall/store"
 )
 
-// DingTalk is what the bot needs of the DingTalk client; *dingtalk.Client
-// has it.
+// DingTalk is what the bot needs of the DingTalk client: sends, recalls and
+// the acknowledgement reactions; *dingtalk.Client has it.
 type DingTalk interface {
+	Reactor
 	RobotCode() string
 	SendGroup(ctx context.Context, conversationID string, m dingtalk.Message, opts ...dingtalk.SendOption) (string, error)
 	SendPrivate(ctx context.Context, conversationID string, m dingtalk.Message, opts ...dingtalk.SendOption) (string, error)

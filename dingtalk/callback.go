@@ -1,6 +1,7 @@
 package dingtalk
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -59,11 +60,67 @@ type Callback struct {
 	IsInAtList                bool            `json:"isInAtList"`
 	SessionWebhook            string          `json:"sessionWebhook"`
 	SessionWebhookExpiredTime int64           `json:"sessionWebhookExpiredTime"`
+	// OriginalMsgID is the ID of the message the person quoted, if any
+	// (see Quote).
+	OriginalMsgID string `json:"originalMsgId,omitempty"`
+	// OriginalProcessQueryKey is the key of the card the person quoted, if
+	// any (see Quote).
+	OriginalProcessQueryKey string `json:"originalProcessQueryKey,omitempty"`
 }
 
-// CallbackText is the text part of a text callback.
+// UnmarshalJSON decodes a callback: its fields strictly (a field of the
+// wrong type fails), except the quote fields originalMsgId and
+// originalProcessQueryKey, which are left empty when they are not strings
+// (or numbers).
+func (cb *Callback) UnmarshalJSON(b []byte) error {
+	type plain Callback // without this method
+	var in struct {
+		*plain
+		OriginalMsgID           json.RawMessage `json:"originalMsgId"`
+		OriginalProcessQueryKey json.RawMessage `json:"originalProcessQueryKey"`
+	}
+	in.plain = (*plain)(cb)
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	cb.OriginalMsgID, cb.OriginalProcessQueryKey = looseString(in.OriginalMsgID), looseString(in.OriginalProcessQueryKey)
+	return nil
+}
+
+// CallbackText is the text part of a text callback: what was typed and, when
+// the person quoted a message, the quote (see Quote).
 type CallbackText struct {
 	Content string `json:"content"`
+	// IsReplyMsg is true when the person quoted a message.
+	IsReplyMsg bool `json:"isReplyMsg,omitempty"`
+	// RepliedMsg is the quoted message, nil when there is none.
+	RepliedMsg *RepliedMsg `json:"repliedMsg,omitempty"`
+}
+
+// UnmarshalJSON decodes the text part: content strictly, the quote fields
+// leniently (isReplyMsg may be a bool or "true"; a repliedMsg that is not an
+// object is left out). JSON null leaves t as it is.
+func (t *CallbackText) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		return nil
+	}
+	var in struct {
+		Content    string          `json:"content"`
+		IsReplyMsg json.RawMessage `json:"isReplyMsg"`
+		RepliedMsg json.RawMessage `json:"repliedMsg"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*t = CallbackText{Content: in.Content, IsReplyMsg: looseBool(in.IsReplyMsg)}
+	if raw := bytes.TrimSpace(in.RepliedMsg); len(raw) > 0 && raw[0] == '{' {
+		var r RepliedMsg
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return err
+		}
+		t.RepliedMsg = &r
+	}
+	return nil
 }
 
 // AtUser is one person @-mentioned in a callback.

@@ -1,7 +1,9 @@
 // Package dingtalk is dingrecall's typed client for the parts of DingTalk's open
 // API the bot uses: access tokens, sending robot messages into group, private and
 // one-to-one chats, recalling them in batches, asking what became of a sent
-// message, checking the signature of robot callbacks, and opening Stream mode
+// message, putting reactions on a person's message and taking them off
+// (ReplyEmotion, RecallEmotion), checking the signature of robot callbacks and
+// reading the message a callback quotes (Callback.Quote), and opening Stream mode
 // connections (OpenGateway, used by package stream, which shares the client's
 // transport).
 //

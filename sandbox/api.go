@@ -112,6 +112,10 @@ type sayRequest struct {
 	GroupAdmin bool `json:"groupAdmin"`
 	// Text is what the person types (in a group, after @-mentioning the bot).
 	Text string `json:"text"`
+	// Quote is the page id of a message in the chat the person quotes
+	// (replies to) with Text: "bot-<processQueryKey>" or "u<n>"; empty for
+	// none.
+	Quote string `json:"quote"`
 }
 
 // sayResponse is the answer of POST /sandbox/api/say.
@@ -156,8 +160,15 @@ func (s *sim) say(c *gin.Context) {
 		fail(c, rerr)
 		return
 	}
+	var q *quoted
+	if req.Quote != "" {
+		if q, rerr = s.quoteOf(ch, req.Quote); rerr != nil {
+			fail(c, rerr)
+			return
+		}
+	}
 	groupAdmin := req.GroupAdmin && ch.Kind != kindOTO
-	t := s.record(ch, req.User, groupAdmin, text)
+	t := s.record(ch, req.User, groupAdmin, text, q)
 	body, err := json.Marshal(s.callbackBody(ch, t))
 	if err != nil {
 		s.settle(t, 0, err.Error())
@@ -235,12 +246,12 @@ func (s *sim) callbackBody(ch *chat, t *typed) map[string]any {
 	body := map[string]any{
 		"conversationId":            ch.ConversationID,
 		"chatbotCorpId":             "dingsandboxcorp",
-		"chatbotUserId":             "$:LWCP_v1:$sandboxBot",
+		"chatbotUserId":             botUserID,
 		"msgId":                     t.MsgID,
 		"senderNick":                t.Nick,
 		"isAdmin":                   t.GroupAdmin,
 		"senderStaffId":             t.User,
-		"senderId":                  "$:LWCP_v1:$" + t.User,
+		"senderId":                  senderID(t.User),
 		"senderCorpId":              "dingsandboxcorp",
 		"createAt":                  at,
 		"sessionWebhook":            "https://oapi.dingtalk.com/robot/sendBySession?session=sandbox",
@@ -255,9 +266,24 @@ func (s *sim) callbackBody(ch *chat, t *typed) map[string]any {
 		body["conversationType"] = dingtalk.ConversationGroup
 		body["conversationTitle"] = ch.Title
 		body["isInAtList"] = true
-		body["atUsers"] = []map[string]string{{"dingtalkId": "$:LWCP_v1:$sandboxBot"}}
+		body["atUsers"] = []map[string]string{{"dingtalkId": botUserID}}
 		// DingTalk strips the @mention and keeps the blank before the text.
 		body["text"] = map[string]string{"content": " " + t.Text}
+	}
+	if q := t.Quote; q != nil {
+		// A quote, as DingTalk's callback carries it (see dingtalk.Quote):
+		// the quoted message in text.repliedMsg and its id in originalMsgId.
+		// DingTalk adds originalProcessQueryKey for quoted cards only; the
+		// bot's messages here are no cards, so it goes without.
+		body["text"] = map[string]any{
+			"content":    body["text"].(map[string]string)["content"],
+			"isReplyMsg": true,
+			"repliedMsg": map[string]any{
+				"msgType": q.MsgType, "msgId": q.MsgID, "senderId": q.SenderID,
+				"createdAt": q.At.UnixMilli(), "content": q.Content,
+			},
+		}
+		body["originalMsgId"] = q.MsgID
 	}
 	return body
 }

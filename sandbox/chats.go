@@ -181,6 +181,61 @@ func (s *sim) chatsOf(m dingtalktest.Message) []*chat {
 	return out
 }
 
+// botUserID is the bot's sender ID in the page's chats: the chatbotUserId
+// of every callback, and the senderId of a quoted message of the bot's.
+const botUserID = "$:LWCP_v1:$sandboxBot"
+
+// senderID is the DingTalk sender ID of a staff ID on the page.
+func senderID(staffID string) string { return "$:LWCP_v1:$" + staffID }
+
+// quoted is a message a person quotes, as the callback describes it.
+type quoted struct {
+	// ID is its id on the page; Nick and Text what the page shows of it.
+	ID, Nick, Text string
+	// MsgType, MsgID, SenderID, At and Content are the callback's
+	// repliedMsg fields.
+	MsgType, MsgID, SenderID string
+	At                       time.Time
+	Content                  map[string]string
+}
+
+// quoteOf finds the message with page id in ch that a person may quote: a
+// bot message DingTalk has not recalled, or a typed one.
+func (s *sim) quoteOf(ch *chat, id string) (*quoted, *reqError) {
+	if key, ok := strings.CutPrefix(id, "bot-"); ok {
+		m, found := s.d.Fake.Message(key)
+		s.mu.Lock()
+		in := found && slices.Contains(s.chatsOf(m), ch)
+		s.mu.Unlock()
+		switch {
+		case !in:
+			return nil, badRequest("quote", "no bot message %q in this chat", id)
+		case m.Recalled:
+			return nil, badRequest("quote", "the message was recalled: DingTalk shows nothing to quote")
+		}
+		title, text := contentOf(m.MsgKey, m.MsgParam)
+		q := &quoted{ID: id, Nick: botName, Text: text, MsgID: "sandbox-bot-" + key, SenderID: botUserID, At: m.SentAt}
+		switch m.MsgKey {
+		case "sampleText":
+			q.MsgType, q.Content = "text", map[string]string{"text": text}
+		case "sampleMarkdown":
+			q.MsgType, q.Content = "markdown", map[string]string{"title": title, "text": text}
+		default:
+			q.MsgType, q.Content = "interactiveCard", map[string]string{}
+		}
+		return q, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.said[ch.Slug] {
+		if t.ID == id {
+			return &quoted{ID: id, Nick: t.Nick, Text: t.Text, MsgType: "text", MsgID: t.MsgID, SenderID: senderID(t.User),
+				At: t.At, Content: map[string]string{"text": t.Text}}, nil
+		}
+	}
+	return nil, badRequest("quote", "no message %q in this chat", id)
+}
+
 // typed is a message a person typed on the page.
 type typed struct {
 	ID         string
@@ -188,21 +243,24 @@ type typed struct {
 	User, Nick string
 	GroupAdmin bool
 	Text       string
-	At         time.Time
+	// Quote is the message quoted with it, nil when none.
+	Quote *quoted
+	At    time.Time
 	// Status is the callback's HTTP status, 0 until it answered; Err says
 	// why it failed.
 	Status int
 	Err    string
 }
 
-// record keeps what user typed into c, dropping the oldest beyond maxKept.
-func (s *sim) record(c *chat, user string, groupAdmin bool, text string) *typed {
+// record keeps what user typed into c (quoting q, when not nil), dropping
+// the oldest beyond maxKept.
+func (s *sim) record(c *chat, user string, groupAdmin bool, text string, q *quoted) *typed {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
 	t := &typed{
 		ID: fmt.Sprintf("u%d", s.seq), MsgID: fmt.Sprintf("%s-%d", s.msgPrefix, s.seq),
-		User: user, Nick: nickOf(user), GroupAdmin: groupAdmin, Text: text, At: s.now(),
+		User: user, Nick: nickOf(user), GroupAdmin: groupAdmin, Text: text, Quote: q, At: s.now(),
 	}
 	list := append(s.said[c.Slug], t)
 	if len(list) > maxKept {
@@ -244,6 +302,18 @@ type messageView struct {
 	// message with (0 while waiting); CallbackError says why it failed.
 	CallbackStatus int    `json:"callbackStatus,omitempty"`
 	CallbackError  string `json:"callbackError,omitempty"`
+	// Quote is the message a typed one quotes.
+	Quote *quoteView `json:"quote,omitempty"`
+	// Reactions are the texts of the reactions the bot shows on a typed
+	// message, as the fake DingTalk records them.
+	Reactions []string `json:"reactions,omitempty"`
+}
+
+// quoteView is a quoted message as the page shows it inside the quoting one.
+type quoteView struct {
+	ID   string `json:"id"`
+	Nick string `json:"nick"`
+	Text string `json:"text"`
 }
 
 // chatView is a chat with its messages, oldest first.
@@ -296,10 +366,15 @@ func (s *sim) state() stateView {
 		msgs := make([]messageView, 0, len(list)+len(s.said[c.Slug]))
 		msgs = append(msgs, list...)
 		for _, t := range s.said[c.Slug] {
-			msgs = append(msgs, messageView{
+			v := messageView{
 				ID: t.ID, From: "user", User: t.User, Nick: t.Nick, GroupAdmin: t.GroupAdmin,
 				Text: t.Text, At: t.At, CallbackStatus: t.Status, CallbackError: t.Err,
-			})
+				Reactions: s.d.Fake.ReactionsShown(t.MsgID),
+			}
+			if q := t.Quote; q != nil {
+				v.Quote = &quoteView{ID: q.ID, Nick: q.Nick, Text: q.Text}
+			}
+			msgs = append(msgs, v)
 		}
 		// Stable: bot messages keep their send order when times tie.
 		slices.SortStableFunc(msgs, func(a, b messageView) int { return a.At.Compare(b.At) })

@@ -9,11 +9,15 @@
 //
 //   - GET /sandbox/api/state: every chat with its messages, oldest first: what
 //     the page's people typed (kept in memory, bounded) merged with what the
-//     bot sent there according to the fake DingTalk, recalled ones marked.
-//   - POST /sandbox/api/say {chat, user, groupAdmin, text}: builds the
+//     bot sent there according to the fake DingTalk, recalled ones marked;
+//     a typed message shows the message it quotes and the reactions the bot
+//     put on it (the fake's record).
+//   - POST /sandbox/api/say {chat, user, groupAdmin, text, quote}: builds the
 //     callback DingTalk would post when user writes text to the bot in chat,
-//     signs it with the app secret and posts it to the app's
-//     /dingtalk/callback; answers with the callback's status.
+//     quoting the message with page id quote if set (text.isReplyMsg,
+//     text.repliedMsg and originalMsgId, as DingTalk's would), signs it with
+//     the app secret and posts it to the app's /dingtalk/callback; answers
+//     with the callback's status.
 //   - POST /sandbox/api/bot {chat, text, count, ttl, tag}: has the bot post
 //     text (count times, numbered) into chat through the app's
 //     /api/v1/messages with the API token, which stays on the server.

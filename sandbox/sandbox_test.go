@@ -178,20 +178,29 @@ func (g *rig) post(path string, v any) (int, map[string]any) {
 
 // message is a message of the state answer.
 type message struct {
-	ID             string     `json:"id"`
-	From           string     `json:"from"`
-	Key            string     `json:"key"`
-	MsgKey         string     `json:"msgKey"`
-	User           string     `json:"user"`
-	Nick           string     `json:"nick"`
-	GroupAdmin     bool       `json:"groupAdmin"`
-	Title          string     `json:"title"`
-	Text           string     `json:"text"`
-	At             time.Time  `json:"at"`
-	Recalled       bool       `json:"recalled"`
-	RecalledAt     *time.Time `json:"recalledAt"`
-	CallbackStatus int        `json:"callbackStatus"`
-	CallbackError  string     `json:"callbackError"`
+	ID             string      `json:"id"`
+	From           string      `json:"from"`
+	Key            string      `json:"key"`
+	MsgKey         string      `json:"msgKey"`
+	User           string      `json:"user"`
+	Nick           string      `json:"nick"`
+	GroupAdmin     bool        `json:"groupAdmin"`
+	Title          string      `json:"title"`
+	Text           string      `json:"text"`
+	At             time.Time   `json:"at"`
+	Recalled       bool        `json:"recalled"`
+	RecalledAt     *time.Time  `json:"recalledAt"`
+	CallbackStatus int         `json:"callbackStatus"`
+	CallbackError  string      `json:"callbackError"`
+	Quote          *quoteState `json:"quote"`
+	Reactions      []string    `json:"reactions"`
+}
+
+// quoteState is the quote of a typed message in the state answer.
+type quoteState struct {
+	ID   string `json:"id"`
+	Nick string `json:"nick"`
+	Text string `json:"text"`
 }
 
 // chatState is a chat of the state answer.

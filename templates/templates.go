@@ -48,6 +48,10 @@ const (
 	NothingToRestore = "restore.nothing"
 	RestoreTooLate   = "restore.too_late"
 	BurstNotice      = "guard.burst"
+	QuoteNotMine     = "quote.not_mine"
+	QuoteUntracked   = "quote.untracked"
+	QuoteChoose      = "quote.choose"
+	QuotePick        = "quote.pick"
 )
 
 // Names lists every reply a language must define.
@@ -56,6 +60,7 @@ var Names = []string{
 	OnlyOneToOne, BadNumber, OutOfRange, UnknownChat, MissingChat, AmbiguousChat, UnknownCommand, NotText,
 	StoreDown, MissingTag, BadDuration, MissingDuration, NotWhole, DidYouMean, Preview, NothingToConfirm, RetryDone, NothingToRetry,
 	AuditLog, AuditEmpty, RestoreDone, NothingToRestore, RestoreTooLate, BurstNotice,
+	QuoteNotMine, QuoteUntracked, QuoteChoose, QuotePick,
 }
 
 // Languages are the reply languages (BOT_LANG).
@@ -191,6 +196,35 @@ type PreviewData struct {
 	Lines    []string // the first line of each, newest first
 	Confirm  bool     // the recall waits for "recall confirm"
 	Within   string   // how long it waits
+	Quoted   bool     // "recall preview" said while quoting: Asked counts from the quoted message back
+}
+
+// QuoteLine is one of the bot's messages in QuoteChoose.
+type QuoteLine struct {
+	N       int    // its number in the list, from 1
+	When    string // when it was sent
+	Preview string // its first line
+}
+
+// QuoteData is the data of the quote replies: QuoteNotMine, QuoteUntracked,
+// QuoteChoose and QuotePick.
+type QuoteData struct {
+	Asked  int    // N of "recall N" said while quoting; 1 for "recall"
+	Window string // how close to the quoted message's time a message of the bot's must be sent
+	Kept   string // LEDGER_TTL: how long the bot tracks what it sent
+	// Unknown is true when DingTalk said neither the quoted message's key
+	// nor when it was sent, so the bot could not look for it.
+	Unknown bool
+	// Lines are the bot's messages sent near the quoted one, in the order
+	// sent (QuoteChoose); More counts those left out of the list, and
+	// Within is how long the list waits for a pick.
+	Lines  []QuoteLine
+	More   int
+	Within string
+	// Count is how many messages the list had and Arg the number picked
+	// (QuotePick).
+	Count int
+	Arg   string
 }
 
 // AuditLine is one audit entry in AuditLog.

@@ -83,6 +83,21 @@ var cases = []struct {
 	{"unknown-command", templates.UnknownCommand, help},
 	{"not-text", templates.NotText, help},
 	{"store-unavailable", templates.StoreDown, nil},
+	{"preview-quoted", templates.Preview, templates.PreviewData{Asked: 1, Quoted: true, Count: 1, From: "11-26 10:00:00", To: "11-26 10:00:00", Lines: []string{"ALERT disk 91% on db-3"}}},
+	{"preview-quoted-three", templates.Preview, templates.PreviewData{Asked: 3, Quoted: true, Count: 3, From: "11-26 10:00:00", To: "11-26 10:00:02", Lines: []string{"c", "b", "a"}}},
+	{"quote-not-mine", templates.QuoteNotMine, templates.QuoteData{Asked: 1}},
+	{"quote-untracked", templates.QuoteUntracked, templates.QuoteData{Asked: 1, Window: "3s", Kept: "24h"}},
+	{"quote-untracked-unknown", templates.QuoteUntracked, templates.QuoteData{Asked: 1, Unknown: true}},
+	{"quote-choose", templates.QuoteChoose, templates.QuoteData{Asked: 1, Window: "3s", Within: "2m", Lines: []templates.QuoteLine{
+		{N: 1, When: "11-26 10:00:00", Preview: "ALERT disk 91% on db-3"}, {N: 2, When: "11-26 10:00:01", Preview: "ALERT disk 91% on db-3"},
+	}}},
+	{"quote-choose-three", templates.QuoteChoose, templates.QuoteData{Asked: 3, Window: "3s", Within: "2m", Lines: []templates.QuoteLine{
+		{N: 1, When: "11-26 10:00:00", Preview: "a"}, {N: 2, When: "11-26 10:00:01", Preview: "b"},
+	}}},
+	{"quote-choose-more", templates.QuoteChoose, templates.QuoteData{Asked: 1, Window: "3s", Within: "2m", More: 5, Lines: []templates.QuoteLine{
+		{N: 1, When: "11-26 10:00:00", Preview: "a"}, {N: 2, When: "11-26 10:00:01", Preview: "b"},
+	}}},
+	{"quote-pick", templates.QuotePick, templates.QuoteData{Count: 2, Arg: "5"}},
 }
 
 func TestGolden(t *testing.T) {

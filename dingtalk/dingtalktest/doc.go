@@ -1,17 +1,19 @@
 // Package dingtalktest is an in-process fake of the DingTalk open API calls dingrecall
 // makes: the access token, the three robot send calls, the three robot recall calls, the
 // three message status calls (groupMessages/query, privateChatMessages/query and
-// oToMessages/readStatus), and the Stream mode gateway (connections/open and its
-// WebSocket; the comment at the top of gateway.go lists its helpers and where it differs
-// from DingTalk's).
+// oToMessages/readStatus), the two reaction calls (emotion/reply and emotion/recall; the
+// comment at the top of emotion.go says what the fake assumes of them), and the Stream
+// mode gateway (connections/open and its WebSocket; the comment at the top of gateway.go
+// lists its helpers and where it differs from DingTalk's).
 //
 // A Server is a real HTTP server (net/http/httptest) that answers on URL() the way
 // https://api.dingtalk.io does: successful calls answer 200 with the result object, failed
 // calls answer 4xx/5xx with {"code", "message", "requestid"} and DingTalk's error codes.
 // It records what it was asked for inspection (Sent, Message, Recalled, RecallAttempts,
-// Calls, CallCount, PeakConcurrent, TokensIssued) and injects faults (FailNext, FailNextOn,
-// FailCallWith, FailKey, SetLatency, SetQPSLimit, SetRecallFailRate, InvalidateTokens);
-// WithProcessingTime keeps new messages in the PROCESSING status for a while.
+// Calls, CallCount, PeakConcurrent, TokensIssued, Reactions, ReactionsShown) and injects
+// faults (FailNext, FailNextOn, FailCallWith, FailKey, SetLatency, SetQPSLimit,
+// SetRecallFailRate, InvalidateTokens, RefuseEmotion); WithProcessingTime keeps new
+// messages in the PROCESSING status for a while.
 // A Server is safe for concurrent use. New needs no *testing.T, so the app's sandbox mode
 // runs on it; tests use NewTest, which closes the server when the test ends.
 //

@@ -83,22 +83,24 @@ type Server struct {
 	invalidStaff                 map[string]bool
 	processing                   time.Duration // WithProcessingTime
 
-	mu          sync.Mutex
-	tokens      map[string]time.Time // token → expiry
-	messages    map[string]*Message  // processQueryKey → message
-	sent        []*Message           // in send order
-	recalled    []string             // in recall order
-	calls       []*Call              // in arrival order
-	attempts    map[string]int       // processQueryKey → recall calls naming it
-	inflight    map[string]int       // path ("" = all robot paths) → requests in flight
-	peak        map[string]int       // path ("" = all robot paths) → highest inflight
-	faults      []faultRule
-	keyFailures map[string]string
-	latency     time.Duration
-	qpsLimit    int
-	qpsWindows  map[string][]time.Time
-	failRate    float64
-	failRNG     *mathrand.Rand
+	mu              sync.Mutex
+	tokens          map[string]time.Time // token → expiry
+	messages        map[string]*Message  // processQueryKey → message
+	sent            []*Message           // in send order
+	recalled        []string             // in recall order
+	calls           []*Call              // in arrival order
+	attempts        map[string]int       // processQueryKey → recall calls naming it
+	inflight        map[string]int       // path ("" = all robot paths) → requests in flight
+	peak            map[string]int       // path ("" = all robot paths) → highest inflight
+	faults          []faultRule
+	keyFailures     map[string]string
+	latency         time.Duration
+	qpsLimit        int
+	qpsWindows      map[string][]time.Time
+	reactions       map[string][]*Reaction // openMsgId → reactions, in the order put
+	refusedEmotions map[string]*apiError   // emotionName → the answer RefuseEmotion set
+	failRate        float64
+	failRNG         *mathrand.Rand
 }
 
 // Option configures a Server in New or NewTest.
@@ -139,20 +141,22 @@ func WithInvalidStaffIDs(ids ...string) Option {
 // New starts a fake DingTalk open API. Call Close when done with it.
 func New(opts ...Option) *Server {
 	s := &Server{
-		closed:       make(chan struct{}),
-		appKey:       defaultAppKey,
-		appSecret:    defaultAppSecret,
-		tokenTTL:     defaultTokenTTL,
-		now:          time.Now,
-		invalidStaff: map[string]bool{},
-		tokens:       map[string]time.Time{},
-		messages:     map[string]*Message{},
-		attempts:     map[string]int{},
-		inflight:     map[string]int{},
-		peak:         map[string]int{},
-		keyFailures:  map[string]string{},
-		qpsWindows:   map[string][]time.Time{},
-		gw:           newGateway(),
+		closed:          make(chan struct{}),
+		appKey:          defaultAppKey,
+		appSecret:       defaultAppSecret,
+		tokenTTL:        defaultTokenTTL,
+		now:             time.Now,
+		invalidStaff:    map[string]bool{},
+		tokens:          map[string]time.Time{},
+		messages:        map[string]*Message{},
+		attempts:        map[string]int{},
+		inflight:        map[string]int{},
+		peak:            map[string]int{},
+		keyFailures:     map[string]string{},
+		qpsWindows:      map[string][]time.Time{},
+		reactions:       map[string][]*Reaction{},
+		refusedEmotions: map[string]*apiError{},
+		gw:              newGateway(),
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -171,6 +175,8 @@ func New(opts ...Option) *Server {
 		PathGroupStatus:   {robot: true, handle: s.queryStatus(KindGroup)},
 		PathPrivateStatus: {robot: true, handle: s.queryStatus(KindPrivate)},
 		PathOTOStatus:     {robot: true, get: s.readStatus},
+		PathEmotionReply:  {robot: true, handle: s.emotion(false)},
+		PathEmotionRecall: {robot: true, handle: s.emotion(true)},
 	}
 	s.srv = httptest.NewServer(s.gatewayRoutes(http.HandlerFunc(s.serve)))
 	return s

@@ -171,6 +171,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 		Workers:         cfg.Workers,
 		QueueSize:       cfg.QueueSize,
 		AutoRecallEvery: autoRecallInterval,
+		Ack:             cfg.AckStyle,
 	})
 	if err != nil {
 		return err

@@ -79,6 +79,9 @@ func startAppAt(t *testing.T, fake *dingtalktest.Server, env map[string]string, 
 		"BURST_LIMIT":         "0", // tests send many messages at once; the guard tests set both
 		"DUPLICATE_WINDOW":    "0",
 		"LOG_LEVEL":           "error",
+		// Most tests read the bot's reply to every command; the reaction
+		// tests set ACK_STYLE themselves.
+		"ACK_STYLE": "reply",
 	}
 	for k, v := range env {
 		vars[k] = v

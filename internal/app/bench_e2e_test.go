@@ -96,7 +96,7 @@ func startBenchApp(b *testing.B, fake *dingtalktest.Server, env map[string]strin
 	ln := listen(b)
 	vars := map[string]string{
 		"DINGTALK_APP_KEY": fake.AppKey(), "DINGTALK_APP_SECRET": fake.AppSecret(), "DINGTALK_API_BASE": fake.URL(),
-		"API_TOKEN": apiToken, "RECALL_USERS": "staff-1001", "REPLY_TTL": "0", "LOG_LEVEL": "error",
+		"API_TOKEN": apiToken, "RECALL_USERS": "staff-1001", "REPLY_TTL": "0", "LOG_LEVEL": "error", "ACK_STYLE": "reply",
 	}
 	for k, v := range env {
 		vars[k] = v

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dingrecall/dingrecall/dingtalk"
 )
 
 // browserMessage is a message as the sandbox page shows it.
@@ -47,10 +50,11 @@ func chromiumPath(t *testing.T) string {
 }
 
 // startSandboxApp runs the whole app in sandbox mode (no DINGTALK_APP_KEY)
-// and returns its base URL once /healthz answers; it stops when the test ends.
-func startSandboxApp(t *testing.T) string {
+// with ACK_STYLE ack and returns its base URL once /healthz answers; it
+// stops when the test ends.
+func startSandboxApp(t *testing.T, ack string) string {
 	t.Helper()
-	env := map[string]string{"LOG_LEVEL": "error", "REPLY_TTL": "0"}
+	env := map[string]string{"LOG_LEVEL": "error", "REPLY_TTL": "0", "ACK_STYLE": ack}
 	ln := listen(t)
 	base := "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -156,7 +160,7 @@ func botPosts(msgs []browserMessage, prefix string) map[string]string {
 // when set).
 func TestBrowserSandboxRecall(t *testing.T) {
 	ctx := newBrowser(t, 30*time.Second) // skips without chromium, before the app starts
-	base := startSandboxApp(t)
+	base := startSandboxApp(t, "reply")  // it reads the bot's reply to every command
 
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.EmulateViewport(1440, 1120),
@@ -243,4 +247,98 @@ func TestBrowserSandboxRecall(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, png, 0o644))
 		t.Logf("screenshot written to %s", path)
 	}
+}
+
+// TestBrowserSandboxQuote drives quote to recall in a real browser, with the
+// default ACK_STYLE (reaction): the bot posts three alerts, on-call quotes
+// the second ("↩ quote") and says "recall": exactly that alert goes, and
+// on-call's message shows the done reaction, with no reply. Then a stranger
+// quotes the third: refused, with the failed reaction and a reply saying
+// why. It saves a screenshot of the chat (quote.png, next to
+// DINGRECALL_SCREENSHOT too, when set).
+func TestBrowserSandboxQuote(t *testing.T) {
+	ctx := newBrowser(t, 30*time.Second) // skips without chromium, before the app starts
+	base := startSandboxApp(t, "")       // ACK_STYLE unset: reactions
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.EmulateViewport(1440, 1000),
+		chromedp.Navigate(base+"/sandbox"),
+		chromedp.WaitVisible(chromedp.ID("bot-ops-alerts-text")),
+		chromedp.SetValue(chromedp.ID("bot-ops-alerts-text"), "ALERT disk 91% on db-3"),
+		chromedp.SetValue(chromedp.ID("bot-ops-alerts-count"), "3"),
+		chromedp.Click(chromedp.ID("bot-ops-alerts-send")),
+	))
+	pollFor(ctx, t, "the bot's 3 posts", `document.querySelectorAll('#messages-ops-alerts .msg[data-from="bot"]').length === 3`)
+	idOf := func(text string) string {
+		id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll('#messages-ops-alerts .msg[data-from="bot"]')).find(e => e.querySelector('.text').textContent === `+jsString(text)+`).dataset.id`))
+		require.NoError(t, err)
+		require.NotEmpty(t, id)
+		return id
+	}
+	second, third := idOf("ALERT disk 91% on db-3 (2/3)"), idOf("ALERT disk 91% on db-3 (3/3)")
+
+	// on-call quotes the second alert and says "recall".
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("quote-"+second)),
+		chromedp.WaitVisible(chromedp.ID("say-ops-alerts-quote")),
+	))
+	bar, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("say-ops-alerts-quote-text")))
+	require.NoError(t, err)
+	assert.Equal(t, "dingrecall: ALERT disk 91% on db-3 (2/3)", bar)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("say-ops-alerts-user"), "oncall"),
+		chromedp.SendKeys(chromedp.ID("say-ops-alerts-text"), "recall"),
+		chromedp.Click(chromedp.ID("say-ops-alerts-send")),
+	))
+	pollFor(ctx, t, "the quoted alert recalled and the done reaction", `document.querySelector('#msg-`+second+`').dataset.recalled === 'true' &&
+		document.querySelector('#messages-ops-alerts .msg[data-from="user"]').dataset.reactions === '`+dingtalk.EmotionDone.Text+`'`)
+	hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('say-ops-alerts-quote').hidden`))
+	require.NoError(t, err)
+	assert.True(t, hidden, "the quote is used once")
+	posts := botPosts(pageMessages(ctx, t, "ops-alerts"), "ALERT disk 91% on db-3")
+	assert.Equal(t, map[string]string{
+		"ALERT disk 91% on db-3 (1/3)": "false",
+		"ALERT disk 91% on db-3 (2/3)": "true",
+		"ALERT disk 91% on db-3 (3/3)": "false",
+	}, posts, "exactly the quoted alert is recalled")
+	quoteOf, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#messages-ops-alerts .msg[data-from="user"]').dataset.quoteOf`))
+	require.NoError(t, err)
+	assert.Equal(t, second, quoteOf, "the page shows what was quoted")
+
+	// A stranger quotes the third: refused, with the failed reaction and a reply.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("quote-"+third)),
+		chromedp.WaitVisible(chromedp.ID("say-ops-alerts-quote")),
+		chromedp.SetValue(chromedp.ID("say-ops-alerts-user"), "stranger"),
+		chromedp.SendKeys(chromedp.ID("say-ops-alerts-text"), "recall"),
+		chromedp.Click(chromedp.ID("say-ops-alerts-send")),
+	))
+	pollFor(ctx, t, "the refusal and the failed reaction", `Array.from(document.querySelectorAll('#messages-ops-alerts .msg[data-from="bot"] .text')).some(e => e.textContent.includes('not allowed')) &&
+		document.querySelector('#messages-ops-alerts .msg[data-user="stranger"]').dataset.reactions === '`+dingtalk.EmotionFailed.Text+`'`)
+	msgs := pageMessages(ctx, t, "ops-alerts")
+	assert.Equal(t, posts, botPosts(msgs, "ALERT disk 91% on db-3"), "the stranger recalled nothing")
+	var replies []string
+	for _, m := range msgs {
+		if m.From == "bot" && !strings.HasPrefix(m.Text, "ALERT") {
+			replies = append(replies, m.Text)
+		}
+	}
+	require.Len(t, replies, 1, "one reply: the refusal; the recall was acknowledged by its reaction")
+	assert.Contains(t, replies[0], "not allowed")
+
+	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("chat-ops-alerts")))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(t.TempDir(), "quote.png"), png, 0o644))
+	if path := os.Getenv("DINGRECALL_SCREENSHOT"); path != "" {
+		out := filepath.Join(filepath.Dir(path), "quote.png")
+		require.NoError(t, os.MkdirAll(filepath.Dir(out), 0o755))
+		require.NoError(t, os.WriteFile(out, png, 0o644))
+		t.Logf("screenshot written to %s", out)
+	}
+}
+
+// jsString is s as a JavaScript string literal.
+func jsString(s string) string {
+	raw, _ := json.Marshal(s) // a JSON string is a JavaScript string literal
+	return string(raw)
 }

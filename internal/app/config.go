@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
+	"github.com/dingrecall/dingrecall/bot"
 	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/dropin/alertmanager"
 	"github.com/dingrecall/dingrecall/templates"
@@ -57,6 +58,7 @@ type config struct {
 	BurstRecall  bool
 	RoutesFile   string
 	AlertRetry   time.Duration
+	AckStyle     bot.AckStyle
 
 	// Sandbox is true when DINGTALK_APP_KEY is unset: the app runs against an
 	// in-process fake DingTalk.
@@ -102,6 +104,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		BurstRecall:  p.boolean("BURST_AUTO_RECALL", false),
 		RoutesFile:   p.str("ROUTES_FILE", ""),
 		AlertRetry:   p.duration("ALERT_RETRY_WINDOW", alertmanager.DefaultRetryWindow, minRetryWindow, maxRetryWindow),
+		AckStyle:     bot.AckStyle(p.oneOf("ACK_STYLE", string(bot.AckReaction), ackStyles()...)),
 	}
 	c.LogLevel = p.level("LOG_LEVEL", logrus.InfoLevel)
 	switch {
@@ -144,6 +147,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 func isDir(path string) bool {
 	info, err := os.Stat(path)
 	return err == nil && info.IsDir()
+}
+
+// ackStyles are the values ACK_STYLE takes.
+func ackStyles() []string {
+	out := make([]string, len(bot.AckStyles))
+	for i, a := range bot.AckStyles {
+		out[i] = string(a)
+	}
+	return out
 }
 
 // sandboxBurstLimit is BURST_LIMIT's default in sandbox mode: well above

@@ -549,8 +549,8 @@ func TestBadConfigStopsStartup(t *testing.T) {
 	}{
 		{"numbers and durations", map[string]string{"RECALL_MAX": "lots", "REPLY_TTL": "1 minute", "LEDGER_PER_CHAT": "0"},
 			[]string{`RECALL_MAX is "lots"`, `REPLY_TTL is "1 minute"`, "LEDGER_PER_CHAT is 0"}},
-		{"enums", map[string]string{"STORE": "mongo", "BOT_LANG": "fr", "LOG_FORMAT": "xml", "CALLBACK_MODE": "carrier-pigeon"},
-			[]string{"STORE", "BOT_LANG", "LOG_FORMAT", "CALLBACK_MODE"}},
+		{"enums", map[string]string{"STORE": "mongo", "BOT_LANG": "fr", "LOG_FORMAT": "xml", "CALLBACK_MODE": "carrier-pigeon", "ACK_STYLE": "loud"},
+			[]string{"STORE", "BOT_LANG", "LOG_FORMAT", "CALLBACK_MODE", `ACK_STYLE is "loud": want one of reaction, reply, both`}},
 		{"secret missing", map[string]string{"DINGTALK_APP_KEY": "k"}, []string{"DINGTALK_APP_SECRET is required"}},
 		{"key missing", map[string]string{"DINGTALK_APP_SECRET": "s"}, []string{"DINGTALK_APP_KEY is required when DINGTALK_APP_SECRET is set"}},
 		{"bad base url", map[string]string{"DINGTALK_APP_KEY": "k", "DINGTALK_APP_SECRET": "s", "DINGTALK_API_BASE": "api.dingtalk.com"}, []string{"DINGTALK_API_BASE"}},

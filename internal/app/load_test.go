@@ -36,7 +36,7 @@ func TestLoadThousandCallbacksNoLeak(t *testing.T) {
 		"DINGTALK_APP_KEY": fake.AppKey(), "DINGTALK_APP_SECRET": fake.AppSecret(), "DINGTALK_API_BASE": fake.URL(),
 		"API_TOKEN": apiToken, "RECALL_USERS": "staff-1001", "REPLY_TTL": "0",
 		"WORKERS": "4", "QUEUE_SIZE": "64", "DINGTALK_QPS": "1000", "LOG_LEVEL": "error",
-		"BURST_LIMIT": "0", "DUPLICATE_WINDOW": "0",
+		"BURST_LIMIT": "0", "DUPLICATE_WINDOW": "0", "ACK_STYLE": "reply",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -59,9 +59,11 @@ func (a *sandboxApp) post(path string, body any) (int, map[string]any) {
 
 // sandboxMessage is one message of the simulator's state.
 type sandboxMessage struct {
-	From     string `json:"from"`
-	Text     string `json:"text"`
-	Recalled bool   `json:"recalled"`
+	ID        string   `json:"id"`
+	From      string   `json:"from"`
+	Text      string   `json:"text"`
+	Recalled  bool     `json:"recalled"`
+	Reactions []string `json:"reactions"`
 }
 
 // state reads the simulator's chats.
@@ -133,7 +135,7 @@ func (a *sandboxApp) live(chat string) int {
 // "recall 2 in ops-alerts" works on a fresh start, before anyone wrote in
 // ops-alerts.
 func TestSandboxChatsAreKnownByNameFromTheStart(t *testing.T) {
-	a := startSandboxMode(t, map[string]string{"LOG_LEVEL": "error", "REPLY_TTL": "0"})
+	a := startSandboxMode(t, map[string]string{"LOG_LEVEL": "error", "REPLY_TTL": "0", "ACK_STYLE": "reply"})
 	status, out := a.post("/sandbox/api/bot", map[string]any{"chat": "ops-alerts", "text": "post", "count": 3})
 	require.Equal(t, http.StatusOK, status, "%v", out)
 	reply := a.say("dm-ops-lead", "ops-lead", "recall 2 in ops-alerts")
@@ -146,7 +148,7 @@ func TestSandboxChatsAreKnownByNameFromTheStart(t *testing.T) {
 // RECALL_CONFIRM_OVER messages at once without the burst guard refusing, so
 // "recall 25" asks for confirmation and "recall confirm" takes them.
 func TestSandboxLetsConfirmBeTriedAtOnce(t *testing.T) {
-	a := startSandboxMode(t, map[string]string{"LOG_LEVEL": "error", "REPLY_TTL": "0"})
+	a := startSandboxMode(t, map[string]string{"LOG_LEVEL": "error", "REPLY_TTL": "0", "ACK_STYLE": "reply"})
 	status, out := a.post("/sandbox/api/bot", map[string]any{"chat": "deploys", "text": "post", "count": 30})
 	require.Equal(t, http.StatusOK, status, "%v", out)
 	require.Equal(t, 30, a.live("deploys"))

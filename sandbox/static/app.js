@@ -107,7 +107,11 @@
       sayText.value = b.getAttribute('data-fill');
       sayText.focus();
     });
+    var quoteText = el('span', { class: 'quoting-text', id: 'say-' + id + '-quote-text' });
+    var unquote = el('button', { type: 'button', class: 'unquote', id: 'say-' + id + '-unquote', title: 'do not quote', 'aria-label': 'do not quote', text: '×' });
+    var quoteBar = el('div', { class: 'quoting', id: 'say-' + id + '-quote', hidden: true }, el('span', { class: 'quoting-label', text: 'Quoting' }), quoteText, unquote);
     var sayForm = el('form', { class: 'say', id: 'say-' + id, 'data-chat': id },
+      quoteBar,
       el('div', { class: 'row who' },
         el('label', null, 'as ', userSelect),
         isOTO ? el('span', { class: 'hint', text: 'one-to-one: no @ needed' })
@@ -143,7 +147,24 @@
       list,
       el('div', { class: 'composer' }, sayForm, botForm, alertForm, status));
     var panel = { root: root, list: list, status: status, sig: '', count: root.querySelector('.count'),
-      firing: alertForm ? alertForm.querySelector('.hint') : null };
+      firing: alertForm ? alertForm.querySelector('.hint') : null, messages: {}, quote: null };
+
+    // setQuote makes the next message quote m (or, for null, nothing), as
+    // DingTalk's "reply" does.
+    function setQuote(m) {
+      panel.quote = m;
+      quoteBar.hidden = !m;
+      quoteBar.setAttribute('data-quote', m ? m.id : '');
+      quoteText.textContent = m ? (m.from === 'bot' ? botName : m.nick) + ': ' + m.text : '';
+      if (m) sayText.focus();
+    }
+    unquote.addEventListener('click', function () { setQuote(null); });
+    list.addEventListener('click', function (ev) {
+      var b = ev.target.closest('button[data-quote]');
+      if (!b) return;
+      var m = panel.messages[b.getAttribute('data-quote')];
+      if (m) setQuote(m);
+    });
 
     sayForm.addEventListener('submit', function (ev) {
       ev.preventDefault();
@@ -152,7 +173,9 @@
       var send = sayForm.querySelector('button[type=submit]');
       send.disabled = true;
       setStatus(panel, via === 'stream' ? 'pushing a callback over the Stream connection…' : 'sending a signed callback…', 'info');
-      postJSON('/sandbox/api/say', { chat: id, user: userSelect.value, groupAdmin: !isOTO && adminBox.checked, text: text })
+      var body = { chat: id, user: userSelect.value, groupAdmin: !isOTO && adminBox.checked, text: text };
+      if (panel.quote) body.quote = panel.quote.id;
+      postJSON('/sandbox/api/say', body)
         .then(function (res) {
           if (res.status !== 200) {
             setStatus(panel, 'not sent: ' + errorText(res), 'error');
@@ -160,6 +183,7 @@
             setStatus(panel, deliveredText(res.data) + ': ' + (res.data.callbackError || ''), 'error');
           } else {
             sayText.value = '';
+            setQuote(null);
             setStatus(panel, deliveredText(res.data) + ' (msgId ' + res.data.msgId + ')', 'ok');
           }
           refresh();
@@ -233,6 +257,8 @@
     } else {
       attrs['data-user'] = m.user;
       attrs['data-callback'] = String(m.callbackStatus || 0);
+      attrs['data-reactions'] = (m.reactions || []).join(' ');
+      if (m.quote) attrs['data-quote-of'] = m.quote.id;
     }
     var name = isBot ? botName : m.nick;
     var avatar = el('span', { class: 'avatar ' + (isBot ? 'bot' : 'person'), text: isBot ? 'DR' : initials(name) });
@@ -241,10 +267,17 @@
       el('span', { class: 'nick', text: name }),
       isBot ? el('span', { class: 'badge bot', text: 'bot' }) : el('span', { class: 'staff', text: m.user }),
       m.groupAdmin ? el('span', { class: 'badge admin', text: 'group admin' }) : null,
-      el('time', { datetime: m.at, text: clock(m.at) }));
+      el('time', { datetime: m.at, text: clock(m.at) }),
+      m.recalled ? null : el('button', { type: 'button', class: 'quote-btn', id: 'quote-' + m.id, 'data-quote': m.id, title: 'quote this message in your next one, as DingTalk\'s reply does', text: '↩ quote' }));
     var content = el('div', { class: 'bubble' },
+      m.quote ? el('div', { class: 'quoted' }, el('span', { class: 'quoted-nick', text: m.quote.nick }), el('span', { class: 'quoted-text', text: m.quote.text })) : null,
       m.title && m.title !== m.text ? el('strong', { class: 'title', text: m.title }) : null,
       el('div', { class: 'text', text: m.text }));
+    var reactions = null;
+    if (!isBot && m.reactions && m.reactions.length) {
+      reactions = el('div', { class: 'reactions', title: 'reactions the bot put on this message' });
+      m.reactions.forEach(function (r) { reactions.appendChild(el('span', { class: 'reaction', text: r })); });
+    }
     var notes = null;
     if (isBot && m.recalled) {
       notes = el('div', { class: 'note recalled-label', text: 'recalled' + (m.recalledAt ? ' at ' + clock(m.recalledAt) : '') });
@@ -253,7 +286,7 @@
     } else if (!isBot && m.callbackStatus !== 200) {
       notes = el('div', { class: 'note error', text: 'callback ' + (m.callbackStatus || 'failed') + (m.callbackError ? ': ' + m.callbackError : '') });
     }
-    return el('li', attrs, avatar, el('div', { class: 'body' }, meta, content, notes));
+    return el('li', attrs, avatar, el('div', { class: 'body' }, meta, content, reactions, notes));
   }
 
   function renderMessages(panel, chat) {
@@ -266,7 +299,11 @@
     if (!chat.messages.length) {
       frag.appendChild(el('li', { class: 'empty', text: 'No messages yet. Make the bot post something, then recall it.' }));
     }
-    chat.messages.forEach(function (m) { frag.appendChild(bubble(m)); });
+    panel.messages = {};
+    chat.messages.forEach(function (m) {
+      panel.messages[m.id] = m;
+      frag.appendChild(bubble(m));
+    });
     list.replaceChildren(frag);
     var bots = chat.messages.filter(function (m) { return m.from === 'bot'; });
     var live = bots.filter(function (m) { return !m.recalled; }).length;
