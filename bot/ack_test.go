@@ -210,6 +210,7 @@ func TestAckOneToOne(t *testing.T) {
 	assert.Equal(t, "cidDirect-"+admin, r[0].ConversationID)
 }
 
+// New refuses an AckStyle it does not know, naming it.
 func TestAckStyleIsValidated(t *testing.T) {
 	h := newHarness(t)
 	_, err := bot.New(bot.Deps{DingTalk: &dingtalk.Client{}, Ledger: h.store, Deduper: h.store.dedupWrapper(), Audit: h.store.auditWrapper(),

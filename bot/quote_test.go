@@ -98,13 +98,13 @@ func TestQuoteToRecall(t *testing.T) {
 			q := h.quoteOf(msgs[0])
 			q.ProcessQueryKey = "carrier-unknown"
 			return quoting(inGroup(user, "recall"), q)
-		}, []string{"I recalled nothing: the message you quoted is not one I track here.", "older than 24h,"}, nil, "recall_quote/ok"},
+		}, []string{"I recalled nothing: the message you quoted is not one I track here.", "older than 24h,"}, nil, "recall_quote/invalid"},
 		{"a key of another chat", func(h *harness, _ []store.Message) event {
 			other := h.post(deploys, 1)[0]
 			q := h.quoteOf(other)
 			q.ProcessQueryKey = other.Key
 			return quoting(inGroup(user, "recall"), q)
-		}, []string{"not one I track here"}, nil, "recall_quote/ok"},
+		}, []string{"not one I track here"}, nil, "recall_quote/invalid"},
 		{"recall 3 takes the quoted one and the two before it", func(h *harness, msgs []store.Message) event {
 			return quoting(inGroup(user, "recall 3"), h.quoteOf(msgs[3]))
 		}, []string{"Recalled 3 messages."}, []int{2, 3, 4}, "recall_quote/ok"},
@@ -126,10 +126,10 @@ func TestQuoteToRecall(t *testing.T) {
 			q := h.quoteOf(msgs[0])
 			q.CreatedAt = q.CreatedAt.Add(-time.Hour)
 			return quoting(inGroup(user, "recall"), q)
-		}, []string{"not one I track here", "sent by this bot without going through dingrecall"}, nil, "recall_quote/ok"},
+		}, []string{"not one I track here", "sent by this bot without going through dingrecall"}, nil, "recall_quote/invalid"},
 		{"neither key nor time", func(h *harness, _ []store.Message) event {
 			return quoting(inGroup(user, "recall"), &dingtalk.Quote{MsgID: "x", BotID: botID})
-		}, []string{"DingTalk did not tell me which message you quoted"}, nil, "recall_quote/ok"},
+		}, []string{"DingTalk did not tell me which message you quoted"}, nil, "recall_quote/invalid"},
 		{"no sender: looked for all the same", func(h *harness, msgs []store.Message) event {
 			q := h.quoteOf(msgs[2])
 			q.SenderID, q.BotID = "", ""
@@ -148,7 +148,7 @@ func TestQuoteToRecall(t *testing.T) {
 		}, []string{"Recalled 3 messages sent in the last 3s."}, []int{3, 4, 5}, "recall_since/ok"}, // alert n was sent at n-1s, now is 5s
 		{"one-to-one, the quote of another chat is not found", func(h *harness, msgs []store.Message) event {
 			return quoting(oneToOne(admin, "recall"), h.quoteOf(msgs[2]))
-		}, []string{"not one I track here"}, nil, "recall_quote/ok"},
+		}, []string{"not one I track here"}, nil, "recall_quote/invalid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

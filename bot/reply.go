@@ -56,7 +56,7 @@ func (r Reply) Outcome() string {
 		return "unavailable"
 	case templates.NotText, templates.MissingChat, templates.MissingTag, templates.BadDuration, templates.MissingDuration,
 		templates.OutOfRange, templates.BadNumber, templates.NotWhole, templates.UnknownCommand, templates.DidYouMean,
-		templates.OnlyOneToOne, templates.UnknownChat, templates.AmbiguousChat, templates.QuoteNotMine, templates.QuotePick:
+		templates.OnlyOneToOne, templates.UnknownChat, templates.AmbiguousChat, templates.QuoteNotMine, templates.QuotePick, templates.QuoteUntracked:
 		return "invalid"
 	}
 	return "ok"

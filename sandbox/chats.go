@@ -220,8 +220,12 @@ func (s *sim) quoteOf(ch *chat, id string) (*quoted, *reqError) {
 			q.MsgType, q.Content = "text", map[string]string{"text": text}
 		case "sampleMarkdown":
 			q.MsgType, q.Content = "markdown", map[string]string{"title": title, "text": text}
+		case "sampleLink":
+			q.MsgType, q.Content = "link", map[string]string{"title": title, "text": text}
 		default:
-			q.MsgType, q.Content = "interactiveCard", map[string]string{}
+			// sampleActionCard… and anything else: DingTalk's quote of it
+			// carries its type and no text this page can rebuild.
+			q.MsgType, q.Content = "actionCard", map[string]string{"title": title}
 		}
 		return q, nil
 	}

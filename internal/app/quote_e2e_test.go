@@ -101,6 +101,32 @@ func TestQuoteToRecallEndToEnd(t *testing.T) {
 				assert.Equal(t, "Recalled 1 message.", replyText(t, reply))
 				assert.Equal(t, []string{card}, a.recalledOf(append(others, card)))
 			})
+			t.Run("a stranger quoting: refused, nothing recalled", func(t *testing.T) {
+				const conv = "cidQuoteStranger=="
+				keys := a.send(conv, 1, nil)
+				body := a.quoting(a.quoteSample("group-quote-bot-text.json", conv), keys[0])
+				body["senderStaffId"] = "staff-guest"
+				body["isAdmin"] = false
+				reply := tr.send(a, body)
+				assert.Contains(t, replyText(t, reply), "not allowed")
+				assert.Empty(t, a.recalledOf(keys))
+			})
+			t.Run("several sent then: a list, then quoting again picks by the words", func(t *testing.T) {
+				const conv = "cidQuoteAgain=="
+				keys := a.send(conv, 3, map[string]any{"text": "ALERT disk 91% on db-3"})
+				body := a.quoting(a.quoteSample("group-quote-bot-text.json", conv), keys[1])
+				assert.Contains(t, replyText(t, tr.send(a, body)), "3 of my messages here were sent within 3s")
+				// Quoting again replaces the list: here a quote by key.
+				again := a.quoteSample("group-quote-bot-card.json", conv)
+				again["originalProcessQueryKey"] = keys[2]
+				again["senderStaffId"], again["senderNick"] = body["senderStaffId"], body["senderNick"] // the same person
+				assert.Equal(t, "Recalled 1 message.", replyText(t, tr.send(a, again)))
+				assert.Equal(t, []string{keys[2]}, a.recalledOf(keys))
+				// The list is gone: "recall 1" is an ordinary recall of the newest.
+				pick := a.callbackBody("recall 1", func(b map[string]any) { b["conversationId"] = conv })
+				assert.Equal(t, "Recalled 1 message.", replyText(t, tr.send(a, pick)))
+				assert.Equal(t, []string{keys[1], keys[2]}, a.recalledOf(keys))
+			})
 			t.Run("a person's message: not the bot's, nothing recalled", func(t *testing.T) {
 				const conv = "cidQuotePerson=="
 				keys := a.send(conv, 2, nil)
