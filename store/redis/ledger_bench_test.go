@@ -94,7 +94,7 @@ func fillRedis(b *testing.B, c *goredis.Client, n int, chats []string) (*redis.L
 				for j := i; j < min(i+batch, n); j++ {
 					msgs = append(msgs, storetest.BenchMessage("q", j, chats))
 				}
-				if err := l.RecordPipelined(ctx, msgs, batch); err != nil {
+				if err := l.RecordBatch(ctx, msgs); err != nil {
 					errs[w] = err
 					return
 				}
