@@ -17,8 +17,8 @@ import (
 // entry is one member of the tag or due index.
 type entry struct {
 	chat, key, member string
-	score            float64
-	shard            int
+	score             float64
+	shard             int
 }
 
 // picked is what pick.lua said of an entry: the message, or "busy",
