@@ -35,3 +35,6 @@ func (r *Ledger) RecordBatch(ctx context.Context, msgs []store.Message) error {
 		}
 	})
 }
+
+// Prefix is the ledger's key prefix.
+func (r *Ledger) Prefix() string { return r.prefix }

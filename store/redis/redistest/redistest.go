@@ -46,8 +46,9 @@ func unavailable(tb testing.TB, why string) {
 	tb.Skipf("%s: skipping (install redis-server, or see README)", why)
 }
 
-// needServer skips (or fails) tb unless redis-server is installed.
-func needServer(tb testing.TB) {
+// NeedServer skips tb (or fails it, under DINGRECALL_REQUIRE_REDIS=1)
+// unless redis-server is installed, for a test that starts its own.
+func NeedServer(tb testing.TB) {
 	tb.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		unavailable(tb, "redis-server is not installed")
@@ -72,7 +73,7 @@ func Single(tb testing.TB) string {
 		}
 		return u
 	}
-	needServer(tb)
+	NeedServer(tb)
 	port := FreePort(tb)
 	Start(tb, "single", "--port", strconv.Itoa(port))
 	return "redis://127.0.0.1:" + strconv.Itoa(port) + "/0"
@@ -85,7 +86,7 @@ func Cluster(tb testing.TB) string {
 	if u := os.Getenv(EnvCluster); u != "" {
 		return u
 	}
-	needServer(tb)
+	NeedServer(tb)
 	return StartCluster(tb, 3).URL()
 }
 
@@ -97,7 +98,7 @@ func Sentinel(tb testing.TB) (url, master string) {
 	if u := os.Getenv(EnvSentinel); u != "" && os.Getenv(EnvSentinelMaster) != "" {
 		return u, os.Getenv(EnvSentinelMaster)
 	}
-	needServer(tb)
+	NeedServer(tb)
 	s := StartSentinel(tb)
 	return s.URL(), s.Master
 }
