@@ -41,7 +41,7 @@ type config struct {
 	RedisCluster bool
 	// RedisMaster, when set, reads RedisURL as the Sentinels' addresses
 	// and names the master they watch (REDIS_SENTINEL_MASTER).
-	RedisMaster string
+	RedisMaster  string
 	StoreFile    string
 	StoreEvery   time.Duration
 	LogLevel     logrus.Level

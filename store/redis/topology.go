@@ -34,35 +34,77 @@ type Target struct {
 	SentinelMaster string
 }
 
-// ErrTopology is wrapped by the error Target.Client returns for a URL
-// that does not fit its topology, or a topology that makes no sense.
+// ErrTopology is what errors.Is finds in the error Target.Client and
+// Target.Validate return for a URL that does not fit its topology, or a
+// topology that makes no sense; the error is a *TopologyError.
 var ErrTopology = errors.New("redis: bad topology")
+
+// TopologyError says which setting of a Target is wrong and why, never
+// quoting the URL (which may hold a password).
+type TopologyError struct {
+	// Setting is the Target field at fault: "URL" or "SentinelMaster".
+	Setting string
+	// Reason says what is wrong, as a phrase that follows the setting's
+	// name ("is not a cluster seed list …").
+	Reason string
+}
+
+// Error is "redis: <setting> <reason>".
+func (e *TopologyError) Error() string { return "redis: " + e.Setting + " " + e.Reason }
+
+// Is reports whether target is ErrTopology.
+func (e *TopologyError) Is(target error) bool { return target == ErrTopology }
+
+// bad returns a TopologyError.
+func bad(setting, format string, args ...any) error {
+	return &TopologyError{Setting: setting, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Validate reports whether Client would accept t, without building a
+// client.
+func (t Target) Validate() error {
+	_, err := t.build(false)
+	return err
+}
 
 // Client returns a go-redis client for t without connecting: a Client for
 // one node, a ClusterClient for a cluster, a FailoverClient for Sentinels
 // (built from UniversalOptions). Its errors never quote the URL, which may
 // hold a password, and wrap ErrTopology.
 func (t Target) Client() (goredis.UniversalClient, error) {
+	return t.build(true)
+}
+
+// build checks t and, when create is set, builds its client.
+func (t Target) build(create bool) (goredis.UniversalClient, error) {
 	switch {
 	case t.Cluster && t.SentinelMaster != "":
-		return nil, fmt.Errorf("%w: a cluster has no Sentinel master: choose one of the two", ErrTopology)
+		return nil, bad("SentinelMaster", "cannot be used with a cluster, which has no Sentinel master: choose one of the two")
+	case strings.TrimSpace(t.SentinelMaster) != t.SentinelMaster || strings.ContainsAny(t.SentinelMaster, " \t\r\n"):
+		return nil, bad("SentinelMaster", "is %q: a master name has no blanks", t.SentinelMaster)
 	case t.Cluster:
 		o, err := goredis.ParseClusterURL(t.URL)
 		if err != nil {
-			return nil, fmt.Errorf("%w: not a cluster seed list (%v): want redis://host1:port1?addr=host2:port2", ErrTopology, urlError(err))
+			return nil, bad("URL", "is not a cluster seed list (%v): want redis://host1:port1?addr=host2:port2&addr=host3:port3", urlError(err))
 		}
 		if db, err := pathDB(t.URL); err != nil || db != 0 {
-			return nil, fmt.Errorf("%w: a cluster has database 0 only", ErrTopology)
+			return nil, bad("URL", "names a database: a cluster has database 0 only")
+		}
+		if !create {
+			return nil, nil
 		}
 		return goredis.NewClusterClient(o), nil
 	case t.SentinelMaster != "":
 		o, err := goredis.ParseClusterURL(t.URL)
 		if err != nil {
-			return nil, fmt.Errorf("%w: not a list of Sentinels (%v): want redis://sentinel1:26379?addr=sentinel2:26379", ErrTopology, urlError(err))
+			return nil, bad("URL", "is not a list of Sentinels (%v): want redis://sentinel1:26379?addr=sentinel2:26379", urlError(err))
 		}
 		db, err := pathDB(t.URL)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrTopology, err)
+			return nil, bad("URL", "%v", err)
+		}
+		if !create {
+			return nil, nil
 		}
 		return goredis.NewUniversalClient(&goredis.UniversalOptions{
 			Addrs:           o.Addrs,
@@ -92,9 +134,12 @@ func (t Target) Client() (goredis.UniversalClient, error) {
 	o, err := goredis.ParseURL(t.URL)
 	if err != nil {
 		if strings.Contains(t.URL, "addr=") {
-			return nil, fmt.Errorf("%w: it lists several addresses (addr=): set REDIS_CLUSTER=true for a cluster or REDIS_SENTINEL_MASTER for Sentinels", ErrTopology)
+			return nil, bad("URL", "lists several addresses (addr=): set REDIS_CLUSTER=true for a cluster, or REDIS_SENTINEL_MASTER for Sentinels")
 		}
-		return nil, fmt.Errorf("%w: not a Redis URL (%v): want for example redis://127.0.0.1:6379/0", ErrTopology, urlError(err))
+		return nil, bad("URL", "is not a Redis URL (%v): want for example redis://127.0.0.1:6379/0", urlError(err))
+	}
+	if !create {
+		return nil, nil
 	}
 	return goredis.NewClient(o), nil
 }
