@@ -116,7 +116,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		p.fail("REDIS_SENTINEL_MASTER", "applies to STORE=redis only")
 	case c.Store == "redis" && c.RedisURL == "":
 		p.fail("REDIS_URL", "is required when STORE=redis (for example redis://127.0.0.1:6379/0)")
-	case c.Store == "redis":
+	case c.Store == "redis" && !p.bad["REDIS_CLUSTER"]:
 		var te *redis.TopologyError
 		if err := c.redisTarget().Validate(); errors.As(err, &te) {
 			name := map[string]string{"URL": "REDIS_URL", "SentinelMaster": "REDIS_SENTINEL_MASTER"}[te.Setting]
@@ -153,11 +153,16 @@ const sandboxBurstLimit = 200
 type envParser struct {
 	getenv func(string) string
 	errs   []string
+	bad    map[string]bool // the variables reported
 }
 
 // fail records a bad variable.
 func (p *envParser) fail(name, format string, args ...any) {
 	p.errs = append(p.errs, name+" "+fmt.Sprintf(format, args...))
+	if p.bad == nil {
+		p.bad = map[string]bool{}
+	}
+	p.bad[name] = true
 }
 
 // err joins the recorded problems.
