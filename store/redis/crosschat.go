@@ -311,33 +311,38 @@ func (r *Ledger) infos(ctx context.Context, chats []string) ([]chatInfo, error) 
 }
 
 // Chats returns the chats with tracked messages, most recently active
-// first; see store.Ledger. It reads the sharded chat list a page at a
-// time, forgetting chats whose newest message is TTL old, and counts a
-// page of chats in one pipeline (one round trip per node, not per chat).
+// first; see store.Ledger. It reads the sharded chat list a page at a time
+// and counts a page of chats in one pipeline (one round trip per node, not
+// per chat). A listed chat whose score is TTL old is dropped from the list
+// when it has no message left, else its score is brought up to date (a
+// chat is not relisted on every record).
 func (r *Ledger) Chats(ctx context.Context) ([]store.Chat, error) {
 	const op = "chats"
 	if err := begin(ctx, op); err != nil {
 		return nil, err
 	}
-	cut := "(" + strconv.FormatInt(r.now().UnixMilli()-r.ttl, 10)
-	offset := make([]int, activeShards)
+	cut := float64(r.now().UnixMilli() - r.ttl)
+	offset := make([]int64, activeShards)
 	done := make([]bool, activeShards)
 	var all []store.ActiveChat[float64]
+	// Fixes to the list wait for the end of the walk, which goes by rank.
+	var fix []func(goredis.Pipeliner)
+	type listed struct {
+		chat  string
+		score float64
+		shard int
+	}
 	for slices.Contains(done, false) {
-		cmds := make([]*goredis.StringSliceCmd, activeShards)
+		cmds := make([]*goredis.ZSliceCmd, activeShards)
 		_, _ = r.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			for s := range activeShards {
-				if done[s] {
-					continue
+				if !done[s] {
+					cmds[s] = p.ZRevRangeWithScores(ctx, r.k.activeShard(s), offset[s], offset[s]+page-1)
 				}
-				if offset[s] == 0 {
-					p.ZRemRangeByScore(ctx, r.k.activeShard(s), "-inf", cut[1:])
-				}
-				cmds[s] = p.ZRevRangeByScore(ctx, r.k.activeShard(s), &goredis.ZRangeBy{Max: "+inf", Min: cut, Offset: int64(offset[s]), Count: page})
 			}
 			return nil
 		})
-		var ids []string
+		var ids []listed
 		for s, c := range cmds {
 			if c == nil {
 				continue
@@ -346,25 +351,41 @@ func (r *Ledger) Chats(ctx context.Context) ([]store.Chat, error) {
 			if err != nil {
 				return nil, redisErr(op, unavailable(err))
 			}
-			ids = append(ids, got...)
-			offset[s] += len(got)
+			for _, z := range got {
+				ids = append(ids, listed{chat: str(z.Member), score: z.Score, shard: s})
+			}
+			offset[s] += int64(len(got))
 			done[s] = len(got) < page
 		}
 		for chunk := range slices.Chunk(ids, page) {
-			infos, err := r.infos(ctx, chunk)
+			names := make([]string, len(chunk))
+			for i, l := range chunk {
+				names[i] = l.chat
+			}
+			infos, err := r.infos(ctx, names)
 			if err != nil {
 				return nil, redisErr(op, err)
 			}
 			for i, in := range infos {
-				if in.count > 0 {
+				l := chunk[i]
+				switch {
+				case in.count > 0:
 					all = append(all, store.ActiveChat[float64]{
-						Chat:   store.Chat{ID: chunk[i], Kind: store.Kind(in.kind), Title: in.title, Count: in.count},
+						Chat:   store.Chat{ID: l.chat, Kind: store.Kind(in.kind), Title: in.title, Count: in.count},
 						Newest: in.newest,
 					})
+					if l.score <= cut {
+						fix = append(fix, func(p goredis.Pipeliner) {
+							p.ZAddGT(ctx, r.k.activeShard(l.shard), goredis.Z{Score: in.newest, Member: l.chat})
+						})
+					}
+				case l.score <= cut:
+					fix = append(fix, func(p goredis.Pipeliner) { p.ZRem(ctx, r.k.activeShard(l.shard), l.chat) })
 				}
 			}
 		}
 	}
+	r.clean(ctx, fix)
 	return store.ByActivity(all), nil
 }
 

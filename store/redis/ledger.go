@@ -273,16 +273,22 @@ func (r *Ledger) record(ctx context.Context, op, res string, m store.Message, cl
 		if !m.ExpiresAt.IsZero() {
 			p.ZAdd(ctx, r.k.due(key), goredis.Z{Score: float64(m.ExpiresAt.UnixMilli()), Member: mem})
 		}
-		p.ZAddGT(ctx, r.k.active(chat), goredis.Z{Score: float64(sent), Member: chat})
 	})
 	if err != nil {
 		return redisErr(op, err)
 	}
 	reply, _ := rec.result().([]any)
-	if len(reply) < 2 {
+	if len(reply) < 3 {
 		return redisErr(op, fmt.Errorf("unexpected reply %v", rec.result()))
 	}
 	var stale []func(goredis.Pipeliner)
+	if list, _ := reply[2].(int64); list == 1 {
+		// A chat is listed when it gets its first message and then at most
+		// once a minute; Chats refreshes what a lost write left behind.
+		stale = append(stale, func(p goredis.Pipeliner) {
+			p.ZAddGT(ctx, r.k.active(chat), goredis.Z{Score: float64(sent), Member: chat})
+		})
+	}
 	// The copy this message replaced in its chat: drop what no longer
 	// holds of its tag and due entries.
 	if oldTag, ok := reply[0].(string); ok && oldTag != "" && (oldTag != m.Tag || !tracked) {
@@ -291,7 +297,7 @@ func (r *Ledger) record(ctx context.Context, op, res string, m store.Message, cl
 	if oldExp, ok := reply[1].(string); ok && oldExp != "" && (m.ExpiresAt.IsZero() || !tracked) {
 		stale = append(stale, func(p goredis.Pipeliner) { p.ZRem(ctx, r.k.due(key), mem) })
 	}
-	cleanup := r.forgotten(ctx, chat, reply[2:])
+	cleanup := r.forgotten(ctx, chat, reply[3:])
 	if oc := old.Val(); oc != "" && oc != chat {
 		// The key was tracked in another chat: it is this message now.
 		rm := r.chatCall(oc, now, removeScript, key)

@@ -117,8 +117,14 @@ func deleteKeys(ctx context.Context, c goredis.UniversalClient, p string) error 
 		if err != nil {
 			return err
 		}
-		for _, k := range keys {
-			if err := n.Del(ctx, k).Err(); err != nil {
+		for chunk := range slices.Chunk(keys, 1000) {
+			_, err := n.Pipelined(ctx, func(p goredis.Pipeliner) error {
+				for _, k := range chunk {
+					p.Unlink(ctx, k)
+				}
+				return nil
+			})
+			if err != nil {
 				return err
 			}
 		}
