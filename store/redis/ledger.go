@@ -339,7 +339,9 @@ func (r *Ledger) forgotten(ctx context.Context, chat string, killed []any) clean
 			if exp != "" {
 				p.ZRem(ctx, r.k.due(key), mem)
 			}
-			dirDelScript.Run(ctx, p, []string{r.k.dir(key)}, chat)
+			// EVAL, not EVALSHA: in a pipeline a node that does not
+			// know the script yet could not be told it afterwards.
+			p.Eval(ctx, dirDelSource, []string{r.k.dir(key)}, chat)
 		})
 	}
 	return out

@@ -41,7 +41,8 @@ var (
 // The scripts on one key of an index, or on the reservation index.
 var (
 	dedupeScript     = goredis.NewScript(lua("dedupe"))
-	dirDelScript     = goredis.NewScript(lua("dirdel"))
+	dirDelSource     = lua("dirdel")
+	dirDelScript     = goredis.NewScript(dirDelSource)
 	tagPageScript    = goredis.NewScript(lua("tagpage"))
 	resIndexScript   = goredis.NewScript(lua("resindex"))
 	resUnindexScript = goredis.NewScript(lua("resunindex"))
