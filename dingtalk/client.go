@@ -86,6 +86,7 @@ type Client struct {
 
 	limitersMu sync.Mutex
 	limiters   map[string]*qpsLimiter
+	shared     *sharedLimiter // WithLimiter; nil for none
 
 	tokenLock chan struct{} // one token fetch at a time; a channel so waiting honours ctx
 	tokenMu   sync.Mutex
@@ -282,7 +283,7 @@ func tokenless(api string) bool {
 func (c *Client) call(ctx context.Context, api string, in, out any, mode retryMode) error {
 	refreshed := false
 	for attempt := 1; ; attempt++ {
-		if err := c.limiter(api).Wait(ctx); err != nil {
+		if err := c.wait(ctx, api); err != nil {
 			return fmt.Errorf("dingtalk %s: waiting for rate limit: %w", api, err)
 		}
 		var tok string

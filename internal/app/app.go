@@ -58,6 +58,9 @@ type options struct {
 	now func() time.Time
 	// reload, when set, replaces SIGHUP as the ROUTES_FILE reload request.
 	reload <-chan struct{}
+	// redisPrefix, when set, replaces the Redis ledger's key prefix, so
+	// that tests sharing one Redis keep apart.
+	redisPrefix string
 }
 
 // WithClock runs the app on the clock now instead of the wall clock.
@@ -119,17 +122,24 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 		return err
 	}
 	mx := metrics.New()
-	client, err := dingtalk.NewClient(cfg.AppKey, cfg.AppSecret,
-		dingtalk.WithBaseURL(cfg.APIBase), robotCodeOption(cfg.RobotCode),
-		dingtalk.WithQPS(cfg.QPS), dingtalk.WithLogger(log), dingtalk.WithObserver(mx))
-	if err != nil {
-		return err
-	}
-	st, err := openStore(cfg, log, o.now)
+	st, err := openStore(cfg, log, o.now, o.redisPrefix)
 	if err != nil {
 		return err
 	}
 	sup.onStop("store", func(context.Context) error { return st.close() })
+	if st.migrate != nil {
+		sup.spawn("store layout migration", ctx, st.migrate)
+	}
+	clientOpts := []dingtalk.Option{dingtalk.WithBaseURL(cfg.APIBase), robotCodeOption(cfg.RobotCode),
+		dingtalk.WithQPS(cfg.QPS), dingtalk.WithLogger(log), dingtalk.WithObserver(mx)}
+	if st.limiter != nil {
+		// Replicas on one Redis share DingTalk's per-app limit.
+		clientOpts = append(clientOpts, dingtalk.WithLimiter(st.limiter))
+	}
+	client, err := dingtalk.NewClient(cfg.AppKey, cfg.AppSecret, clientOpts...)
+	if err != nil {
+		return err
+	}
 	if st.persist != nil {
 		// Registered before the workers, so stopped after them: the last
 		// save holds everything they did.

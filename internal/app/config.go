@@ -12,12 +12,12 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
 	"github.com/dingrecall/dingrecall/bot"
 	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/dropin/alertmanager"
+	"github.com/dingrecall/dingrecall/store/redis"
 	"github.com/dingrecall/dingrecall/templates"
 )
 
@@ -40,6 +40,11 @@ type config struct {
 	APIToken     string
 	Store        string
 	RedisURL     string
+	// RedisCluster reads RedisURL as a cluster seed list (REDIS_CLUSTER).
+	RedisCluster bool
+	// RedisMaster, when set, reads RedisURL as the Sentinels' addresses
+	// and names the master they watch (REDIS_SENTINEL_MASTER).
+	RedisMaster  string
 	StoreFile    string
 	StoreEvery   time.Duration
 	LogLevel     logrus.Level
@@ -87,6 +92,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		APIToken:     p.str("API_TOKEN", ""),
 		Store:        p.oneOf("STORE", "memory", "memory", "redis"),
 		RedisURL:     p.str("REDIS_URL", ""),
+		RedisCluster: p.boolean("REDIS_CLUSTER", false),
+		RedisMaster:  p.str("REDIS_SENTINEL_MASTER", ""),
 		StoreFile:    p.str("STORE_FILE", ""),
 		StoreEvery:   p.duration("STORE_FILE_INTERVAL", 5*time.Second, 100*time.Millisecond, time.Hour),
 		LogFormat:    p.oneOf("LOG_FORMAT", "json", "json", "text"),
@@ -108,11 +115,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.LogLevel = p.level("LOG_LEVEL", logrus.InfoLevel)
 	switch {
+	case c.Store != "redis" && c.RedisCluster:
+		p.fail("REDIS_CLUSTER", "applies to STORE=redis only")
+	case c.Store != "redis" && c.RedisMaster != "":
+		p.fail("REDIS_SENTINEL_MASTER", "applies to STORE=redis only")
 	case c.Store == "redis" && c.RedisURL == "":
 		p.fail("REDIS_URL", "is required when STORE=redis (for example redis://127.0.0.1:6379/0)")
-	case c.Store == "redis":
-		if _, err := redis.ParseURL(c.RedisURL); err != nil {
-			p.fail("REDIS_URL", "is not a Redis URL (%v): want for example redis://127.0.0.1:6379/0", redisURLError(err))
+	case c.Store == "redis" && !p.bad["REDIS_CLUSTER"]:
+		var te *redis.TopologyError
+		if err := c.redisTarget().Validate(); errors.As(err, &te) {
+			name := map[string]string{"URL": "REDIS_URL", "SentinelMaster": "REDIS_SENTINEL_MASTER"}[te.Setting]
+			p.fail(name, "%s", te.Reason)
 		}
 	}
 	switch {
@@ -166,11 +179,16 @@ const sandboxBurstLimit = 200
 type envParser struct {
 	getenv func(string) string
 	errs   []string
+	bad    map[string]bool // the variables reported
 }
 
 // fail records a bad variable.
 func (p *envParser) fail(name, format string, args ...any) {
 	p.errs = append(p.errs, name+" "+fmt.Sprintf(format, args...))
+	if p.bad == nil {
+		p.bad = map[string]bool{}
+	}
+	p.bad[name] = true
 }
 
 // err joins the recorded problems.
@@ -298,11 +316,8 @@ func (p *envParser) level(name string, def logrus.Level) logrus.Level {
 	return l
 }
 
-// redisURLError is err without the URL, which may hold a password.
-func redisURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
+// redisTarget is the Redis that REDIS_URL, REDIS_CLUSTER and
+// REDIS_SENTINEL_MASTER name.
+func (c config) redisTarget() redis.Target {
+	return redis.Target{URL: c.RedisURL, Cluster: c.RedisCluster, SentinelMaster: c.RedisMaster}
 }

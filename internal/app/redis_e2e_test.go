@@ -148,9 +148,13 @@ func TestRedisOutage(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, status, "%v", out)
 
 	rs.start()
+	// go-redis keeps a failed dial's error for up to a second after Redis
+	// is back (its pool retries dialing in the background), so a call on a
+	// new connection may still fail once /readyz, on a pooled one, passed.
 	require.Eventually(t, func() bool {
 		status, _ := a.do(http.MethodGet, "/readyz", nil, nil)
-		return status == http.StatusOK
+		listed, _ := a.api(http.MethodGet, "/conversations/"+group+"/messages", nil)
+		return status == http.StatusOK && listed == http.StatusOK
 	}, 10*time.Second, 50*time.Millisecond, "the app reconnects by itself")
 	assert.Equal(t, reverse(keys), a.listed(group), "nothing was lost")
 	reply = a.command(a.callbackBody("recall 2", nil))

@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
+	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/store"
 	"github.com/dingrecall/dingrecall/store/bolt"
 	"github.com/dingrecall/dingrecall/store/memory"
@@ -34,6 +35,12 @@ type stores struct {
 	// No store needs one since STORE_FILE is a database that every change
 	// is committed to before it returns (store/bolt).
 	persist func(context.Context)
+	// migrate puts the store's key layout in place, to run beside the app
+	// from start-up until it is done; nil when there is nothing to do.
+	migrate func(context.Context)
+	// limiter is the DingTalk rate limit shared by the replicas on this
+	// store, nil for the client's own (memory stores: one process).
+	limiter dingtalk.Limiter
 	close   func() error
 }
 
@@ -42,16 +49,24 @@ type stores struct {
 // the durable store/bolt database in that file (a JSON file of older
 // versions is migrated), loaded at start; the de-duplicator and states stay
 // in memory. STORE_FILE_INTERVAL is accepted but no longer used.
-func openStore(cfg config, log logrus.FieldLogger, now func() time.Time) (stores, error) {
+// With STORE=redis the keys start with prefix (redis.DefaultPrefix when
+// empty).
+func openStore(cfg config, log logrus.FieldLogger, now func() time.Time, prefix string) (stores, error) {
 	if cfg.Store == "redis" {
 		// go-redis's own messages (failed dials while Redis is down) go
 		// through our logger, in LOG_FORMAT, instead of plain stderr.
 		goredis.SetLogger(redisLog{log})
-		r, err := redis.Open(cfg.RedisURL, redis.Options{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, Now: now})
+		r, err := redis.OpenTarget(cfg.redisTarget(), redis.Options{
+			Prefix: prefix, TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, ByTagMax: cfg.RecallMax, AuditTTL: cfg.AuditTTL, Now: now,
+		})
 		if err != nil {
 			return stores{}, fmt.Errorf("REDIS_URL: %w", err)
 		}
-		return stores{ledger: r, dedup: r.Deduper(), audit: r.Audit(cfg.AuditTTL), states: r.States(), close: r.Close}, nil
+		return stores{
+			ledger: r, dedup: r.Deduper(), audit: r.Audit(cfg.AuditTTL), states: r.States(), close: r.Close,
+			migrate: func(ctx context.Context) { migrateRedis(ctx, r, log) },
+			limiter: r.Limiter(cfg.AppKey, cfg.QPS),
+		}, nil
 	}
 	// closers close the stores built so far (the memory stores' janitors,
 	// the database), the last built first; an error path closes them
@@ -102,6 +117,41 @@ func openStore(cfg config, log logrus.FieldLogger, now func() time.Time) (stores
 	}
 	closers = append(closers, audit.Close)
 	return stores{ledger: m, dedup: dedup, audit: audit, states: states, close: closeAll}, nil
+}
+
+// migrateRedis runs the Redis ledger's layout migration until it is done
+// (Redis down, or another replica migrating, is tried again after a
+// growing pause), and logs what it moved. The ledger reports itself not
+// ready (/readyz) until then.
+func migrateRedis(ctx context.Context, r *redis.Ledger, log logrus.FieldLogger) {
+	wait := time.Second
+	for {
+		rep, err := r.Migrate(ctx)
+		switch {
+		case err == nil:
+			if rep.Ran && rep != (redis.MigrationReport{Ran: true}) {
+				log.WithFields(logrus.Fields{
+					"messages": rep.Messages, "expired": rep.Expired, "titles": rep.Titles, "reservations": rep.Reservations,
+					"audit_entries": rep.AuditEntries, "states": rep.States,
+				}).Info("redis: moved the ledger from the single-tag key layout")
+			}
+			return
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, redis.ErrMigrating):
+			log.Info("redis: another replica is moving the ledger to the new key layout; waiting")
+		default:
+			log.WithError(err).Warn("redis: could not check or move the ledger's key layout; trying again")
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
 }
 
 // ledgerSize counts the tracked messages for the metrics: cheaply for the

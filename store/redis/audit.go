@@ -1,9 +1,11 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,15 +15,17 @@ import (
 )
 
 // Audit is the store.Audit shared by replicas, in the ledger's Redis. Each
-// entry is one JSON string {P}:a:<id>; {P}:al is a zset of every entry ID by
-// time and {P}:al:<chat> one per chat. Entries older than the TTL by the
-// injected clock are left out of reads and trimmed from the zsets when an
-// entry is added; Redis expiry reclaims the strings a grace period later.
+// entry is kept whole (its JSON) as the member of zsets scored by its time:
+// one of the global log's shards {P:al:<n>}, picked by its ID, and the
+// audit zset of each chat it touches, {P:c:<chat>}:al, under the chat's
+// hash tag. Entries older than the TTL by the injected clock are left out
+// of reads and trimmed from a zset when an entry is added to it; Redis
+// expiry reclaims a zset a grace period after its newest entry.
 type Audit struct {
-	c      goredis.UniversalClient
-	prefix string
-	ttl    time.Duration
-	now    func() time.Time
+	c   goredis.UniversalClient
+	k   keys
+	ttl time.Duration
+	now func() time.Time
 }
 
 var _ store.Audit = (*Audit)(nil)
@@ -32,7 +36,7 @@ func (r *Ledger) Audit(ttl time.Duration) *Audit {
 	if ttl <= 0 {
 		ttl = store.DefaultAuditTTL
 	}
-	return &Audit{c: r.c, prefix: r.prefix, ttl: ttl, now: r.now}
+	return &Audit{c: r.c, k: r.k, ttl: ttl, now: r.now}
 }
 
 // Close does nothing and returns nil: the client belongs to the Ledger the
@@ -40,7 +44,8 @@ func (r *Ledger) Audit(ttl time.Duration) *Audit {
 // store closes alike.
 func (a *Audit) Close() error { return nil }
 
-// AddAudit appends e in one MULTI/EXEC; see store.Audit.
+// AddAudit appends e to the global log and to each of its chats' logs, in
+// one pipeline; see store.Audit.
 func (a *Audit) AddAudit(ctx context.Context, e store.AuditEntry) error {
 	if e.ID == "" {
 		e.ID = store.NewAuditID()
@@ -54,10 +59,13 @@ func (a *Audit) AddAudit(ctx context.Context, e store.AuditEntry) error {
 	}
 	keep := a.ttl + grace
 	cut := strconv.FormatInt(a.now().Add(-a.ttl).UnixMilli(), 10)
-	z := goredis.Z{Score: float64(e.At.UnixMilli()), Member: e.ID}
-	_, err = a.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.Set(ctx, a.prefix+"a:"+e.ID, raw, keep)
-		for _, list := range append([]string{a.prefix + "al"}, a.chatLists(e.Chats())...) {
+	z := goredis.Z{Score: float64(e.At.UnixMilli()), Member: string(raw)}
+	lists := []string{a.k.audit(e.ID)}
+	for _, c := range e.Chats() {
+		lists = append(lists, a.k.chatAudit(c))
+	}
+	_, err = a.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, list := range lists {
 			p.ZAdd(ctx, list, z)
 			p.ZRemRangeByScore(ctx, list, "-inf", cut)
 			p.PExpire(ctx, list, keep)
@@ -70,48 +78,53 @@ func (a *Audit) AddAudit(ctx context.Context, e store.AuditEntry) error {
 	return nil
 }
 
-// chatLists names the per-chat zsets of chats.
-func (a *Audit) chatLists(chats []string) []string {
-	out := make([]string, len(chats))
-	for i, c := range chats {
-		out[i] = a.prefix + "al:" + c
-	}
-	return out
-}
-
-// AuditLog returns entries newest first; see store.Audit.
+// AuditLog returns entries newest first; see store.Audit. The global log
+// merges the newest limit entries of each shard.
 func (a *Audit) AuditLog(ctx context.Context, chatID string, limit int) ([]store.AuditEntry, error) {
-	list := a.prefix + "al"
-	if chatID != "" {
-		list = a.chatLists([]string{chatID})[0]
+	lists := []string{a.k.chatAudit(chatID)}
+	if chatID == "" {
+		lists = lists[:0]
+		for n := range auditShards {
+			lists = append(lists, a.k.auditShard(n))
+		}
 	}
 	by := &goredis.ZRangeBy{Min: "(" + strconv.FormatInt(a.now().Add(-a.ttl).UnixMilli(), 10), Max: "+inf"}
 	if limit > 0 {
 		by.Count = int64(limit)
 	}
-	ids, err := a.c.ZRevRangeByScore(ctx, list, by).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redis audit: read: %w", unavailable(err))
+	cmds := make([]*goredis.ZSliceCmd, len(lists))
+	_, _ = a.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, l := range lists {
+			cmds[i] = p.ZRevRangeByScoreWithScores(ctx, l, by)
+		}
+		return nil
+	})
+	var all []goredis.Z
+	for _, c := range cmds {
+		zs, err := c.Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis audit: read: %w", unavailable(err))
+		}
+		all = append(all, zs...)
 	}
-	if len(ids) == 0 {
+	// Newest first, ties as one zset orders them (the member, whose JSON
+	// starts with the ID, descending).
+	slices.SortFunc(all, func(x, y goredis.Z) int {
+		if c := cmp.Compare(y.Score, x.Score); c != 0 {
+			return c
+		}
+		return cmp.Compare(str(y.Member), str(x.Member))
+	})
+	if limit > 0 && len(all) > limit {
+		all = all[:limit]
+	}
+	if len(all) == 0 {
 		return nil, nil
 	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = a.prefix + "a:" + id
-	}
-	vals, err := a.c.MGet(ctx, keys...).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redis audit: read: %w", unavailable(err))
-	}
-	out := make([]store.AuditEntry, 0, len(vals))
-	for _, v := range vals {
-		s, ok := v.(string)
-		if !ok {
-			continue // reclaimed meanwhile
-		}
+	out := make([]store.AuditEntry, 0, len(all))
+	for _, z := range all {
 		var e store.AuditEntry
-		if err := json.Unmarshal([]byte(s), &e); err != nil {
+		if err := json.Unmarshal([]byte(str(z.Member)), &e); err != nil {
 			return nil, fmt.Errorf("redis audit: read: %w", err)
 		}
 		out = append(out, e)

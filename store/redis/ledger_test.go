@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,49 +18,50 @@ import (
 
 	"github.com/dingrecall/dingrecall/store"
 	"github.com/dingrecall/dingrecall/store/redis"
+	"github.com/dingrecall/dingrecall/store/redis/redistest"
 	"github.com/dingrecall/dingrecall/store/storetest"
 )
 
-// redisSkip is the message of a Redis test skipped for want of Redis.
-const redisSkip = "REDIS_URL not set or Redis unreachable: skipping Redis tests (see README)"
-
-// testRedis returns a client of the Redis named by REDIS_URL, closed when tb
-// ends. Without a reachable Redis it skips tb, or fails it when
-// DINGRECALL_REQUIRE_REDIS=1 (as in CI, which must never skip silently).
+// testRedis returns a client of one Redis node (redistest.Single), closed
+// when tb ends.
 func testRedis(tb testing.TB) *goredis.Client {
 	tb.Helper()
-	unavailable := func(why string) {
-		tb.Helper()
-		if os.Getenv("DINGRECALL_REQUIRE_REDIS") == "1" {
-			tb.Fatalf("DINGRECALL_REQUIRE_REDIS=1 but %s", why)
-		}
-		tb.Skip(redisSkip)
-	}
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		unavailable("REDIS_URL is not set")
-	}
-	o, err := goredis.ParseURL(u)
-	if err != nil {
-		unavailable(fmt.Sprintf("REDIS_URL is invalid: %v", err))
-	}
+	o, err := goredis.ParseURL(redistest.Single(tb))
+	require.NoError(tb, err)
 	c := goredis.NewClient(o)
 	tb.Cleanup(func() { _ = c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		unavailable(fmt.Sprintf("Redis at REDIS_URL is unreachable: %v", err))
-	}
 	return c
+}
+
+// testCluster returns a client of a Redis Cluster (redistest.Cluster),
+// closed when tb ends.
+func testCluster(tb testing.TB) goredis.UniversalClient {
+	tb.Helper()
+	c, err := redis.Target{URL: redistest.Cluster(tb), Cluster: true}.Client()
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(tb, c.Ping(ctx).Err(), "the cluster answers")
+	return c
+}
+
+// topologies are the Redis topologies the ledger's tests run on.
+var topologies = []struct {
+	name   string
+	client func(testing.TB) goredis.UniversalClient
+}{
+	{"single", func(tb testing.TB) goredis.UniversalClient { return testRedis(tb) }},
+	{"cluster", testCluster},
 }
 
 // testPrefix returns a key prefix of its own for tb and deletes its keys
 // when tb ends.
-func testPrefix(tb testing.TB, c *goredis.Client) string {
+func testPrefix(tb testing.TB, c goredis.UniversalClient) string {
 	tb.Helper()
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	p := "test:" + hex.EncodeToString(b)
+	p := "test-" + hex.EncodeToString(b)
 	tb.Cleanup(func() {
 		if err := deleteKeys(context.Background(), c, p); err != nil {
 			tb.Errorf("clean up keys of %s: %v", p, err)
@@ -70,10 +70,19 @@ func testPrefix(tb testing.TB, c *goredis.Client) string {
 	return p
 }
 
-// prefixKeys returns the keys of the ledger and deduper with prefix p.
-func prefixKeys(ctx context.Context, c *goredis.Client, p string) ([]string, error) {
+// eachNode calls fn with each master of c (c itself for one node).
+func eachNode(ctx context.Context, c goredis.UniversalClient, fn func(context.Context, *goredis.Client) error) error {
+	if cc, ok := c.(*goredis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, fn)
+	}
+	return fn(ctx, c.(*goredis.Client))
+}
+
+// nodeKeys returns the keys of the ledger, deduper and limiter with prefix
+// p on one node.
+func nodeKeys(ctx context.Context, c *goredis.Client, p string) ([]string, error) {
 	var out []string
-	for _, pattern := range []string{"{" + p + "}:*", p + ":*"} {
+	for _, pattern := range []string{"{" + p + "}:*", "{" + p + ":*", p + ":*", "rate:" + p + ":*"} {
 		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
 		for iter.Next(ctx) {
 			out = append(out, iter.Val())
@@ -86,40 +95,69 @@ func prefixKeys(ctx context.Context, c *goredis.Client, p string) ([]string, err
 	return slices.Compact(out), nil
 }
 
-// deleteKeys deletes the keys of the ledger and deduper with prefix p.
-func deleteKeys(ctx context.Context, c *goredis.Client, p string) error {
-	keys, err := prefixKeys(ctx, c, p)
-	if err != nil {
+// prefixKeys returns the keys with prefix p on every node of c, sorted.
+func prefixKeys(ctx context.Context, c goredis.UniversalClient, p string) ([]string, error) {
+	var mu sync.Mutex
+	var out []string
+	err := eachNode(ctx, c, func(ctx context.Context, n *goredis.Client) error {
+		keys, err := nodeKeys(ctx, n, p)
+		mu.Lock()
+		out = append(out, keys...)
+		mu.Unlock()
 		return err
-	}
-	for chunk := range slices.Chunk(keys, 1000) {
-		if err := c.Del(ctx, chunk...).Err(); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
+	slices.Sort(out)
+	return out, err
 }
 
-// newLedger returns a Ledger on c configured by opts, failing tb if New
-// refuses them. It does not close c.
+// deleteKeys deletes the keys with prefix p.
+func deleteKeys(ctx context.Context, c goredis.UniversalClient, p string) error {
+	return eachNode(ctx, c, func(ctx context.Context, n *goredis.Client) error {
+		keys, err := nodeKeys(ctx, n, p)
+		if err != nil {
+			return err
+		}
+		for chunk := range slices.Chunk(keys, 1000) {
+			_, err := n.Pipelined(ctx, func(p goredis.Pipeliner) error {
+				for _, k := range chunk {
+					p.Unlink(ctx, k)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// newLedger returns a Ledger on c configured by opts, its layout migrated,
+// failing tb if New refuses them. It does not close c.
 func newLedger(tb testing.TB, c goredis.UniversalClient, opts redis.Options) *redis.Ledger {
 	tb.Helper()
 	l, err := redis.New(c, opts)
+	require.NoError(tb, err)
+	_, err = l.Migrate(context.Background())
 	require.NoError(tb, err)
 	return l
 }
 
 func TestLedger(t *testing.T) {
-	c := testRedis(t)
-	storetest.Run(t, func(t *testing.T, cfg storetest.Config) store.Ledger {
-		return newLedger(t, c, redis.Options{
-			Prefix:  testPrefix(t, c),
-			TTL:     cfg.TTL,
-			PerChat: cfg.PerChat,
-			Lease:   cfg.Lease,
-			Now:     cfg.Clock.Now,
+	for _, topo := range topologies {
+		t.Run(topo.name, func(t *testing.T) {
+			c := topo.client(t)
+			storetest.Run(t, func(t *testing.T, cfg storetest.Config) store.Ledger {
+				return newLedger(t, c, redis.Options{
+					Prefix:  testPrefix(t, c),
+					TTL:     cfg.TTL,
+					PerChat: cfg.PerChat,
+					Lease:   cfg.Lease,
+					Now:     cfg.Clock.Now,
+				})
+			})
 		})
-	})
+	}
 }
 
 func TestDeduper(t *testing.T) {
@@ -147,7 +185,9 @@ func TestReplicas(t *testing.T) {
 	clock := storetest.NewClock(storetest.Start)
 	replicas := make([]*redis.Ledger, 2)
 	for i := range replicas {
-		other := goredis.NewClient(c.Options())
+		o, err := goredis.ParseURL(redistest.Single(t))
+		require.NoError(t, err)
+		other := goredis.NewClient(o)
 		t.Cleanup(func() { _ = other.Close() })
 		replicas[i] = newLedger(t, other, redis.Options{Prefix: prefix, Now: clock.Now})
 	}
@@ -299,8 +339,9 @@ func TestOpen(t *testing.T) {
 	}
 }
 
-// TestLayout checks the keys the ledger leaves in Redis: what expires
-// when, and that nothing lingers once the messages are gone.
+// TestLayout checks the keys the ledger leaves in Redis (see keys.go):
+// one hash tag per chat, what expires when, and that nothing is left
+// without an expiry once the messages are gone, but the marker.
 func TestLayout(t *testing.T) {
 	c := testRedis(t)
 	ctx := t.Context()
@@ -308,28 +349,39 @@ func TestLayout(t *testing.T) {
 	clock := storetest.NewClock(storetest.Start)
 	const ttl = time.Hour
 	l := newLedger(t, c, redis.Options{Prefix: prefix, TTL: ttl, Now: clock.Now})
-	p := "{" + prefix + "}:"
+	p := prefix
 	sent := storetest.Start.Add(-10 * time.Minute)
+	expires := storetest.Start.Add(time.Minute)
 	require.NoError(t, l.Record(ctx, store.Message{
 		Key: "k1", Kind: store.KindGroup, ChatID: "cid-a", RobotCode: "robot", MsgKey: "sampleText",
-		MsgParam: `{"content":"hi"}`, Tag: "deploy", SentAt: sent, ExpiresAt: storetest.Start.Add(time.Minute),
+		MsgParam: `{"content":"hi"}`, Tag: "deploy", SentAt: sent, ExpiresAt: expires,
 	}))
 	require.NoError(t, l.Record(ctx, store.Message{Key: "k2", Kind: store.KindGroup, ChatID: "cid-a", SentAt: storetest.Start, Reply: true}))
 	require.NoError(t, l.SetTitle(ctx, "cid-b", store.KindPrivate, "Ops"))
 
+	chatA, chatB := "{"+p+":c:cid-a}:", "{"+p+":c:cid-b}:"
+	due := fmt.Sprintf("{%s:d:%d}", p, redis.Shard("k1", 16))
+	active := fmt.Sprintf("{%s:a:%d}", p, redis.Shard("cid-a", 16))
+	fold := "{" + p + ":f:" + redis.Fold("Ops") + "}"
 	keys, err := prefixKeys(ctx, c, prefix)
 	require.NoError(t, err)
-	assert.Equal(t, []string{
-		p + "c:cid-a", p + "chats", p + "due", p + "f:" + redis.Fold("Ops"), p + "fold",
-		p + "kind", p + "m:k1", p + "m:k2", p + "t:deploy", p + "title",
+	assert.ElementsMatch(t, []string{
+		chatA + "i", chatA + "m", chatA + "z", chatB + "i",
+		active, due, fold, "{" + p + ":t:deploy}",
+		p + ":k:k1", p + ":k:k2", p + ":layout",
 	}, keys)
 
-	fields, err := c.HGetAll(ctx, p+"m:k1").Result()
+	body, err := c.HGet(ctx, chatA+"m", "k1").Result()
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{
-		"c": "cid-a", "k": "group", "r": "robot", "n": "sampleText", "p": `{"content":"hi"}`, "g": "deploy",
-		"s": strconv.FormatInt(sent.UnixMilli(), 10), "e": strconv.FormatInt(storetest.Start.Add(time.Minute).UnixMilli(), 10),
-	}, fields, "times in Unix milliseconds, empty fields left out")
+	ms := strconv.FormatInt(sent.UnixMilli(), 10)
+	assert.Equal(t, "0"+strconv.FormatInt(expires.UnixMilli(), 10)+":6:deploy"+strconv.Itoa(len(ms))+":"+ms+
+		"5:group5:robot10:sampleText16:{\"content\":\"hi\"}", body, "reply flag, expiry and tag first, then length-prefixed fields")
+	info, err := c.HGetAll(ctx, chatB+"i").Result()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"k": "private", "t": "Ops", "f": redis.Fold("Ops")}, info)
+	members, err := c.ZRange(ctx, "{"+p+":t:deploy}", 0, -1).Result()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"5:cid-ak1"}, members, "index members are the chat's length, ':', the chat and the key")
 
 	// Redis reclaims a message a grace period after its TTL by the clock.
 	grace := 5 * time.Minute
@@ -345,39 +397,60 @@ func TestLayout(t *testing.T) {
 		assert.LessOrEqual(t, got, want, key)
 		assert.Greater(t, got, want-time.Minute, key)
 	}
-	within(p+"m:k1", ttl-10*time.Minute+grace)
-	within(p+"m:k2", ttl+grace)
-	within(p+"c:cid-a", ttl+grace) // the chat lives as long as its newest message
-	within(p+"t:deploy", ttl-10*time.Minute+grace)
-	for _, k := range []string{p + "chats", p + "due", p + "kind", p + "title", p + "fold"} {
+	within(chatA+"m", ttl+grace) // the chat lives as long as its newest message
+	within(chatA+"z", ttl+grace)
+	within(chatA+"i", ttl+grace)
+	within(p+":k:k1", ttl-10*time.Minute+grace)
+	within(p+":k:k2", ttl+grace)
+	within("{"+p+":t:deploy}", ttl-10*time.Minute+grace)
+	for _, k := range []string{chatB + "i", active, due, fold, p + ":layout"} {
 		assert.Equal(t, time.Duration(-1), pttl(k), "%s does not expire", k)
 	}
 
 	// The clock, not Redis, decides: an hour later by the clock, Redis
-	// still holds k2's hash, but the ledger has dropped it.
+	// still holds k2, but the ledger has dropped it.
 	clock.Advance(ttl)
 	_, err = l.Get(ctx, "k2")
 	require.ErrorIs(t, err, store.ErrNotFound)
-	n, err := c.Exists(ctx, p+"m:k2").Result()
+	n, err := c.HExists(ctx, chatA+"m", "k2").Result()
 	require.NoError(t, err)
-	assert.EqualValues(t, 1, n)
+	assert.True(t, n)
 
-	// Once the messages are gone and the title forgotten, nothing is left.
+	// Once the messages are gone and the title forgotten, the readers drop
+	// the index entries, and every key left expires but the marker.
 	chats, err := l.Chats(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, chats)
 	require.NoError(t, l.SetTitle(ctx, "cid-b", store.KindPrivate, ""))
+	due0, err := l.Due(ctx, clock.Now(), 0)
+	require.NoError(t, err)
+	assert.Empty(t, due0)
+	tagged, err := l.ByTag(ctx, "deploy")
+	require.NoError(t, err)
+	assert.Empty(t, tagged)
 	keys, err = prefixKeys(ctx, c, prefix)
 	require.NoError(t, err)
-	assert.Empty(t, keys)
+	for _, k := range keys {
+		if k != p+":layout" {
+			assert.Positive(t, pttl(k), "%s expires", k)
+		}
+	}
+	assert.NotContains(t, keys, active, "the chat list forgot the quiet chat")
+	assert.NotContains(t, keys, due, "Due dropped the entry of the message gone")
+	assert.NotContains(t, keys, fold, "the title is forgotten")
 
-	// Removing leaves nothing either.
+	// Removing drops the message's directory, tag and due entries at once.
 	clock.Set(storetest.Start)
 	require.NoError(t, l.Record(ctx, store.Message{Key: "k3", Kind: store.KindOTO, ChatID: "staff-1", Tag: "x", SentAt: storetest.Start, ExpiresAt: storetest.Start}))
 	require.NoError(t, l.Remove(ctx, "k3"))
 	keys, err = prefixKeys(ctx, c, prefix)
 	require.NoError(t, err)
-	assert.Empty(t, keys)
+	for _, k := range []string{p + ":k:k3", "{" + p + ":t:x}", "{" + p + ":c:staff-1}:z", "{" + p + ":c:staff-1}:m"} {
+		assert.NotContains(t, keys, k)
+	}
+	card, err := c.ZCard(ctx, fmt.Sprintf("{%s:d:%d}", p, redis.Shard("k3", 16))).Result()
+	require.NoError(t, err)
+	assert.Zero(t, card)
 
 	// The deduper's keys expire a grace period after their ttl.
 	d := l.Deduper()
@@ -475,7 +548,9 @@ func TestOptions(t *testing.T) {
 func TestClose(t *testing.T) {
 	c := testRedis(t)
 	ctx := t.Context()
-	l, err := redis.Open(os.Getenv("REDIS_URL"), redis.Options{Prefix: testPrefix(t, c)})
+	l, err := redis.Open(redistest.Single(t), redis.Options{Prefix: testPrefix(t, c)})
+	require.NoError(t, err)
+	_, err = l.Migrate(ctx)
 	require.NoError(t, err)
 	for name, closer := range map[string]interface{ Close() error }{
 		"Deduper": l.Deduper(), "Audit": l.Audit(0), "States": l.States(),

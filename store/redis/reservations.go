@@ -3,98 +3,20 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/dingrecall/dingrecall/store"
 )
 
-// TakeNewestWithInFlight claims the free messages among the newest n and
-// returns them with those in flight, in one script; see store.Ledger.
-func (r *Ledger) TakeNewestWithInFlight(ctx context.Context, chatID string, n int) (taken, inFlight []store.Message, err error) {
-	if n <= 0 {
-		return nil, nil, begin(ctx, "take newest")
-	}
-	token := store.NewClaimToken()
-	taken, inFlight, err = r.inFlight(ctx, "take newest", chatID, n, 1, token)
-	for i := range taken {
-		taken[i].Claim = token
-	}
-	return taken, inFlight, err
-}
-
-// NewestWithInFlight returns what TakeNewestWithInFlight would, claiming
-// nothing; see store.Ledger.
-func (r *Ledger) NewestWithInFlight(ctx context.Context, chatID string, n int) (free, inFlight []store.Message, err error) {
-	if n <= 0 {
-		return nil, nil, begin(ctx, "newest")
-	}
-	return r.inFlight(ctx, "newest", chatID, n, 0, "")
-}
-
-// inFlight runs the inflight script and decodes its two lists.
-func (r *Ledger) inFlight(ctx context.Context, op, chatID string, n, take int, token string) (free, busy []store.Message, err error) {
-	if err := begin(ctx, op); err != nil {
-		return nil, nil, err
-	}
-	v, err := r.run(ctx, inFlightScript, chatID, n, take, token)
-	if err != nil {
-		return nil, nil, redisErr(op, err)
-	}
-	lists, _ := v.([]any)
-	if len(lists) != 2 {
-		return nil, nil, redisErr(op, fmt.Errorf("unexpected reply %v", v))
-	}
-	if free, err = decodeMessages(lists[0]); err != nil {
-		return nil, nil, redisErr(op, err)
-	}
-	if busy, err = decodeMessages(lists[1]); err != nil {
-		return nil, nil, redisErr(op, err)
-	}
-	return free, busy, nil
-}
-
-// decodeMessages decodes a list of messages as the scripts return them.
-func decodeMessages(v any) ([]store.Message, error) {
-	rows, _ := v.([]any)
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	out := make([]store.Message, 0, len(rows))
-	for _, row := range rows {
-		f, _ := row.([]any)
-		m, err := decodeMessage(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
-}
-
-// Renew extends the live claims that claim holds on the keys, in one
-// script that names their hashes in KEYS; see store.Ledger.
-func (r *Ledger) Renew(ctx context.Context, claim string, keys ...string) error {
-	const op = "renew"
-	if err := begin(ctx, op); err != nil {
-		return err
-	}
-	if claim == "" {
-		return redisErr(op, fmt.Errorf("%w: empty claim", store.ErrInvalid))
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	all := make([]string, 0, len(r.keys)+len(keys))
-	all = append(all, r.keys...)
-	for _, k := range keys {
-		all = append(all, r.prefix+"m:"+k)
-	}
-	if err := renewScript.Run(ctx, r.c, all, r.argv(claim)...).Err(); err != nil {
-		return redisErr(op, unavailable(err))
-	}
-	return nil
-}
+// A reservation lives in its chat's keys ({P:c:<chat>}:r and :q), so that
+// Commit drops it and records the message in one script; the small index
+// {P:r} (ID by time, ID to chat) finds it by ID and lists the pending ones
+// oldest first. The index is written first and dropped last, and Pending
+// checks every entry against its chat.
 
 // Reserve stores r, its time kept to the millisecond; see store.Ledger.
 func (r *Ledger) Reserve(ctx context.Context, res store.Reservation) error {
@@ -109,15 +31,37 @@ func (r *Ledger) Reserve(ctx context.Context, res store.Reservation) error {
 		res.ReservedAt = r.now()
 	}
 	res.ReservedAt = res.ReservedAt.Truncate(time.Millisecond).UTC()
-	body, err := json.Marshal(res)
-	if err != nil {
+	if err := r.reserve(ctx, res, ""); err != nil {
 		return redisErr(op, err)
 	}
-	return r.exec(ctx, op, reserveScript, res.ID, res.ReservedAt.UnixMilli(), body)
+	return nil
 }
 
-// Commit drops the reservation and records m in one script; see
-// store.Ledger.
+// reserve indexes and stores res with a settlement lease ("" for none).
+func (r *Ledger) reserve(ctx context.Context, res store.Reservation, lease string) error {
+	body, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	at := res.ReservedAt.UnixMilli()
+	now := r.now().UnixMilli()
+	if at <= now-r.ttl {
+		// Already TTL old: it replaces, and so drops, any under its ID.
+		return r.drop(ctx, res.ID)
+	}
+	idx := &call{s: resIndexScript, keys: r.k.reservations(), args: []any{res.ID, res.ChatID, at}}
+	if err := batch(ctx, r.c, []*call{idx}, nil); err != nil {
+		return err
+	}
+	calls := []*call{r.chatCall(res.ChatID, now, reserveScript, res.ID, at, body, lease)}
+	if old := str(idx.result()); old != "" && old != res.ChatID {
+		calls = append(calls, r.chatCall(old, now, unreserveScript, res.ID))
+	}
+	return batch(ctx, r.c, calls, nil)
+}
+
+// Commit drops the reservation and records m in one script when m goes to
+// the reservation's chat; see store.Ledger.
 func (r *Ledger) Commit(ctx context.Context, id string, m store.Message) error {
 	const op = "commit"
 	if err := begin(ctx, op); err != nil {
@@ -129,17 +73,39 @@ func (r *Ledger) Commit(ctx context.Context, id string, m store.Message) error {
 	if err := m.Validate(); err != nil {
 		return redisErr(op, err)
 	}
-	return r.exec(ctx, op, commitScript, append([]any{id}, recordArgs(m)...)...)
+	return r.record(ctx, op, id, m, "")
 }
 
 // Drop forgets the reservation; see store.Ledger.
 func (r *Ledger) Drop(ctx context.Context, id string) error {
-	return r.exec(ctx, "drop", dropScript, id)
+	const op = "drop"
+	if err := begin(ctx, op); err != nil {
+		return err
+	}
+	if err := r.drop(ctx, id); err != nil {
+		return redisErr(op, err)
+	}
+	return nil
+}
+
+// drop forgets reservation id: from its chat, then from the index.
+func (r *Ledger) drop(ctx context.Context, id string) error {
+	chat, err := r.c.HGet(ctx, r.k.reservations()[1], id).Result()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return unavailable(err)
+	}
+	if chat != "" {
+		if _, err := r.run(ctx, chat, unreserveScript, id); err != nil {
+			return err
+		}
+	}
+	return batch(ctx, r.c, []*call{{s: resUnindexScript, keys: r.k.reservations(), args: []any{id, chat}}}, nil)
 }
 
 // Pending returns the reservations made before olderThan (to the
 // millisecond) that no settler holds, oldest first; see store.Ledger. It
-// forgets those that are TTL old.
+// reads the index a page at a time, checks each page against the chats in
+// one pipeline, and forgets those that are TTL old.
 func (r *Ledger) Pending(ctx context.Context, olderThan time.Time, limit int) ([]store.Reservation, error) {
 	const op = "pending"
 	if err := begin(ctx, op); err != nil {
@@ -151,18 +117,80 @@ func (r *Ledger) Pending(ctx context.Context, olderThan time.Time, limit int) ([
 	if olderThan.After(time.UnixMilli(before)) {
 		before++
 	}
-	v, err := r.run(ctx, pendingScript, before, limit)
-	if err != nil {
-		return nil, redisErr(op, err)
-	}
-	rows, _ := v.([]any)
 	var out []store.Reservation
-	for _, row := range rows {
-		res, err := decodeReservation(row)
+	type stale struct{ id, chat string }
+	var gone []stale
+	for from := 0; limit <= 0 || len(out) < limit; from += page {
+		v, err := resPageScript.Run(ctx, r.c, r.k.reservations(), before, from, page).Slice()
 		if err != nil {
-			return nil, redisErr(op, err)
+			return nil, redisErr(op, unavailable(err))
 		}
-		out = append(out, res)
+		type item struct{ id, chat string }
+		var items []item
+		order := []string{}
+		groups := map[string][]int{}
+		for i := 0; i+2 < len(v); i += 3 {
+			it := item{id: str(v[i]), chat: str(v[i+1])}
+			if it.chat == "" {
+				gone = append(gone, stale{it.id, ""})
+				continue
+			}
+			if _, ok := groups[it.chat]; !ok {
+				order = append(order, it.chat)
+			}
+			groups[it.chat] = append(groups[it.chat], len(items))
+			items = append(items, it)
+		}
+		now := r.now().UnixMilli()
+		calls := make([]*call, len(order))
+		for i, chat := range order {
+			args := []any{}
+			for _, j := range groups[chat] {
+				args = append(args, items[j].id)
+			}
+			calls[i] = r.chatCall(chat, now, pendingScript, args...)
+		}
+		if len(calls) > 0 {
+			if err := batch(ctx, r.c, calls, nil); err != nil {
+				return nil, redisErr(op, err)
+			}
+		}
+		got := make([]string, len(items))
+		for i, chat := range order {
+			rows, _ := calls[i].result().([]any)
+			if len(rows) != len(groups[chat]) {
+				return nil, redisErr(op, fmt.Errorf("unexpected reply %v", calls[i].result()))
+			}
+			for j, row := range rows {
+				got[groups[chat][j]] = str(row)
+			}
+		}
+		for i, g := range got {
+			switch g {
+			case "gone":
+				gone = append(gone, stale{items[i].id, items[i].chat})
+			case "held":
+			default:
+				if limit > 0 && len(out) == limit {
+					continue
+				}
+				res, err := decodeReservation(g)
+				if err != nil {
+					return nil, redisErr(op, err)
+				}
+				out = append(out, res)
+			}
+		}
+		if len(v)/3 < page {
+			break
+		}
+	}
+	if len(gone) > 0 {
+		calls := make([]*call, len(gone))
+		for i, g := range gone {
+			calls[i] = &call{s: resUnindexScript, keys: r.k.reservations(), args: []any{g.id, g.chat}}
+		}
+		_ = batch(ctx, r.c, calls, nil) // best effort: checked again next time
 	}
 	return out, nil
 }
@@ -173,24 +201,36 @@ func (r *Ledger) SettlePending(ctx context.Context, id string) (store.Reservatio
 	if err := begin(ctx, op); err != nil {
 		return store.Reservation{}, false, err
 	}
-	v, err := r.run(ctx, settleScript, id)
-	if err != nil {
-		return store.Reservation{}, false, redisErr(op, err)
-	}
-	if str(v) == "" {
+	chat, err := r.c.HGet(ctx, r.k.reservations()[1], id).Result()
+	if errors.Is(err, goredis.Nil) {
 		return store.Reservation{}, false, nil
 	}
-	res, err := decodeReservation(v)
+	if err != nil {
+		return store.Reservation{}, false, redisErr(op, unavailable(err))
+	}
+	v, err := r.run(ctx, chat, settleScript, id)
 	if err != nil {
 		return store.Reservation{}, false, redisErr(op, err)
 	}
-	return res, true, nil
+	switch s := str(v); s {
+	case "held":
+		return store.Reservation{}, false, nil
+	case "gone", "":
+		_ = batch(ctx, r.c, []*call{{s: resUnindexScript, keys: r.k.reservations(), args: []any{id, chat}}}, nil)
+		return store.Reservation{}, false, nil
+	default:
+		res, err := decodeReservation(s)
+		if err != nil {
+			return store.Reservation{}, false, redisErr(op, err)
+		}
+		return res, true, nil
+	}
 }
 
 // decodeReservation decodes a reservation as the scripts return it.
-func decodeReservation(v any) (store.Reservation, error) {
+func decodeReservation(s string) (store.Reservation, error) {
 	var res store.Reservation
-	if err := json.Unmarshal([]byte(str(v)), &res); err != nil {
+	if err := json.Unmarshal([]byte(s), &res); err != nil {
 		return store.Reservation{}, fmt.Errorf("bad reservation: %w", err)
 	}
 	return res, nil

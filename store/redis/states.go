@@ -14,7 +14,8 @@ import (
 )
 
 // States is the store.States shared by replicas, in the ledger's Redis: each
-// value is a string {P}:s:<key> holding "<expiry ms>:<value>", compared with
+// value is a string P:s:<key> (a key of its own, so that states spread over
+// a cluster) holding "<expiry ms>:<value>", compared with
 // the injected clock in Lua; Redis expiry reclaims it a grace period later.
 type States struct {
 	c      goredis.UniversalClient
@@ -26,7 +27,7 @@ var _ store.States = (*States)(nil)
 
 // States returns the States on the ledger's client, prefix and clock.
 func (r *Ledger) States() *States {
-	return &States{c: r.c, prefix: r.prefix + "s:", now: r.now}
+	return &States{c: r.c, prefix: r.prefix + ":s:", now: r.now}
 }
 
 // Close does nothing and returns nil: the client belongs to the Ledger the

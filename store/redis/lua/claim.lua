@@ -1,14 +1,14 @@
 -- claim.lua claims those of the keys that are tracked and unclaimed (or
 -- whose claim lapsed) and returns them in the order given.
--- ARGV[7] the claim's holder token; ARGV[8..] the keys.
-local token = ARGV[7]
+-- ARGV[6] the holder token; ARGV[7..] the keys.
+local token = ARGV[6]
 local out = {}
-for i = 8, #ARGV do
+for i = 7, #ARGV do
 	local k = ARGV[i]
-	local v = load(k)
-	if v and free(v) then
-		local p = pack(k, v)
-		claim(k, token, v)
+	local m = load(k)
+	if m and free(m) then
+		local p = pack(k, m)
+		claim(k, token, m)
 		out[#out + 1] = p
 	end
 end

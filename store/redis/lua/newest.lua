@@ -1,23 +1,22 @@
--- newest.lua returns the newest unclaimed messages of a chat that are not
--- replies, newest first, and claims them if asked (Newest and TakeNewest).
--- ARGV[7] chat ID; ARGV[8] how many; ARGV[9] '1' to claim them; ARGV[10]
--- the claim's holder token.
-local chat, n, take, token = ARGV[7], tonumber(ARGV[8]), ARGV[9] == '1', ARGV[10]
+-- newest.lua returns the newest unclaimed messages of the chat that are
+-- not replies, newest first, and claims them if asked (Newest and
+-- TakeNewest). It walks from the newest message, a page at a time.
+-- ARGV[6] how many; ARGV[7] '1' to claim them; ARGV[8] the holder token.
+local n, take, token = tonumber(ARGV[6]), ARGV[7] == '1', ARGV[8]
 local out = {}
 if n <= 0 then
 	return out
 end
-trim(chat)
-local ck = ckey(chat)
+trim()
 local from, step = 0, n + 16
 while #out < n do
-	local ks = redis.call('ZREVRANGE', ck, from, from + step - 1)
+	local ks = redis.call('ZREVRANGE', Z, from, from + step - 1)
 	for _, k in ipairs(ks) do
-		local v = load(k)
-		if v and v[9] ~= '1' and free(v) then
-			out[#out + 1] = pack(k, v)
+		local m = load(k)
+		if m and not head(m.body) and free(m) then
+			out[#out + 1] = pack(k, m)
 			if take then
-				claim(k, token, v)
+				claim(k, token, m)
 			end
 			if #out == n then
 				break

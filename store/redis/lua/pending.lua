@@ -1,19 +1,27 @@
--- pending.lua forgets the TTL old reservations and returns the others made
--- before a time that no settler holds, oldest first.
--- ARGV[7] the time (exclusive); ARGV[8] limit, all when <= 0.
-local before, limit = ARGV[7], tonumber(ARGV[8])
-pruneres()
+-- pending.lua checks reservations the index gave for this chat: for each
+-- ID it returns the reservation (JSON) when no settler holds it, 'held'
+-- when one does, or 'gone' (unknown or TTL old, and then forgotten) for
+-- the caller to drop from the index.
+-- ARGV[6..] the IDs.
 local out = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', RESQ, '-inf', '(' .. before)) do
-	local l = redis.call('HGET', RESL, id)
-	if not l or tonumber(l) <= NOW then
-		local body = redis.call('HGET', RES, id)
-		if body then
-			out[#out + 1] = body
-			if #out == limit then
-				break
+for i = 6, #ARGV do
+	local id = ARGV[i]
+	local v = redis.call('HGET', R, id)
+	local r = 'gone'
+	if v then
+		local nl = string.find(v, '\n', 1, true)
+		if tonumber(string.sub(v, 1, nl - 1)) <= CUT then
+			redis.call('HDEL', R, id)
+			redis.call('HDEL', Q, id)
+		else
+			local l = redis.call('HGET', Q, id)
+			if l and tonumber(l) > NOW then
+				r = 'held'
+			else
+				r = string.sub(v, nl + 1)
 			end
 		end
 	end
+	out[#out + 1] = r
 end
 return out

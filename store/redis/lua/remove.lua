@@ -1,18 +1,12 @@
--- remove.lua forgets the keys.
--- ARGV[7..] the keys.
-local chats, order = {}, {}
-for i = 7, #ARGV do
-	local k = ARGV[i]
-	local v = redis.call('HMGET', mkey(k), 'c', 'g')
-	if v[1] then
-		kill(k, v[1], v[2])
-		if not chats[v[1]] then
-			chats[v[1]] = true
-			order[#order + 1] = v[1]
-		end
+-- remove.lua forgets the keys and returns {key, tag, expiry} of each that
+-- was there, for the caller to clean the indexes of other slots.
+-- ARGV[6..] the keys.
+local out = {}
+for i = 6, #ARGV do
+	if redis.call('HEXISTS', M, ARGV[i]) == 1 then
+		kill(ARGV[i], out)
+	else
+		redis.call('ZREM', Z, ARGV[i])
 	end
 end
-for _, c in ipairs(order) do
-	touch(c)
-end
-return #order
+return out

@@ -1,23 +1,21 @@
--- settitle.lua sets or, when empty, forgets the title of a chat.
--- ARGV[7] chat ID; ARGV[8] kind; ARGV[9] title; ARGV[10] its case fold.
-local chat, kind, title, fold = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-local old = redis.call('HGET', FOLDS, chat)
-if old then
-	redis.call('SREM', fkey(old), chat)
-end
+-- settitle.lua sets or, when empty, forgets the title of the chat and
+-- returns the folded title it had ('' for none), for the caller to update
+-- the title index.
+-- ARGV[6] kind; ARGV[7] title; ARGV[8] its case fold.
+local kind, title, fold = ARGV[6], ARGV[7], ARGV[8]
+local old = redis.call('HGET', I, 'f') or ''
 if title == '' then
-	redis.call('HDEL', TITLES, chat)
-	redis.call('HDEL', FOLDS, chat)
-	trim(chat)
-	if redis.call('ZCARD', ckey(chat)) > 0 then
-		redis.call('HSET', KINDS, chat, kind)
+	redis.call('HDEL', I, 't', 'f')
+	trim()
+	if redis.call('ZCARD', Z) > 0 then
+		redis.call('HSET', I, 'k', kind)
+		local top = redis.call('ZREVRANGE', Z, 0, 0, 'WITHSCORES')
+		keep(I, tonumber(top[2]) + TTL + GRACE - NOW)
 	else
-		redis.call('HDEL', KINDS, chat)
+		redis.call('DEL', I)
 	end
-	return 1
+	return old
 end
-redis.call('HSET', TITLES, chat, title)
-redis.call('HSET', FOLDS, chat, fold)
-redis.call('SADD', fkey(fold), chat)
-redis.call('HSET', KINDS, chat, kind)
-return 1
+redis.call('HSET', I, 'k', kind, 't', title, 'f', fold)
+redis.call('PERSIST', I)
+return old

@@ -1,19 +1,22 @@
--- settle.lua takes a reservation for settlement for one lease, unless it
--- is unknown, TTL old or held by another settler; it returns the
--- reservation (JSON) or false.
--- ARGV[7] the ID.
-local id = ARGV[7]
-local at = redis.call('ZSCORE', RESQ, id)
-if not at then
-	return false
+-- settle.lua takes a reservation of this chat for settlement for one
+-- lease, unless it is unknown, TTL old or held by another settler; it
+-- returns the reservation (JSON), or 'gone' (unknown or TTL old: the
+-- caller drops its index entry) or 'held'.
+-- ARGV[6] the ID.
+local id = ARGV[6]
+local v = redis.call('HGET', R, id)
+if not v then
+	return 'gone'
 end
-if tonumber(at) <= CUT then
-	dropres(id)
-	return false
+local nl = string.find(v, '\n', 1, true)
+if tonumber(string.sub(v, 1, nl - 1)) <= CUT then
+	redis.call('HDEL', R, id)
+	redis.call('HDEL', Q, id)
+	return 'gone'
 end
-local l = redis.call('HGET', RESL, id)
+local l = redis.call('HGET', Q, id)
 if l and tonumber(l) > NOW then
-	return false
+	return 'held'
 end
-redis.call('HSET', RESL, id, NOW + LEASE)
-return redis.call('HGET', RES, id)
+redis.call('HSET', Q, id, NOW + LEASE)
+return string.sub(v, nl + 1)
