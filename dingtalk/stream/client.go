@@ -110,6 +110,7 @@ type Client struct {
 	pongTimeout  time.Duration
 	ua           string
 	timers       Timers
+	handleCard   CardHandler // nil: the client does not subscribe to card clicks
 
 	seen    *dedup
 	running atomic.Bool
