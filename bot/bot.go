@@ -22,6 +22,10 @@ var ErrConfig = errors.New("bot: invalid configuration")
 type Deps struct {
 	// DingTalk sends and recalls; *dingtalk.Client has what it takes.
 	DingTalk DingTalk
+	// Cards, optional, delivers and updates interactive cards (see
+	// CardMessage); *dingtalk.Client has what it takes. Without it the bot
+	// sends no cards.
+	Cards CardAPI
 	// Ledger records every message the bot sends.
 	Ledger store.Ledger
 	// Deduper drops a callback msgId seen within DedupWindow.
@@ -91,6 +95,15 @@ type Config struct {
 	// AutoRecallEvery is how often RunAutoRecall looks for messages whose
 	// TTL ran out; 0 for a second.
 	AutoRecallEvery time.Duration
+	// CardTemplate is the card template of the bot's cards
+	// (CARD_TEMPLATE_ID); empty for DingTalk's built-in card.
+	CardTemplate string
+	// CardButtons puts buttons on cards (a Recall button, a preview card's
+	// Confirm and Cancel): button clicks reach the bot (AcceptCardClick).
+	CardButtons bool
+	// RecallMode is ModeRecall or ModeTombstone (RECALL_MODE); empty for
+	// ModeRecall.
+	RecallMode string
 }
 
 // validate checks c and fills in its defaults.
@@ -139,6 +152,13 @@ func (c *Config) validate() error {
 	}
 	if c.QueueSize < 1 {
 		bad("QueueSize is %d: want at least 1", c.QueueSize)
+	}
+	switch c.RecallMode {
+	case "":
+		c.RecallMode = ModeRecall
+	case ModeRecall, ModeTombstone:
+	default:
+		bad("RecallMode is %q: want %s or %s", c.RecallMode, ModeRecall, ModeTombstone)
 	}
 	return errors.Join(errs...)
 }
@@ -211,6 +231,7 @@ type Bot struct {
 
 	sender   *sender
 	recaller *recaller
+	cards    *cardBook // nil without Deps.Cards
 	guard    *guard
 	pool     *pool
 	auto     *autoRecaller
@@ -243,8 +264,10 @@ func New(deps Deps, cfg Config) (*Bot, error) {
 			panic("bot: command " + s.Name + " has no run func") // the built-in commands are fixed
 		}
 	}
-	b.sender = &sender{dt: deps.DingTalk, ledger: deps.Ledger, coolAppCode: cfg.CoolAppCode, now: deps.Now, log: deps.Log}
+	b.cards = b.newCardBook(deps)
+	b.sender = &sender{dt: cardDingTalk{DingTalk: deps.DingTalk, cards: b.cards}, ledger: deps.Ledger, coolAppCode: cfg.CoolAppCode, now: deps.Now, log: deps.Log}
 	b.recaller = &recaller{dt: deps.DingTalk, ledger: deps.Ledger, audit: deps.Audit, obs: deps.Observer, maxAge: cfg.MaxAge, now: deps.Now, log: deps.Log}
+	b.recaller.cards = b.cards
 	b.guard = &guard{cfg: cfg, sender: b.sender, ledger: deps.Ledger, states: deps.States, recaller: b.recaller, tpl: deps.Templates, now: deps.Now, log: deps.Log}
 	b.auto = newAutoRecaller(deps.Ledger, b.recaller, deps.Now, deps.Log)
 	in := newIntake(nil, deps.Deduper, deps.LocalDeduper, deps.Log, b.handle)
@@ -272,7 +295,7 @@ func TemplateNames() []string {
 	for _, c := range codes {
 		names = append(names, templates.CodeName(c))
 	}
-	return names
+	return append(names, templates.CardNames...)
 }
 
 // Accept takes a callback, with the ID of the request that brought it (for

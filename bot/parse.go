@@ -53,6 +53,9 @@ type Command struct {
 	Tag string
 	// Chat is the chat named with "in <chat>", empty for this chat.
 	Chat string
+	// Reason is why, for "recall N <reason>" ("recall 3 wrong env"): the
+	// words after N, the first holding a letter. A tombstone shows it.
+	Reason string
 }
 
 // Parse errors. Text that names no command, or a command with words it does
@@ -461,6 +464,13 @@ func parseRecall(args string, max int) (Command, error) {
 		return Command{}, err
 	}
 	cmd.Chat = chat
+	if first, why, ok := countAndReason(count); ok {
+		if cmd.N, err = parseCount(first, max); err != nil {
+			return Command{}, err
+		}
+		cmd.Reason = why
+		return cmd, nil
+	}
 	if cmd.N, err = parseCount(count, max); err != nil {
 		if fix := subTypo(count); fix != "" && errors.Is(err, ErrNotNumber) {
 			return Command{}, &argsError{fix: strings.TrimSpace(fix + " " + inChat(chat))}
@@ -468,6 +478,21 @@ func parseRecall(args string, max int) (Command, error) {
 		return Command{}, err
 	}
 	return cmd, nil
+}
+
+// countAndReason splits "N <reason>": a number (its first character a
+// digit) followed by words, the first starting with no digit and holding a
+// letter ("3 wrong env", "3 环境错了"), so that "3 4" and "3 42x" stay bad
+// numbers and "three x" a typo.
+func countAndReason(args string) (count, reason string, ok bool) {
+	first, why := splitWord(args)
+	if why == "" || first == "" || !isDigit([]rune(first)[0]) || isDigit([]rune(why)[0]) {
+		return "", "", false
+	}
+	if word, _ := splitWord(why); !strings.ContainsFunc(word, unicode.IsLetter) {
+		return "", "", false
+	}
+	return first, why, true
 }
 
 // subTypo returns args with its first word corrected to the recall

@@ -30,6 +30,9 @@ type Reply struct {
 	// ReplyTTL with the others: it stays until a "recall retry" there
 	// recalls everything or a "restore" runs there, or about LedgerTTL.
 	FailuresIn string
+	// Card, when set, is sent instead of Text (a preview card with Confirm
+	// and Cancel); should the card not go out, Text does.
+	Card *CardContent
 }
 
 // Outcome classifies the reply for metrics: ok, refused, invalid (bad
@@ -239,6 +242,9 @@ func (b *Bot) render(name string, data any, log logrus.FieldLogger) Reply {
 // after ReplyTTL, unless it reports failures: then it is kept (see
 // keepTTL) until they are resolved.
 func (b *Bot) sendReply(ctx context.Context, kind store.Kind, here string, reply Reply, log logrus.FieldLogger) {
+	if reply.Card != nil && b.sendCardReply(ctx, kind, here, reply, log) {
+		return
+	}
 	ttl := b.cfg.ReplyTTL
 	keep := reply.FailuresIn != "" && ttl > 0
 	if keep {
