@@ -137,7 +137,7 @@ type cardRef struct {
 }
 
 // The States keys of the card records.
-func cardKey(outTrackID string) string  { return "card:" + outTrackID }
+func cardKey(outTrackID string) string   { return "card:" + outTrackID }
 func carrierKey(carrierID string) string { return "card-carrier:" + carrierID }
 func previewKey(previewID string) string { return "card-preview:" + previewID }
 
