@@ -31,10 +31,25 @@ func WithCardHandler(h CardHandler) Option {
 	}
 }
 
-// subscriptions are the topics connections/open asks for: robot messages, and card
-// clicks when the client has a CardHandler.
+// WithCardsOnly subscribes the client to card button clicks only, for an app whose robot
+// messages come by HTTP: card clicks come over Stream mode whatever the robot's message
+// receiving mode (the card is delivered with callbackType STREAM). It needs
+// WithCardHandler; the Handler given to New is then never called, and a robot
+// message frame is answered 404 like any topic the client does not handle.
+func WithCardsOnly() Option {
+	return func(c *Client) error {
+		c.cardsOnly = true
+		return nil
+	}
+}
+
+// subscriptions are the topics connections/open asks for: robot messages (unless
+// WithCardsOnly), and card clicks when the client has a CardHandler.
 func (c *Client) subscriptions() []dingtalk.Subscription {
-	subs := []dingtalk.Subscription{{Type: TypeCallback, Topic: TopicBotMessage}}
+	var subs []dingtalk.Subscription
+	if !c.cardsOnly {
+		subs = append(subs, dingtalk.Subscription{Type: TypeCallback, Topic: TopicBotMessage})
+	}
 	if c.handleCard != nil {
 		subs = append(subs, dingtalk.Subscription{Type: TypeCallback, Topic: TopicCardCallback})
 	}

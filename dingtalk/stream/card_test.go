@@ -110,3 +110,25 @@ func TestWithCardHandlerNeedsAHandler(t *testing.T) {
 	_, err := stream.New(newAPI(t, fake), newRecorder().handle, stream.WithCardHandler(nil))
 	require.Error(t, err)
 }
+
+func TestCardsOnly(t *testing.T) {
+	t.Parallel()
+	fake := dingtalktest.NewTest(t)
+	track := deliveredCard(t, fake)
+	var got clicks
+	rec := newRecorder()
+	start(t, fake, rec.handle, stream.WithCardHandler(got.handle), stream.WithCardsOnly())
+	connected(t, fake, 1)
+	assert.Equal(t, []dingtalktest.Subscription{{Type: "CALLBACK", Topic: stream.TopicCardCallback}}, fake.Tickets()[0].Subscriptions,
+		"robot messages keep coming by HTTP")
+	id, err := fake.ClickCard("", track, "staff-1001", "recall", nil)
+	require.NoError(t, err)
+	assert.Equal(t, 200, acked(t, fake, id, 1)[0].Code)
+	assert.Len(t, got.all(), 1)
+	msg := pushCallback(t, fake, "", callback("msg-1", "recall"))
+	assert.Equal(t, 404, acked(t, fake, msg, 1)[0].Code, "robot messages are not this client's")
+	assert.Zero(t, rec.total())
+
+	_, err = stream.New(newAPI(t, fake), rec.handle, stream.WithCardsOnly())
+	require.Error(t, err, "card clicks only, but no card handler")
+}

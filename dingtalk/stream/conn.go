@@ -285,7 +285,7 @@ func (cn *conn) dispatch(ctx context.Context, f *frame) (int, string) {
 	case f.Type == TypeSystem && topic == TopicDisconnect:
 		log.Info("dingtalk stream: gateway will close the connection")
 		return CodeOK, emptyResponse
-	case f.Type == TypeCallback && topic == TopicBotMessage:
+	case f.Type == TypeCallback && topic == TopicBotMessage && !cn.c.cardsOnly:
 		return cn.c.deliver(ctx, log, id, []byte(f.Data)), emptyResponse
 	case f.Type == TypeCallback && topic == TopicCardCallback && cn.c.handleCard != nil:
 		return cn.c.deliverCard(ctx, log, id, []byte(f.Data)), emptyResponse
