@@ -244,6 +244,8 @@ type messageView struct {
 	// message with (0 while waiting); CallbackError says why it failed.
 	CallbackStatus int    `json:"callbackStatus,omitempty"`
 	CallbackError  string `json:"callbackError,omitempty"`
+	// Card is set for a card the bot delivered: its buttons (cards.go).
+	Card *cardView `json:"card,omitempty"`
 }
 
 // chatView is a chat with its messages, oldest first.
@@ -281,7 +283,7 @@ func (s *sim) state() stateView {
 	bots := map[*chat][]messageView{}
 	for _, m := range sent {
 		for _, c := range s.chatsOf(m) {
-			bots[c] = append(bots[c], botView(m))
+			bots[c] = append(bots[c], s.withCard(botView(m), m))
 		}
 	}
 	out := stateView{People: people, BotName: botName, Via: s.via(), MaxCount: maxCount, Chats: make([]chatView, 0, len(s.chats)), AlertsFiring: len(s.alerts)}

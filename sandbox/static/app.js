@@ -118,9 +118,11 @@
     var botText = el('input', { type: 'text', name: 'text', id: 'bot-' + id + '-text', value: chat.sample || '', autocomplete: 'off', maxlength: '2000', 'aria-label': 'bot message' });
     var botCount = el('input', { type: 'number', name: 'count', id: 'bot-' + id + '-count', min: '1', max: String(maxCount), value: '1', 'aria-label': 'how many' });
     var botTTL = el('input', { type: 'text', name: 'ttl', id: 'bot-' + id + '-ttl', placeholder: 'ttl', autocomplete: 'off', 'aria-label': 'ttl, e.g. 30s', title: 'recall automatically after this, e.g. 30s (optional)' });
+    var botCard = el('input', { type: 'checkbox', name: 'card', id: 'bot-' + id + '-card' });
     var botForm = el('form', { class: 'post', id: 'bot-' + id, 'data-chat': id },
       el('span', { class: 'label', text: 'Bot posts' }), botText,
       el('span', { class: 'times', text: '×' }), botCount, botTTL,
+      el('label', { class: 'check', title: 'an interactive card with a Recall button' }, botCard, ' card'),
       el('button', { type: 'submit', id: 'bot-' + id + '-send', text: 'Post via API' }));
 
     var alertForm = null;
@@ -174,7 +176,7 @@
       var send = botForm.querySelector('button[type=submit]');
       send.disabled = true;
       setStatus(panel, 'posting through /api/v1/messages…', 'info');
-      var body = { chat: id, text: text, count: parseInt(botCount.value, 10) || 1 };
+      var body = { chat: id, text: text, count: parseInt(botCount.value, 10) || 1, card: botCard.checked };
       if (botTTL.value.trim()) body.ttl = botTTL.value.trim();
       postJSON('/sandbox/api/bot', body)
         .then(function (res) {
@@ -184,6 +186,22 @@
         })
         .catch(function (e) { setStatus(panel, 'not posted: ' + e, 'error'); })
         .then(function () { send.disabled = false; });
+    });
+    // A card's button: the person chosen above clicks it; the fake DingTalk
+    // pushes the click to the app over its Stream connection.
+    list.addEventListener('click', function (ev) {
+      var b = ev.target.closest('button.card-btn');
+      if (!b) return;
+      b.disabled = true;
+      setStatus(panel, userSelect.value + ' taps ' + b.textContent + '…', 'info');
+      postJSON('/sandbox/api/click', { chat: id, key: b.getAttribute('data-key'), user: userSelect.value, action: b.getAttribute('data-action') })
+        .then(function (res) {
+          if (res.status !== 200) setStatus(panel, 'not clicked: ' + errorText(res), 'error');
+          else setStatus(panel, 'click pushed over the Stream connection; the app acknowledged ' + (res.data.callbackStatus || 'nothing yet'), res.data.callbackStatus === 200 ? 'ok' : 'error');
+          refresh();
+        })
+        .catch(function (e) { setStatus(panel, 'not clicked: ' + e, 'error'); })
+        .then(function () { b.disabled = false; });
     });
     if (alertForm) {
       alertForm.addEventListener('submit', function (ev) {
@@ -242,9 +260,10 @@
       isBot ? el('span', { class: 'badge bot', text: 'bot' }) : el('span', { class: 'staff', text: m.user }),
       m.groupAdmin ? el('span', { class: 'badge admin', text: 'group admin' }) : null,
       el('time', { datetime: m.at, text: clock(m.at) }));
-    var content = el('div', { class: 'bubble' },
+    var content = el('div', { class: 'bubble' + (m.card ? ' card' : '') },
       m.title && m.title !== m.text ? el('strong', { class: 'title', text: m.title }) : null,
-      el('div', { class: 'text', text: m.text }));
+      m.card ? struck(m.text) : el('div', { class: 'text', text: m.text }),
+      m.card && !m.recalled && m.card.buttons.length ? cardButtons(m) : null);
     var notes = null;
     if (isBot && m.recalled) {
       notes = el('div', { class: 'note recalled-label', text: 'recalled' + (m.recalledAt ? ' at ' + clock(m.recalledAt) : '') });
@@ -254,6 +273,25 @@
       notes = el('div', { class: 'note error', text: 'callback ' + (m.callbackStatus || 'failed') + (m.callbackError ? ': ' + m.callbackError : '') });
     }
     return el('li', attrs, avatar, el('div', { class: 'body' }, meta, content, notes));
+  }
+
+  // struck renders a card's text, ~~struck through~~ parts as <s>.
+  function struck(text) {
+    var d = el('div', { class: 'text' });
+    String(text).split('~~').forEach(function (part, i) {
+      d.appendChild(i % 2 ? el('s', { text: part }) : document.createTextNode(part));
+    });
+    return d;
+  }
+
+  // cardButtons renders a card's buttons.
+  function cardButtons(m) {
+    var row = el('div', { class: 'card-buttons' });
+    m.card.buttons.forEach(function (b) {
+      row.appendChild(el('button', { type: 'button', class: 'card-btn', 'data-action': b.action, 'data-key': m.key,
+        id: 'card-' + m.key + '-' + b.action, text: b.text }));
+    });
+    return row;
   }
 
   function renderMessages(panel, chat) {
