@@ -76,6 +76,15 @@ func TestCardsShowWithTheirButtonsAndClickThroughTheGateway(t *testing.T) {
 	assert.Len(t, team[0].Card.Buttons, 2, "a team template's Confirm and Cancel")
 
 	click := map[string]any{"chat": "ops-alerts", "key": d.CarrierID, "user": "oncall", "action": "recall"}
+	clickable := func() bool {
+		_, _, raw := g.do(http.MethodGet, "/sandbox/api/state", "", nil, nil)
+		var st struct {
+			Clickable bool `json:"clickable"`
+		}
+		require.NoError(t, json.Unmarshal(raw, &st))
+		return st.Clickable
+	}
+	assert.False(t, clickable(), "no Stream connection to carry clicks")
 	t.Run("no Stream connection: nothing to deliver to", func(t *testing.T) {
 		status, out := g.post("/sandbox/api/click", click)
 		assert.Equal(t, http.StatusConflict, status, "%v", out)
@@ -98,6 +107,7 @@ func TestCardsShowWithTheirButtonsAndClickThroughTheGateway(t *testing.T) {
 	go func() { defer close(done); _ = sc.Run(runCtx) }()
 	t.Cleanup(func() { stop(); <-done })
 	require.Eventually(t, sc.Connected, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, clickable, 10*time.Second, 5*time.Millisecond, "the page enables the buttons")
 
 	status, out := g.post("/sandbox/api/click", click)
 	require.Equal(t, http.StatusOK, status, "%v", out)

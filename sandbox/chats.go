@@ -268,6 +268,9 @@ type stateView struct {
 	// sample alerts through ("" without one); AlertsFiring how many fire.
 	AlertChat    string `json:"alertChat,omitempty"`
 	AlertsFiring int    `json:"alertsFiring"`
+	// Clickable is true while the app has a Stream connection to the fake,
+	// which card button clicks travel over.
+	Clickable bool `json:"clickable"`
 }
 
 // botName is how the page shows the bot.
@@ -286,7 +289,8 @@ func (s *sim) state() stateView {
 			bots[c] = append(bots[c], s.withCard(botView(m), m))
 		}
 	}
-	out := stateView{People: people, BotName: botName, Via: s.via(), MaxCount: maxCount, Chats: make([]chatView, 0, len(s.chats)), AlertsFiring: len(s.alerts)}
+	out := stateView{People: people, BotName: botName, Via: s.via(), MaxCount: maxCount, Chats: make([]chatView, 0, len(s.chats)), AlertsFiring: len(s.alerts),
+		Clickable: len(s.d.Fake.Connections()) > 0}
 	if s.d.Alerts != nil {
 		out.AlertChat = s.d.Alerts.ConversationID
 	}

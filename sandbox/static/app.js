@@ -13,6 +13,7 @@
   var via = 'http'; // how typed messages reach the app: http or stream
   var maxCount = 50; // the most posts one "Bot posts" sends
   var alertChat = ''; // conversation of the Alertmanager route, '' without one
+  var clickable = false; // the app's Stream connection for card clicks is up
   var applied = 0; // sequence of the newest state shown
   var requested = 0;
 
@@ -289,13 +290,14 @@
     var row = el('div', { class: 'card-buttons' });
     m.card.buttons.forEach(function (b) {
       row.appendChild(el('button', { type: 'button', class: 'card-btn', 'data-action': b.action, 'data-key': m.key,
-        id: 'card-' + m.key + '-' + b.action, text: b.text }));
+        id: 'card-' + m.key + '-' + b.action, text: b.text, disabled: !clickable,
+        title: clickable ? null : 'clicks travel over the app\'s Stream connection, which is not up yet' }));
     });
     return row;
   }
 
   function renderMessages(panel, chat) {
-    var sig = JSON.stringify(chat.messages);
+    var sig = clickable + JSON.stringify(chat.messages);
     if (sig === panel.sig) return;
     panel.sig = sig;
     var list = panel.list;
@@ -336,6 +338,7 @@
     if (state.botName) botName = state.botName;
     if (state.maxCount) maxCount = state.maxCount;
     if (state.alertChat) alertChat = state.alertChat;
+    clickable = !!state.clickable;
     if (state.via && state.via !== via) {
       via = state.via;
       var how = document.getElementById('send-how');
