@@ -81,10 +81,7 @@ func (c *cardBook) bury(ctx context.Context, key string, by Actor) error {
 	if who == "" {
 		who = by.StaffID
 	}
-	if who == "" {
-		who = by.Source
-	}
-	line, err := c.render(templates.CardTombstone, templates.TombstoneData{Who: who, At: clock(c.now()), Reason: clip(by.Reason)})
+	line, err := c.render(templates.CardTombstone, templates.TombstoneData{Who: who, Source: by.Source, At: clock(c.now()), Reason: clip(by.Reason)})
 	if err != nil {
 		return err
 	}

@@ -304,6 +304,8 @@ type recallRequest struct {
 	Tag            *string  `json:"tag"`
 	Since          string   `json:"since"`
 	DryRun         bool     `json:"dryRun"`
+	// Reason says why, for the tombstones of cards (RECALL_MODE=tombstone).
+	Reason string `json:"reason"`
 }
 
 // selection validates the request and turns it into a bot.Selection.
@@ -409,7 +411,7 @@ func (h *handler) recall(c *gin.Context) {
 		c.JSON(http.StatusOK, resp)
 		return
 	}
-	out, err := h.d.Bot.Recall(ctx, sel, bot.Actor{Source: store.SourceAPI, Request: req.summary()})
+	out, err := h.d.Bot.Recall(ctx, sel, bot.Actor{Source: store.SourceAPI, Request: req.summary(), Reason: req.Reason})
 	if err != nil {
 		h.requestLogger(c).WithFields(logrus.Fields{"chat": sel.ChatID, "tag": sel.Tag, "api": "recall"}).WithError(err).Warn("api recall failed")
 		h.writeError(c, err)

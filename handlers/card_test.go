@@ -51,3 +51,11 @@ func TestSendCard(t *testing.T) {
 		})
 	}
 }
+
+func TestRecallReason(t *testing.T) {
+	r := newTestRouter(t)
+	rec := r.do(http.MethodPost, "/api/v1/recall", `{"conversationId":"cidA==","last":2,"reason":"pipeline failed"}`)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.Len(t, r.bot.actors, 1)
+	assert.Equal(t, "pipeline failed", r.bot.actors[0].Reason, "a tombstone shows it")
+}

@@ -27,10 +27,12 @@ var CardNames = []string{
 	CardRefused, CardNotYours,
 }
 
-// TombstoneData is the data of CardTombstone: who recalled the card, when,
-// and why if they said.
+// TombstoneData is the data of CardTombstone: who recalled the card (their
+// name or staff ID; empty when no person did), what did (the audit source:
+// command, button, api, ttl, ...), when, and why if they said.
 type TombstoneData struct {
 	Who    string
+	Source string
 	At     string
 	Reason string
 }

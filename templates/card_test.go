@@ -24,6 +24,8 @@ var cardCases = []struct {
 	{"card-tombstone-title", templates.CardTombstoneTitle, nil},
 	{"card-tombstone", templates.CardTombstone, templates.TombstoneData{Who: "Li Lei", At: "11-26 10:02:00", Reason: "wrong env"}},
 	{"card-tombstone-no-reason", templates.CardTombstone, templates.TombstoneData{Who: "manager4220", At: "11-26 10:02:00"}},
+	{"card-tombstone-ttl", templates.CardTombstone, templates.TombstoneData{Source: "ttl", At: "11-26 10:02:00"}},
+	{"card-tombstone-api", templates.CardTombstone, templates.TombstoneData{Source: "api", At: "11-26 10:02:00", Reason: "pipeline failed"}},
 	{"card-preview-title", templates.CardPreviewTitle, templates.CardPreviewData{PreviewData: templates.PreviewData{Asked: 25, Count: 25}}},
 	{"card-preview", templates.CardPreview, templates.CardPreviewData{Asker: "Li Lei", PreviewData: templates.PreviewData{
 		Asked: 25, Count: 2, From: "11-26 10:00:00", To: "11-26 10:05:00", Lines: []string{"disk full on db-1", "deploy v1.2.3"}, Confirm: true, Within: "2m"}}},
