@@ -481,12 +481,16 @@ func parseRecall(args string, max int) (Command, error) {
 }
 
 // countAndReason splits "N <reason>": a number (its first character a
-// digit) followed by words, the first starting with no digit and holding a
-// letter ("3 wrong env", "3 环境错了"), so that "3 4" and "3 42x" stay bad
-// numbers and "three x" a typo.
+// digit) followed by words on the same line, the first starting with no
+// digit and holding a letter ("3 wrong env", "3 环境错了"), so that "3 4" and
+// "3 42x" stay bad numbers, "three x" a typo, and a second line or a control
+// or formatting character (a bidi override) refuses the whole command.
 func countAndReason(args string) (count, reason string, ok bool) {
 	first, why := splitWord(args)
 	if why == "" || first == "" || !isDigit([]rune(first)[0]) || isDigit([]rune(why)[0]) {
+		return "", "", false
+	}
+	if strings.ContainsFunc(args, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) {
 		return "", "", false
 	}
 	if word, _ := splitWord(why); !strings.ContainsFunc(word, unicode.IsLetter) {

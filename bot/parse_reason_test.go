@@ -29,6 +29,9 @@ func TestParseRecallReason(t *testing.T) {
 		{"recall 101 oops", bot.Command{}, bot.ErrOutOfRange},
 		{"recall 1.5 oops", bot.Command{}, bot.ErrNotWhole},
 		{"recall three oops", bot.Command{}, bot.ErrNotNumber},
+		{"recall 1\n\nrecall 2", bot.Command{}, bot.ErrNotNumber},
+		{"recall 1 \u202eevil", bot.Command{}, bot.ErrNotNumber},
+		{"recall 1 ok\x00", bot.Command{}, bot.ErrNotNumber},
 	}
 	reg := bot.DefaultRegistry()
 	for _, tt := range tests {
