@@ -369,3 +369,22 @@ func TestCardReplyFallsBackToText(t *testing.T) {
 	assert.Contains(t, h.say(inGroup(user, "recall 25")), `say "recall confirm"`)
 	assert.Contains(t, h.say(inGroup(user, "recall confirm")), "Recalled 25 messages")
 }
+
+func TestTeamTemplatePreviewCard(t *testing.T) {
+	h := newHarness(t, withCards(bot.ModeRecall, "team.schema"))
+	p := h.previewCard(25)
+	c := h.fakeCard(p.Key)
+	assert.Equal(t, "true", c.Data["confirm"])
+	assert.Equal(t, "false", c.Data["recall"])
+	previewID := c.Data["key"]
+	require.NotEmpty(t, previewID, "Confirm and Cancel send the preview's ID as params.key")
+	assert.Empty(t, c.Updates, "its key is known before delivery")
+
+	h.click(p.Key, user, bot.ActionConfirm, map[string]any{"action": "confirm", "key": "another-preview"})
+	assert.Empty(t, h.fake.Recalled(), "a click naming another preview is ignored")
+	h.click(p.Key, user, "whatever", map[string]any{"action": bot.ActionConfirm, "key": previewID})
+	assert.Len(t, h.fake.Recalled(), 25, "params.action names the button")
+	c = h.fakeCard(p.Key)
+	assert.Equal(t, "Recall done", c.Data["title"])
+	assert.Equal(t, "false", c.Data["confirm"])
+}
