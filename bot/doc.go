@@ -10,4 +10,8 @@
 // help.go carry out the command families; reply.go runs a command, turns
 // what went wrong into a reply (in one place) and sends it; recaller.go,
 // sender.go, guard.go, pool.go, autorecall.go and intake.go are the parts.
+// Interactive cards: card.go (cards on the one send path and their
+// records), card_layout.go (the templates' data), card_click.go (button
+// clicks), card_confirm.go (the preview card of a large recall) and
+// card_tombstone.go (RECALL_MODE=tombstone and restoring cards in place).
 package bot

@@ -1,7 +1,8 @@
 // Package dingtalk is dingrecall's typed client for the parts of DingTalk's open
 // API the bot uses: access tokens, sending robot messages into group, private and
 // one-to-one chats, recalling them in batches, asking what became of a sent
-// message, checking the signature of robot callbacks, and opening Stream mode
+// message, delivering and updating interactive cards and decoding their
+// button clicks, checking the signature of robot callbacks, and opening Stream mode
 // connections (OpenGateway, used by package stream, which shares the client's
 // transport).
 //
