@@ -22,6 +22,10 @@ var ErrConfig = errors.New("bot: invalid configuration")
 type Deps struct {
 	// DingTalk sends and recalls; *dingtalk.Client has what it takes.
 	DingTalk DingTalk
+	// Cards, optional, delivers and updates interactive cards (see
+	// CardMessage); *dingtalk.Client has what it takes. Without it the bot
+	// sends no cards.
+	Cards CardAPI
 	// Ledger records every message the bot sends.
 	Ledger store.Ledger
 	// Deduper drops a callback msgId seen within DedupWindow.
@@ -94,6 +98,15 @@ type Config struct {
 	// Ack is how commands are acknowledged: with replies, reactions or
 	// both; "" for AckReply (ACK_STYLE).
 	Ack AckStyle
+	// CardTemplate is the card template of the bot's cards
+	// (CARD_TEMPLATE_ID); empty for DingTalk's built-in card.
+	CardTemplate string
+	// CardButtons puts buttons on cards (a Recall button, a preview card's
+	// Confirm and Cancel): button clicks reach the bot (AcceptCardClick).
+	CardButtons bool
+	// RecallMode is ModeRecall or ModeTombstone (RECALL_MODE); empty for
+	// ModeRecall.
+	RecallMode string
 }
 
 // validate checks c and fills in its defaults.
@@ -149,6 +162,13 @@ func (c *Config) validate() error {
 	case AckReply, AckReaction, AckBoth:
 	default:
 		bad("Ack is %q: want %s, %s or %s", c.Ack, AckReaction, AckReply, AckBoth)
+	}
+	switch c.RecallMode {
+	case "":
+		c.RecallMode = ModeRecall
+	case ModeRecall, ModeTombstone:
+	default:
+		bad("RecallMode is %q: want %s or %s", c.RecallMode, ModeRecall, ModeTombstone)
 	}
 	return errors.Join(errs...)
 }
@@ -223,6 +243,7 @@ type Bot struct {
 
 	sender   *sender
 	recaller *recaller
+	cards    *cardBook // nil without Deps.Cards
 	guard    *guard
 	pool     *pool
 	auto     *autoRecaller
@@ -255,8 +276,10 @@ func New(deps Deps, cfg Config) (*Bot, error) {
 			panic("bot: command " + s.Name + " has no run func") // the built-in commands are fixed
 		}
 	}
-	b.sender = &sender{dt: deps.DingTalk, ledger: deps.Ledger, coolAppCode: cfg.CoolAppCode, now: deps.Now, log: deps.Log}
+	b.cards = b.newCardBook(deps)
+	b.sender = &sender{dt: cardDingTalk{DingTalk: deps.DingTalk, cards: b.cards}, ledger: deps.Ledger, coolAppCode: cfg.CoolAppCode, now: deps.Now, log: deps.Log}
 	b.recaller = &recaller{dt: deps.DingTalk, ledger: deps.Ledger, audit: deps.Audit, obs: deps.Observer, maxAge: cfg.MaxAge, now: deps.Now, log: deps.Log}
+	b.recaller.cards = b.cards
 	b.guard = &guard{cfg: cfg, sender: b.sender, ledger: deps.Ledger, states: deps.States, recaller: b.recaller, tpl: deps.Templates, now: deps.Now, log: deps.Log}
 	b.auto = newAutoRecaller(deps.Ledger, b.recaller, deps.Now, deps.Log)
 	in := newIntake(nil, deps.Deduper, deps.LocalDeduper, deps.Log, b.handle)
@@ -284,7 +307,7 @@ func TemplateNames() []string {
 	for _, c := range codes {
 		names = append(names, templates.CodeName(c))
 	}
-	return names
+	return append(names, templates.CardNames...)
 }
 
 // Accept takes a callback, with the ID of the request that brought it (for

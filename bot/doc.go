@@ -12,4 +12,8 @@
 // reply (in one place) and sends it; ack.go acknowledges commands with
 // reactions on the person's message (ACK_STYLE); recaller.go,
 // sender.go, guard.go, pool.go, autorecall.go and intake.go are the parts.
+// Interactive cards: card.go (cards on the one send path and their
+// records), card_layout.go (the templates' data), card_click.go (button
+// clicks), card_confirm.go (the preview card of a large recall) and
+// card_tombstone.go (RECALL_MODE=tombstone and restoring cards in place).
 package bot

@@ -55,6 +55,9 @@ type Command struct {
 	Tag string
 	// Chat is the chat named with "in <chat>", empty for this chat.
 	Chat string
+	// Reason is why, for "recall N <reason>" ("recall 3 wrong env"): the
+	// words after N, the first holding a letter. A tombstone shows it.
+	Reason string
 }
 
 // Parse errors. Text that names no command, or a command with words it does
@@ -463,6 +466,13 @@ func parseRecall(args string, max int) (Command, error) {
 		return Command{}, err
 	}
 	cmd.Chat = chat
+	if first, why, ok := countAndReason(count); ok {
+		if cmd.N, err = parseCount(first, max); err != nil {
+			return Command{}, err
+		}
+		cmd.Reason = why
+		return cmd, nil
+	}
 	if cmd.N, err = parseCount(count, max); err != nil {
 		if fix := subTypo(count); fix != "" && errors.Is(err, ErrNotNumber) {
 			return Command{}, &argsError{fix: strings.TrimSpace(fix + " " + inChat(chat))}
@@ -471,6 +481,25 @@ func parseRecall(args string, max int) (Command, error) {
 	}
 	cmd.DefaultN = count == ""
 	return cmd, nil
+}
+
+// countAndReason splits "N <reason>": a number (its first character a
+// digit) followed by words on the same line, the first starting with no
+// digit and holding a letter ("3 wrong env", "3 环境错了"), so that "3 4" and
+// "3 42x" stay bad numbers, "three x" a typo, and a second line or a control
+// or formatting character (a bidi override) refuses the whole command.
+func countAndReason(args string) (count, reason string, ok bool) {
+	first, why := splitWord(args)
+	if why == "" || first == "" || !isDigit([]rune(first)[0]) || isDigit([]rune(why)[0]) {
+		return "", "", false
+	}
+	if strings.ContainsFunc(args, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) {
+		return "", "", false
+	}
+	if word, _ := splitWord(why); !strings.ContainsFunc(word, unicode.IsLetter) {
+		return "", "", false
+	}
+	return first, why, true
 }
 
 // subTypo returns args with its first word corrected to the recall

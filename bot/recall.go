@@ -67,7 +67,7 @@ func actor(req Request) Actor {
 	if quoting(req) {
 		what += " (quoting a message)"
 	}
-	return Actor{Source: store.SourceCommand, StaffID: req.Event.StaffID, Nick: req.Event.Nick, Request: what}
+	return Actor{Source: store.SourceCommand, StaffID: req.Event.StaffID, Nick: req.Event.Nick, Request: what, Reason: req.Command.Reason}
 }
 
 // recall runs sel and replies with the summary; asked is N for "recall N",
@@ -125,6 +125,9 @@ func (b *Bot) recallData(out Outcome, asked int, label string) templates.RecallD
 // pending is a recall waiting for "recall confirm": exactly the messages
 // its preview showed.
 type pending struct {
+	// ID tells this pending recall from a later one of the same person in
+	// the same chat (its preview card names it).
+	ID    string   `json:"id,omitempty"`
 	Chat  string   `json:"chat"`
 	Label string   `json:"label"`
 	Asked int      `json:"asked"`
@@ -174,14 +177,14 @@ func (b *Bot) recallOrAsk(ctx context.Context, req Request, t target, sel Select
 	if len(msgs) <= b.cfg.ConfirmOver {
 		return b.recall(ctx, req, t, sel, asked)
 	}
-	p := pending{Chat: t.id, Label: t.label, Asked: asked, Tag: sel.Tag, Keys: keysOf(msgs)}
+	p := pending{ID: newID(), Chat: t.id, Label: t.label, Asked: asked, Tag: sel.Tag, Keys: keysOf(msgs)}
 	raw, _ := json.Marshal(p)
 	if err := b.states.SetState(ctx, pendingKey(req.Event), string(raw), ConfirmWindow); err != nil {
 		return Reply{}, fmt.Errorf("keep a recall pending: %w", err)
 	}
 	data := b.previewData(msgs, t, sel, asked)
 	data.Confirm, data.Within = true, b.span(ConfirmWindow)
-	return b.render(templates.Preview, data, req.Log), nil
+	return b.withPreviewCard(req, p, data, b.render(templates.Preview, data, req.Log)), nil
 }
 
 // previewData describes msgs (newest first) for the preview reply.
@@ -221,7 +224,11 @@ func (b *Bot) confirm(ctx context.Context, req Request) (Reply, error) {
 		return failed(b.render(templates.NothingToConfirm, nil, req.Log)), nil
 	}
 	// Exactly what the preview showed: messages sent since are not taken.
-	return b.recall(ctx, req, target{id: p.Chat, label: p.Label}, Selection{ChatID: p.Chat, Keys: p.Keys}, len(p.Keys))
+	reply, err := b.recall(ctx, req, target{id: p.Chat, label: p.Label}, Selection{ChatID: p.Chat, Keys: p.Keys}, len(p.Keys))
+	if err == nil {
+		b.closePreview(ctx, p.ID, templates.CardDoneTitle, reply.Text, req.Log)
+	}
+	return reply, err
 }
 
 // lastRecall finds the newest recall a person or the API made that touched

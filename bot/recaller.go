@@ -81,6 +81,9 @@ type Actor struct {
 	StaffID, Nick string
 	// Request is what was asked, such as "recall 3".
 	Request string
+	// Reason is why, when the person said ("recall 3 wrong env"); a
+	// tombstone shows it.
+	Reason string
 	// Retry marks a retry of recalls that failed before: it is audited only
 	// when it recalls something.
 	Retry bool
@@ -104,6 +107,9 @@ type Outcome struct {
 	// TooOld are the selected messages older than the age limit, which were
 	// not sent to DingTalk and have left the ledger.
 	TooOld []store.Message
+	// Tombstoned are the keys of Recalled whose cards were replaced by
+	// their tombstone (RECALL_MODE=tombstone) rather than removed.
+	Tombstoned []string
 	// AuditID is the audit entry of the recall, empty when it was not
 	// audited (a retry that recalled nothing, replies only) or writing failed.
 	AuditID string
@@ -122,6 +128,9 @@ type recaller struct {
 	maxAge time.Duration
 	now    func() time.Time
 	log    logrus.FieldLogger
+	// cards, when set, turns cards into tombstones in RECALL_MODE=tombstone
+	// (tombstone, in card_tombstone.go).
+	cards *cardBook
 }
 
 // preview returns what recall would select, claiming nothing.
@@ -239,6 +248,7 @@ func (r *recaller) run(ctx context.Context, chatID string, msgs []store.Message,
 			fresh = append(fresh, m)
 		}
 	}
+	fresh = r.tombstone(ctx, fresh, by, &out)
 	r.recallFresh(ctx, fresh, &out)
 	// Settle only what this recall claimed; the missing keys are not ours
 	// (another recall may hold them), so they are reported, never failed.
@@ -328,6 +338,10 @@ func (r *recaller) writeAudit(ctx context.Context, chatID string, out Outcome, m
 	for _, k := range out.AlreadyGone {
 		gone[k] = true
 	}
+	tomb := make(map[string]bool, len(out.Tombstoned))
+	for _, k := range out.Tombstoned {
+		tomb[k] = true
+	}
 	tooOld := make(map[string]bool, len(out.TooOld))
 	for _, m := range out.TooOld {
 		tooOld[m.Key] = true
@@ -342,6 +356,8 @@ func (r *recaller) writeAudit(ctx context.Context, chatID string, out Outcome, m
 			it.Result, it.Code, it.Reason = store.ResultFailed, f.Code, f.Message
 		case gone[m.Key]:
 			it.Code, it.Reason = dingtalk.CodeAlreadyRecalled, "DingTalk had recalled it before this request"
+		case tomb[m.Key]:
+			it.Code, it.Reason = CodeTombstoned, "the card was replaced by its tombstone"
 		}
 		e.Items = append(e.Items, it)
 	}

@@ -39,6 +39,9 @@ type Reply struct {
 	// nothing to recall, restore or confirm, recalls that failed, a quoted
 	// message the bot cannot recall.
 	Failed bool
+	// Card, when set, is sent instead of Text (a preview card with Confirm
+	// and Cancel); should the card not go out, Text does.
+	Card *CardContent
 }
 
 // Succeeded reports whether the command did what was asked, which picks
@@ -259,6 +262,9 @@ func (b *Bot) render(name string, data any, log logrus.FieldLogger) Reply {
 // after ReplyTTL, unless it reports failures: then it is kept (see
 // keepTTL) until they are resolved.
 func (b *Bot) sendReply(ctx context.Context, kind store.Kind, here string, reply Reply, log logrus.FieldLogger) {
+	if reply.Card != nil && b.sendCardReply(ctx, kind, here, reply, log) {
+		return
+	}
 	ttl := b.cfg.ReplyTTL
 	keep := reply.FailuresIn != "" && ttl > 0
 	if keep {

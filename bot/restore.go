@@ -57,7 +57,13 @@ func (b *Bot) runRestore(ctx context.Context, req Request) (Reply, error) {
 		if !it.ExpiresAt.IsZero() {
 			ttl = it.ExpiresAt.Sub(it.SentAt) // a self-cleaning message cleans itself again
 		}
-		m, err := b.sender.send(ctx, Outgoing{Kind: it.Kind, ChatID: it.ChatID, Message: dingtalk.Message{MsgKey: it.MsgKey, MsgParam: it.MsgParam}, Tag: it.Tag, TTL: ttl})
+		var m store.Message
+		var err error
+		if it.Code == CodeTombstoned {
+			m, err = b.restoreCard(ctx, it, ttl, req.Log) // back in place, under its own key
+		} else {
+			m, err = b.sender.send(ctx, Outgoing{Kind: it.Kind, ChatID: it.ChatID, Message: dingtalk.Message{MsgKey: it.MsgKey, MsgParam: it.MsgParam}, Tag: it.Tag, TTL: ttl})
+		}
 		it.Result, it.NewKey = store.ResultResent, m.Key
 		if err != nil && m.Key == "" {
 			f := failureOf(err)

@@ -348,17 +348,21 @@ type errorBody struct {
 	RequestID string `json:"requestid"`
 }
 
-// do performs one HTTP exchange: POST in as JSON to api (or, when in is
-// url.Values, GET api with in as the query string), with the token when tok
-// is not empty, and decode a 2xx answer into out.
+// do performs one HTTP exchange: POST in as JSON to api (PUT when in is a
+// put; when in is url.Values, GET api with in as the query string), with the
+// token when tok is not empty, and decode a 2xx answer into out.
 func (c *Client) do(ctx context.Context, api, tok string, in, out any) error {
+	method := http.MethodPost
+	if p, ok := in.(put); ok {
+		method, in = http.MethodPut, p.body
+	}
 	body, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("dingtalk %s: encoding request: %w", api, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	method, target, reader := http.MethodPost, c.baseURL+api, io.Reader(bytes.NewReader(body))
+	target, reader := c.baseURL+api, io.Reader(bytes.NewReader(body))
 	if q, ok := in.(url.Values); ok { // a GET call: its arguments are the query string
 		method, target, reader = http.MethodGet, target+"?"+q.Encode(), nil
 	}

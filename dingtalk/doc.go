@@ -2,7 +2,8 @@
 // API the bot uses: access tokens, sending robot messages into group, private and
 // one-to-one chats, recalling them in batches, asking what became of a sent
 // message, putting reactions on a person's message and taking them off
-// (ReplyEmotion, RecallEmotion), checking the signature of robot callbacks and
+// (ReplyEmotion, RecallEmotion), delivering and updating interactive cards and
+// decoding their button clicks, checking the signature of robot callbacks and
 // reading the message a callback quotes (Callback.Quote), and opening Stream mode
 // connections (OpenGateway, used by package stream, which shares the client's
 // transport).

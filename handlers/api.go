@@ -152,6 +152,7 @@ type sendRequest struct {
 	Markdown       *markdownBody   `json:"markdown"`
 	MsgKey         string          `json:"msgKey"`
 	MsgParam       json.RawMessage `json:"msgParam"`
+	Card           *cardBody       `json:"card"`
 	Tag            string          `json:"tag"`
 	TTL            string          `json:"ttl"`
 }
@@ -208,6 +209,14 @@ func (r *sendRequest) outgoing(maxTTL time.Duration) (bot.Outgoing, error) {
 		}
 		o.Message = dingtalk.Markdown(r.Markdown.Title, r.Markdown.Text)
 	}
+	if r.Card != nil {
+		forms, field = forms+1, "card"
+		msg, err := r.Card.message(o.Kind)
+		if err != nil {
+			return o, err
+		}
+		o.Message = msg
+	}
 	if r.MsgKey != "" || len(r.MsgParam) > 0 {
 		forms, field = forms+1, "msgParam"
 		param, err := rawParam(r.MsgParam)
@@ -221,9 +230,9 @@ func (r *sendRequest) outgoing(maxTTL time.Duration) (bot.Outgoing, error) {
 	}
 	switch {
 	case forms == 0:
-		return o, badField("text", "give text, markdown, or msgKey with msgParam")
+		return o, badField("text", "give text, markdown, card, or msgKey with msgParam")
 	case forms > 1:
-		return o, badField("text", "give only one of text, markdown, or msgKey with msgParam")
+		return o, badField("text", "give only one of text, markdown, card, or msgKey with msgParam")
 	}
 	if err := o.Message.Validate(); err != nil {
 		return o, badField(field, "%s", strings.TrimPrefix(err.Error(), dingtalk.ErrInvalidMessage.Error()+": "))
@@ -295,6 +304,8 @@ type recallRequest struct {
 	Tag            *string  `json:"tag"`
 	Since          string   `json:"since"`
 	DryRun         bool     `json:"dryRun"`
+	// Reason says why, for the tombstones of cards (RECALL_MODE=tombstone).
+	Reason string `json:"reason"`
 }
 
 // selection validates the request and turns it into a bot.Selection.
@@ -400,7 +411,7 @@ func (h *handler) recall(c *gin.Context) {
 		c.JSON(http.StatusOK, resp)
 		return
 	}
-	out, err := h.d.Bot.Recall(ctx, sel, bot.Actor{Source: store.SourceAPI, Request: req.summary()})
+	out, err := h.d.Bot.Recall(ctx, sel, bot.Actor{Source: store.SourceAPI, Request: req.summary(), Reason: req.Reason})
 	if err != nil {
 		h.requestLogger(c).WithFields(logrus.Fields{"chat": sel.ChatID, "tag": sel.Tag, "api": "recall"}).WithError(err).Warn("api recall failed")
 		h.writeError(c, err)

@@ -299,6 +299,8 @@ type botRequest struct {
 	// TTL and Tag are passed to /api/v1/messages as they are.
 	TTL string `json:"ttl"`
 	Tag string `json:"tag"`
+	// Card posts each as a card with a Recall button, titled with the text.
+	Card bool `json:"card"`
 }
 
 // botResponse is the answer of POST /sandbox/api/bot.
@@ -347,6 +349,10 @@ func (s *sim) botPost(c *gin.Context) {
 			msg["chatType"], msg["conversationId"] = kindPrivate, ch.ConversationID
 		default:
 			msg["conversationId"] = ch.ConversationID
+		}
+		if req.Card {
+			msg["card"] = map[string]any{"title": msg["text"], "text": msg["text"], "recallButton": true}
+			delete(msg, "text")
 		}
 		if req.TTL != "" {
 			msg["ttl"] = req.TTL

@@ -311,6 +311,8 @@ type messageView struct {
 	// Reactions are the texts of the reactions the bot shows on a typed
 	// message, as the fake DingTalk records them.
 	Reactions []string `json:"reactions,omitempty"`
+	// Card is set for a card the bot delivered: its buttons (cards.go).
+	Card *cardView `json:"card,omitempty"`
 }
 
 // quoteView is a quoted message as the page shows it inside the quoting one.
@@ -340,6 +342,9 @@ type stateView struct {
 	// sample alerts through ("" without one); AlertsFiring how many fire.
 	AlertChat    string `json:"alertChat,omitempty"`
 	AlertsFiring int    `json:"alertsFiring"`
+	// Clickable is true while the app has a Stream connection to the fake,
+	// which card button clicks travel over.
+	Clickable bool `json:"clickable"`
 }
 
 // botName is how the page shows the bot.
@@ -355,10 +360,11 @@ func (s *sim) state() stateView {
 	bots := map[*chat][]messageView{}
 	for _, m := range sent {
 		for _, c := range s.chatsOf(m) {
-			bots[c] = append(bots[c], botView(m))
+			bots[c] = append(bots[c], s.withCard(botView(m), m))
 		}
 	}
-	out := stateView{People: people, BotName: botName, Via: s.via(), MaxCount: maxCount, Chats: make([]chatView, 0, len(s.chats)), AlertsFiring: len(s.alerts)}
+	out := stateView{People: people, BotName: botName, Via: s.via(), MaxCount: maxCount, Chats: make([]chatView, 0, len(s.chats)), AlertsFiring: len(s.alerts),
+		Clickable: len(s.d.Fake.Connections()) > 0}
 	if s.d.Alerts != nil {
 		out.AlertChat = s.d.Alerts.ConversationID
 	}

@@ -18,9 +18,13 @@
 //     text.repliedMsg and originalMsgId, as DingTalk's would), signs it with
 //     the app secret and posts it to the app's /dingtalk/callback; answers
 //     with the callback's status.
-//   - POST /sandbox/api/bot {chat, text, count, ttl, tag}: has the bot post
-//     text (count times, numbered) into chat through the app's
-//     /api/v1/messages with the API token, which stays on the server.
+//   - POST /sandbox/api/bot {chat, text, count, ttl, tag, card}: has the bot
+//     post text (count times, numbered) into chat through the app's
+//     /api/v1/messages with the API token, which stays on the server; with
+//     card, as cards with a Recall button.
+//   - POST /sandbox/api/click {chat, key, user, action}: user clicks a button
+//     of the card key; the fake DingTalk pushes the card callback to the app
+//     over its Stream mode gateway (cards.go).
 //   - POST /sandbox/api/alert {action}: with an Alertmanager route (Deps.Alerts),
 //     "fire" makes one more sample alert fire and "resolve" resolves them all;
 //     either posts the notification Alertmanager would send to the app's
@@ -98,6 +102,7 @@ func Register(r *gin.Engine, d Deps) {
 	api.GET("/state", s.getState)
 	api.POST("/say", sameOrigin, s.say)
 	api.POST("/bot", sameOrigin, s.botPost)
+	api.POST("/click", sameOrigin, s.click)
 	if d.Alerts != nil {
 		api.POST("/alert", sameOrigin, s.alertPost)
 	}

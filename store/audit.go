@@ -29,6 +29,9 @@ const (
 	SourceAlertmanager = "alertmanager"
 	// SourceWebhook is the custom-robot-compatible webhook: a tool posted.
 	SourceWebhook = "webhook"
+	// SourceButton is a person tapping a card's button (Recall, or Confirm
+	// on a preview card).
+	SourceButton = "button"
 )
 
 // Results of an audited message.
@@ -59,13 +62,15 @@ type AuditEntry struct {
 	At time.Time `json:"at"`
 	// Action is ActionRecall, ActionRestore or ActionSend.
 	Action string `json:"action"`
-	// Source is who acted: SourceCommand (a person in a chat), SourceAPI,
-	// SourceTTL (a message's ttl ran out), SourceGuard, SourceAlertmanager
-	// or SourceWebhook.
+	// Source is who acted: SourceCommand (a person in a chat), SourceButton
+	// (a person tapping a card's button), SourceAPI, SourceTTL (a message's
+	// ttl ran out), SourceGuard, SourceAlertmanager or SourceWebhook.
 	Source string `json:"source"`
-	// StaffID is the staff ID of the person who asked, for SourceCommand.
+	// StaffID is the staff ID of the person who asked, for SourceCommand
+	// and SourceButton.
 	StaffID string `json:"staffId"`
-	// Nick is the name of the person who asked, for SourceCommand.
+	// Nick is the name of the person who asked, for SourceCommand (a
+	// button's click does not carry it).
 	Nick string `json:"nick"`
 	// ChatID is the chat the request named (empty for a tag across chats).
 	ChatID string `json:"conversationId"`

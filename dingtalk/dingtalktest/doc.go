@@ -2,9 +2,11 @@
 // makes: the access token, the three robot send calls, the three robot recall calls, the
 // three message status calls (groupMessages/query, privateChatMessages/query and
 // oToMessages/readStatus), the two reaction calls (emotion/reply and emotion/recall; the
-// comment at the top of emotion.go says what the fake assumes of them), and the Stream
-// mode gateway (connections/open and its WebSocket; the comment at the top of gateway.go
-// lists its helpers and where it differs from DingTalk's).
+// comment at the top of emotion.go says what the fake assumes of them), the Stream mode
+// gateway (connections/open and its WebSocket; the comment at the top of gateway.go lists
+// its helpers and where it differs from DingTalk's), and interactive cards
+// (createAndDeliver, the card update and button clicks over the gateway; the comment at
+// the top of card.go says the same of them).
 //
 // A Server is a real HTTP server (net/http/httptest) that answers on URL() the way
 // https://api.dingtalk.io does: successful calls answer 200 with the result object, failed
@@ -47,9 +49,10 @@
 //     one-second window of the real clock, not WithClock's; DingTalk does not document how
 //     it counts its 20 calls a second, and this is the strictest reading.
 //   - Checks run in a fixed order, after any SetLatency delay: path and method, QPS limit,
-//     token, injected faults, content type (application/json is required of POST calls),
-//     body or query string, then fields. DingTalk's own order is not documented.
+//     token, injected faults, content type (application/json is required of POST and PUT
+//     calls), body or query string, then fields. DingTalk's own order is not documented.
 //   - An unknown path answers 404 InvalidAction.NotFound and a method other than the
-//     call's (GET for oToMessages/readStatus, POST for every other call) answers 405
-//     InvalidAction.MethodNotAllowed; both codes are the fake's own.
+//     call's (GET for oToMessages/readStatus, PUT for the card update, POST for every
+//     other call) answers 405 InvalidAction.MethodNotAllowed; both codes are the fake's
+//     own.
 package dingtalktest

@@ -20,6 +20,10 @@ type Message struct {
 	UserIDs []string
 	// RobotCode, MsgKey, MsgParam and CoolAppCode are the send call's fields.
 	RobotCode, MsgKey, MsgParam, CoolAppCode string
+	// OutTrackID is, for a card createAndDeliver delivered (MsgKey
+	// CardMsgKey, Key its carrierId), the card's outTrackId; empty for robot
+	// messages. Card returns the card itself.
+	OutTrackID string
 	// SentAt is when the fake's clock said the message was sent.
 	SentAt time.Time
 	// Recalled reports whether a recall call recalled the message.

@@ -94,6 +94,7 @@ type Server struct {
 	peak            map[string]int       // path ("" = all robot paths) → highest inflight
 	faults          []faultRule
 	keyFailures     map[string]string
+	cards           map[string]*Card // outTrackId → card (card.go)
 	latency         time.Duration
 	qpsLimit        int
 	qpsWindows      map[string][]time.Time
@@ -153,6 +154,7 @@ func New(opts ...Option) *Server {
 		inflight:        map[string]int{},
 		peak:            map[string]int{},
 		keyFailures:     map[string]string{},
+		cards:           map[string]*Card{},
 		qpsWindows:      map[string][]time.Time{},
 		reactions:       map[string][]*Reaction{},
 		refusedEmotions: map[string]*apiError{},
@@ -177,6 +179,8 @@ func New(opts ...Option) *Server {
 		PathOTOStatus:     {robot: true, get: s.readStatus},
 		PathEmotionReply:  {robot: true, handle: s.emotion(false)},
 		PathEmotionRecall: {robot: true, handle: s.emotion(true)},
+		PathCardDeliver:   {robot: true, handle: s.deliverCard},
+		PathCardUpdate:    {robot: true, put: true, handle: s.updateCard},
 	}
 	s.srv = httptest.NewServer(s.gatewayRoutes(http.HandlerFunc(s.serve)))
 	return s
@@ -215,14 +219,18 @@ func (s *Server) RobotCode() string { return s.robotCode }
 type route struct {
 	robot  bool // needs a token; subject to latency, the QPS limit and FailNext
 	recall bool // names processQueryKeys; subject to SetRecallFailRate
+	put    bool // a PUT call (card updates)
 	handle handlerFunc
 	get    func(url.Values) (any, []string, *apiError) // a GET call, answered from its query string
 }
 
 // method is the HTTP method of the call.
 func (rt route) method() string {
-	if rt.get != nil {
+	switch {
+	case rt.get != nil:
 		return http.MethodGet
+	case rt.put:
+		return http.MethodPut
 	}
 	return http.MethodPost
 }

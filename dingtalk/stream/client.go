@@ -110,6 +110,8 @@ type Client struct {
 	pongTimeout  time.Duration
 	ua           string
 	timers       Timers
+	handleCard   CardHandler // nil: the client does not subscribe to card clicks
+	cardsOnly    bool        // subscribe to card clicks only (WithCardsOnly)
 
 	seen    *dedup
 	running atomic.Bool
@@ -209,6 +211,9 @@ func New(api *dingtalk.Client, handle Handler, opts ...Option) (*Client, error) 
 		if err := opt(c); err != nil {
 			return nil, fmt.Errorf("stream: %w", err)
 		}
+	}
+	if c.cardsOnly && c.handleCard == nil {
+		return nil, errors.New("stream: WithCardsOnly needs WithCardHandler")
 	}
 	if c.observer == nil {
 		c.observer = nopObserver{}

@@ -43,7 +43,7 @@ type conn struct {
 // connect opens a connection: a fresh ticket from connections/open, then the WebSocket
 // dial. On failure it returns the Reason constant of the step that failed.
 func (c *Client) connect(ctx context.Context) (*conn, string, error) {
-	tk, err := c.api.OpenGateway(ctx, c.ua, dingtalk.Subscription{Type: TypeCallback, Topic: TopicBotMessage})
+	tk, err := c.api.OpenGateway(ctx, c.ua, c.subscriptions()...)
 	if err != nil {
 		return nil, ReasonOpen, fmt.Errorf("stream: opening a connection: %w", err)
 	}
@@ -285,8 +285,10 @@ func (cn *conn) dispatch(ctx context.Context, f *frame) (int, string) {
 	case f.Type == TypeSystem && topic == TopicDisconnect:
 		log.Info("dingtalk stream: gateway will close the connection")
 		return CodeOK, emptyResponse
-	case f.Type == TypeCallback && topic == TopicBotMessage:
+	case f.Type == TypeCallback && topic == TopicBotMessage && !cn.c.cardsOnly:
 		return cn.c.deliver(ctx, log, id, []byte(f.Data)), emptyResponse
+	case f.Type == TypeCallback && topic == TopicCardCallback && cn.c.handleCard != nil:
+		return cn.c.deliverCard(ctx, log, id, []byte(f.Data)), emptyResponse
 	}
 	log.Debug("dingtalk stream: no handler for frame")
 	return CodeNotFound, emptyResponse

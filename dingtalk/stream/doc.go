@@ -10,7 +10,9 @@
 // hands each new robot callback (CALLBACK /v1.0/im/bot/messages/get) to its Handler,
 // acknowledging the frame right after the handler returns and before the work it queued
 // runs. Redelivered callbacks (the same messageId, or the same msgId in the body) are
-// acknowledged again but not handed over twice.
+// acknowledged again but not handed over twice. With WithCardHandler it also subscribes
+// to interactive card button clicks (CALLBACK /v1.0/card/instances/callback) and hands
+// each new one to the CardHandler the same way.
 //
 // Run supervises the connection: one reader per connection, writes serialised, a fresh
 // ticket for every dial, an immediate redial when the gateway announces a disconnect (the

@@ -164,7 +164,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 	}
 	sup.onStop("local de-duplication", func(context.Context) error { return local.Close() })
 	b, err := bot.New(bot.Deps{
-		DingTalk: client, Ledger: ledger, Deduper: st.dedup, LocalDeduper: local, Audit: st.audit, States: st.states,
+		DingTalk: client, Cards: client, Ledger: ledger, Deduper: st.dedup, LocalDeduper: local, Audit: st.audit, States: st.states,
 		Templates: tpl, Log: log, Observer: mx, Now: o.now,
 	}, bot.Config{
 		RecallMax:       cfg.RecallMax,
@@ -182,6 +182,9 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 		QueueSize:       cfg.QueueSize,
 		AutoRecallEvery: autoRecallInterval,
 		Ack:             cfg.AckStyle,
+		CardTemplate:    cfg.CardTemplate,
+		CardButtons:     cfg.CardButtons,
+		RecallMode:      cfg.RecallMode,
 	})
 	if err != nil {
 		return err
@@ -216,7 +219,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 	router := handlers.New(handlers.Deps{
 		AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, RecallMax: cfg.RecallMax, MaxTTL: maxTTL(cfg.LedgerTTL),
 		Bot:             b,
-		DisableCallback: cfg.CallbackMode == "stream", Ready: streamReady(streamClient),
+		DisableCallback: cfg.CallbackMode == "stream", Ready: streamReady(cfg, streamClient),
 		Now: o.now, Log: log, Metrics: mx, MetricsHandler: mx.Handler(),
 	})
 	table, err := startDropins(ctx, cfg, router, b, st.states, st.audit, sup, log, o)

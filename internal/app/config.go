@@ -64,6 +64,14 @@ type config struct {
 	RoutesFile   string
 	AlertRetry   time.Duration
 	AckStyle     bot.AckStyle
+	// RecallMode is RECALL_MODE: recall or tombstone.
+	RecallMode string
+	// CardTemplate is CARD_TEMPLATE_ID: the team's card template, empty for
+	// DingTalk's built-in card.
+	CardTemplate string
+	// CardButtons is CARD_BUTTONS: cards carry buttons, and their clicks
+	// come over a Stream mode connection.
+	CardButtons bool
 
 	// Sandbox is true when DINGTALK_APP_KEY is unset: the app runs against an
 	// in-process fake DingTalk.
@@ -112,6 +120,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RoutesFile:   p.str("ROUTES_FILE", ""),
 		AlertRetry:   p.duration("ALERT_RETRY_WINDOW", alertmanager.DefaultRetryWindow, minRetryWindow, maxRetryWindow),
 		AckStyle:     bot.AckStyle(p.oneOf("ACK_STYLE", string(bot.AckReaction), ackStyles()...)),
+		RecallMode:   p.oneOf("RECALL_MODE", "recall", "recall", "tombstone"),
+		CardTemplate: p.str("CARD_TEMPLATE_ID", ""),
 	}
 	c.LogLevel = p.level("LOG_LEVEL", logrus.InfoLevel)
 	switch {
@@ -142,6 +152,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		p.fail("REPLY_TTL", "is %v: want less than LEDGER_TTL (%v), or replies leave the ledger before they are recalled", c.ReplyTTL, c.LedgerTTL)
 	}
 	c.Sandbox = c.AppKey == ""
+	// Clicks come over Stream mode: on by default where a Stream connection
+	// is there anyway (and in the sandbox, whose fake takes it in process).
+	c.CardButtons = p.boolean("CARD_BUTTONS", c.CallbackMode != "http" || c.Sandbox)
 	if c.Sandbox && strings.TrimSpace(getenv("BURST_LIMIT")) == "" {
 		// The page posts up to 50 at once, enough to try "recall confirm"
 		// (over RECALL_CONFIRM_OVER) without waiting out the burst guard.

@@ -13,6 +13,7 @@
   var via = 'http'; // how typed messages reach the app: http or stream
   var maxCount = 50; // the most posts one "Bot posts" sends
   var alertChat = ''; // conversation of the Alertmanager route, '' without one
+  var clickable = false; // the app's Stream connection for card clicks is up
   var applied = 0; // sequence of the newest state shown
   var requested = 0;
 
@@ -122,9 +123,11 @@
     var botText = el('input', { type: 'text', name: 'text', id: 'bot-' + id + '-text', value: chat.sample || '', autocomplete: 'off', maxlength: '2000', 'aria-label': 'bot message' });
     var botCount = el('input', { type: 'number', name: 'count', id: 'bot-' + id + '-count', min: '1', max: String(maxCount), value: '1', 'aria-label': 'how many' });
     var botTTL = el('input', { type: 'text', name: 'ttl', id: 'bot-' + id + '-ttl', placeholder: 'ttl', autocomplete: 'off', 'aria-label': 'ttl, e.g. 30s', title: 'recall automatically after this, e.g. 30s (optional)' });
+    var botCard = el('input', { type: 'checkbox', name: 'card', id: 'bot-' + id + '-card' });
     var botForm = el('form', { class: 'post', id: 'bot-' + id, 'data-chat': id },
       el('span', { class: 'label', text: 'Bot posts' }), botText,
       el('span', { class: 'times', text: '×' }), botCount, botTTL,
+      el('label', { class: 'check', title: 'an interactive card with a Recall button' }, botCard, ' card'),
       el('button', { type: 'submit', id: 'bot-' + id + '-send', text: 'Post via API' }));
 
     var alertForm = null;
@@ -198,7 +201,7 @@
       var send = botForm.querySelector('button[type=submit]');
       send.disabled = true;
       setStatus(panel, 'posting through /api/v1/messages…', 'info');
-      var body = { chat: id, text: text, count: parseInt(botCount.value, 10) || 1 };
+      var body = { chat: id, text: text, count: parseInt(botCount.value, 10) || 1, card: botCard.checked };
       if (botTTL.value.trim()) body.ttl = botTTL.value.trim();
       postJSON('/sandbox/api/bot', body)
         .then(function (res) {
@@ -208,6 +211,22 @@
         })
         .catch(function (e) { setStatus(panel, 'not posted: ' + e, 'error'); })
         .then(function () { send.disabled = false; });
+    });
+    // A card's button: the person chosen above clicks it; the fake DingTalk
+    // pushes the click to the app over its Stream connection.
+    list.addEventListener('click', function (ev) {
+      var b = ev.target.closest('button.card-btn');
+      if (!b) return;
+      b.disabled = true;
+      setStatus(panel, userSelect.value + ' taps ' + b.textContent + '…', 'info');
+      postJSON('/sandbox/api/click', { chat: id, key: b.getAttribute('data-key'), user: userSelect.value, action: b.getAttribute('data-action') })
+        .then(function (res) {
+          if (res.status !== 200) setStatus(panel, 'not clicked: ' + errorText(res), 'error');
+          else setStatus(panel, 'click pushed over the Stream connection; the app acknowledged ' + (res.data.callbackStatus || 'nothing yet'), res.data.callbackStatus === 200 ? 'ok' : 'error');
+          refresh();
+        })
+        .catch(function (e) { setStatus(panel, 'not clicked: ' + e, 'error'); })
+        .then(function () { b.disabled = false; });
     });
     if (alertForm) {
       alertForm.addEventListener('submit', function (ev) {
@@ -269,10 +288,11 @@
       m.groupAdmin ? el('span', { class: 'badge admin', text: 'group admin' }) : null,
       el('time', { datetime: m.at, text: clock(m.at) }),
       m.recalled ? null : el('button', { type: 'button', class: 'quote-btn', id: 'quote-' + m.id, 'data-quote': m.id, title: 'quote this message in your next one, as DingTalk\'s reply does', text: '↩ quote' }));
-    var content = el('div', { class: 'bubble' },
+    var content = el('div', { class: 'bubble' + (m.card ? ' card' : '') },
       m.quote ? el('div', { class: 'quoted' }, el('span', { class: 'quoted-nick', text: m.quote.nick }), el('span', { class: 'quoted-text', text: m.quote.text })) : null,
       m.title && m.title !== m.text ? el('strong', { class: 'title', text: m.title }) : null,
-      el('div', { class: 'text', text: m.text }));
+      m.card ? struck(m.text) : el('div', { class: 'text', text: m.text }),
+      m.card && !m.recalled && m.card.buttons.length ? cardButtons(m) : null);
     var reactions = null;
     if (!isBot && m.reactions && m.reactions.length) {
       reactions = el('div', { class: 'reactions', title: 'reactions the bot put on this message' });
@@ -289,8 +309,28 @@
     return el('li', attrs, avatar, el('div', { class: 'body' }, meta, content, reactions, notes));
   }
 
+  // struck renders a card's text, ~~struck through~~ parts as <s>.
+  function struck(text) {
+    var d = el('div', { class: 'text' });
+    String(text).split('~~').forEach(function (part, i) {
+      d.appendChild(i % 2 ? el('s', { text: part }) : document.createTextNode(part));
+    });
+    return d;
+  }
+
+  // cardButtons renders a card's buttons.
+  function cardButtons(m) {
+    var row = el('div', { class: 'card-buttons' });
+    m.card.buttons.forEach(function (b) {
+      row.appendChild(el('button', { type: 'button', class: 'card-btn', 'data-action': b.action, 'data-key': m.key,
+        id: 'card-' + m.key + '-' + b.action, text: b.text, disabled: !clickable,
+        title: clickable ? null : 'clicks travel over the app\'s Stream connection, which is not up yet' }));
+    });
+    return row;
+  }
+
   function renderMessages(panel, chat) {
-    var sig = JSON.stringify(chat.messages);
+    var sig = clickable + JSON.stringify(chat.messages);
     if (sig === panel.sig) return;
     panel.sig = sig;
     var list = panel.list;
@@ -335,6 +375,7 @@
     if (state.botName) botName = state.botName;
     if (state.maxCount) maxCount = state.maxCount;
     if (state.alertChat) alertChat = state.alertChat;
+    clickable = !!state.clickable;
     if (state.via && state.via !== via) {
       via = state.via;
       var how = document.getElementById('send-how');
