@@ -91,6 +91,26 @@ func CardMessage(c CardContent) dingtalk.Message {
 	return dingtalk.Message{MsgKey: MsgKeyCard, MsgParam: string(raw)}
 }
 
+// AsCard is m as a card with a Recall button: its title and text (or
+// content) become the card's, so a drop-in route with card: true posts what
+// the tool sent as a card. A card stays as it is.
+func AsCard(m dingtalk.Message) dingtalk.Message {
+	if IsCard(m.MsgKey) {
+		return m
+	}
+	var p struct {
+		Title   string `json:"title"`
+		Text    string `json:"text"`
+		Content string `json:"content"`
+	}
+	_ = json.Unmarshal([]byte(m.MsgParam), &p) // a message without these fields has an empty card body
+	text := p.Text
+	if text == "" {
+		text = p.Content
+	}
+	return CardMessage(CardContent{Title: p.Title, Text: text, RecallButton: true})
+}
+
 // IsCard reports whether a message's MsgKey is a card's.
 func IsCard(msgKey string) bool { return msgKey == MsgKeyCard }
 

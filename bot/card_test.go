@@ -388,3 +388,23 @@ func TestTeamTemplatePreviewCard(t *testing.T) {
 	assert.Equal(t, "Recall done", c.Data["title"])
 	assert.Equal(t, "false", c.Data["confirm"])
 }
+
+// AsCard turns a drop-in's message into a card with its title and words.
+func TestAsCard(t *testing.T) {
+	cases := []struct {
+		name string
+		in   dingtalk.Message
+		want bot.CardContent
+	}{
+		{"text", dingtalk.Text("disk 91%"), bot.CardContent{Text: "disk 91%", RecallButton: true}},
+		{"markdown", dingtalk.Markdown("Deploy", "**v2**"), bot.CardContent{Title: "Deploy", Text: "**v2**", RecallButton: true}},
+		{"not JSON", dingtalk.Message{MsgKey: "sampleText", MsgParam: "x"}, bot.CardContent{RecallButton: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, bot.CardMessage(tc.want), bot.AsCard(tc.in))
+		})
+	}
+	card := bot.CardMessage(bot.CardContent{Title: "t"})
+	assert.Equal(t, card, bot.AsCard(card), "a card stays as it is")
+}

@@ -61,6 +61,9 @@ type Route struct {
 	NoticeTTL time.Duration
 	// Template renders the messages; nil for the built-in one.
 	Template *Template
+	// Card posts the firing message as an interactive card with a Recall
+	// button (bot.AsCard); resolved notices stay plain messages.
+	Card bool
 }
 
 // Bot is what the receiver needs of the bot: its one send path and its
@@ -260,6 +263,9 @@ func (r *Receiver) Handle(ctx context.Context, route Route, p Payload) (Result, 
 			if msg, err = r.builtin.Firing(Data{Payload: p, Route: route.Name}); err != nil {
 				return res, fmt.Errorf("render the alert message: %w", err)
 			}
+		}
+		if route.Card {
+			msg = bot.AsCard(msg)
 		}
 		sent, err := r.bot.Send(ctx, bot.Outgoing{Kind: store.KindGroup, ChatID: route.ConversationID, Message: msg, Tag: Tag(route.Name, p.GroupKey)})
 		var dup *bot.DuplicateError

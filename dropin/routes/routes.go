@@ -257,7 +257,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // webhook reads webhooks[i].
 func (p *parser) webhook(i int, n *yaml.Node) {
-	e := p.readEntry("webhooks", i, n, "name", "token", "conversationId", "secret", "tag", "ttl")
+	e := p.readEntry("webhooks", i, n, "name", "token", "conversationId", "secret", "tag", "ttl", "card")
 	if e == nil {
 		return
 	}
@@ -280,6 +280,7 @@ func (p *parser) webhook(i int, n *yaml.Node) {
 		e.fail("tag", "is %d characters long: want at most 128", len(r.Tag))
 	}
 	r.TTL, _ = e.duration("ttl", p.opts.MaxTTL)
+	r.Card = e.boolean("card")
 	r.Token = webhook.Secret(token)
 	if token == "" {
 		return
@@ -299,7 +300,7 @@ func (p *parser) webhook(i int, n *yaml.Node) {
 
 // receiver reads alertmanager[i].
 func (p *parser) receiver(i int, n *yaml.Node) {
-	e := p.readEntry("alertmanager", i, n, "name", "conversationId", "resolved", "template", "noticeTTL")
+	e := p.readEntry("alertmanager", i, n, "name", "conversationId", "resolved", "template", "noticeTTL", "card")
 	if e == nil {
 		return
 	}
@@ -329,11 +330,28 @@ func (p *parser) receiver(i int, n *yaml.Node) {
 	if path, ok := e.fields["template"]; ok {
 		r.Template = p.template(e, path)
 	}
+	r.Card = e.boolean("card")
 	if r.Name == "" || !nameRE.MatchString(r.Name) || slices.Contains(p.set.receiverNames, r.Name) {
 		return
 	}
 	p.set.receivers[r.Name] = r
 	p.set.receiverNames = append(p.set.receiverNames, r.Name)
+}
+
+// boolean reads field as exactly true or false; absent is false.
+func (e *entry) boolean(field string) bool {
+	raw, ok := e.fields[field]
+	if !ok {
+		return false
+	}
+	switch strings.TrimSpace(raw) {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	e.fail(field, "is %q: want true or false", raw)
+	return false
 }
 
 // template reads and checks a route's template file.

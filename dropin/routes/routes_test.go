@@ -233,3 +233,36 @@ func TestFixedHasNothingToReload(t *testing.T) {
 	_, ok := tbl.Receiver("ops")
 	assert.True(t, ok)
 }
+
+// card is exactly true or false on both kinds of route.
+func TestCardField(t *testing.T) {
+	set, err := routes.Parse("routes.yaml", []byte(`
+webhooks:
+  - name: cards
+    token: t1
+    conversationId: cidA==
+    card: true
+  - name: plain
+    token: t2
+    conversationId: cidA==
+alertmanager:
+  - name: ops
+    conversationId: cidB==
+    card: true
+`), t.TempDir(), opts)
+	require.NoError(t, err)
+	r, ok := set.Webhook("t1")
+	require.True(t, ok)
+	assert.True(t, r.Card)
+	r, ok = set.Webhook("t2")
+	require.True(t, ok)
+	assert.False(t, r.Card)
+	am, ok := set.Receiver("ops")
+	require.True(t, ok)
+	assert.True(t, am.Card)
+
+	_, err = routes.Parse("routes.yaml", []byte("webhooks:\n  - token: t1\n    conversationId: cidA==\n    card: yes\n"), t.TempDir(), opts)
+	var e *routes.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, []string{`webhooks[0] (line 2) card: is "yes": want true or false`}, e.Problems)
+}

@@ -84,6 +84,9 @@ type Route struct {
 	Tag string
 	// TTL, when positive, has every message recalled after it.
 	TTL time.Duration
+	// Card posts every message as an interactive card with a Recall button
+	// (bot.AsCard) instead of the mapped message.
+	Card bool
 }
 
 // Routes finds the route of an access_token.
@@ -179,8 +182,12 @@ func (h *handler) send(c *gin.Context) {
 		return
 	}
 	log = log.WithFields(logrus.Fields{"msgtype": m.MsgType, "msg_key": m.Message.MsgKey})
+	out := m.Message
+	if route.Card {
+		out = bot.AsCard(out)
+	}
 	sent, err := h.d.Sender.Send(c.Request.Context(), bot.Outgoing{
-		Kind: store.KindGroup, ChatID: route.ConversationID, Message: m.Message, Tag: route.Tag, TTL: route.TTL,
+		Kind: store.KindGroup, ChatID: route.ConversationID, Message: out, Tag: route.Tag, TTL: route.TTL,
 	})
 	var dup *bot.DuplicateError
 	switch {

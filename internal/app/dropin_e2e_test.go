@@ -603,3 +603,17 @@ func (p *amProcess) postAlert(endsAt time.Time) {
 
 // logs is what Alertmanager printed, for failure messages.
 func (p *amProcess) logs() string { return p.out.String() }
+
+// A route with card: true posts what the tool sent as an interactive card
+// (with a Recall button) that is tracked and recalled like any message.
+func TestWebhookRouteWithCardPostsACard(t *testing.T) {
+	routes := fmt.Sprintf("webhooks:\n  - name: cards\n    token: card-token-1\n    conversationId: cidCards==\n    tag: as-card\n    card: true\n")
+	a := startApp(t, nil, map[string]string{"ROUTES_FILE": routesFile(t, routes)})
+	ans := a.robotSend(url.Values{"access_token": {"card-token-1"}}, `{"msgtype":"markdown","markdown":{"title":"Deploy","text":"**v2** to prod"}}`)
+	require.Equal(t, 0, ans.ErrCode, ans.ErrMsg)
+	sent, ok := a.fake.Message(ans.ProcessQueryKey)
+	require.True(t, ok)
+	assert.NotEmpty(t, sent.OutTrackID, "delivered as a card")
+	assert.Contains(t, sent.MsgParam, "v2")
+	assert.Equal(t, []string{ans.ProcessQueryKey}, a.recallTag("as-card"))
+}
