@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/dingrecall/dingrecall/bot"
+	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/store"
+	"github.com/dingrecall/dingrecall/templates"
 )
 
 // settlementCounts is what settlement told a recordingObserver.
@@ -151,4 +153,24 @@ func (h *harness) pending() []store.Reservation {
 		h.t.Fatal(err)
 	}
 	return rs
+}
+
+// dingtalk is a client of the harness's fake, as another replica has.
+func (h *harness) dingtalk() *dingtalk.Client {
+	h.t.Helper()
+	c, err := dingtalk.NewClient(h.fake.AppKey(), h.fake.AppSecret(), dingtalk.WithBaseURL(h.fake.URL()), dingtalk.WithQPS(1_000_000))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+// templates are the English replies.
+func (h *harness) templates() *templates.Set {
+	h.t.Helper()
+	tpl, err := templates.Load("en", bot.TemplateNames()...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tpl
 }
