@@ -39,14 +39,21 @@ const (
 	idleTimeout       = 2 * time.Minute
 )
 
-// writeTimeout is the HTTP write deadline. It must fit the longest
-// synchronous API call: a recall of RECALL_MAX keys in batches of 20 at
-// DINGTALK_QPS calls a second, doubled for retries, plus a margin for the
-// ledger and a send.
-func writeTimeout(cfg config) time.Duration {
+// workBudget is how long an admitted API send or recall may run, detached
+// from its caller (bot.Config.WorkBudget): the longest one is a recall of
+// RECALL_MAX keys in batches of 20 at DINGTALK_QPS calls a second, doubled
+// for retries, plus a margin for the ledger, the checks of lapsed claims
+// and a send.
+func workBudget(cfg config) time.Duration {
 	batches := (cfg.RecallMax + dingtalk.MaxKeysPerCall - 1) / dingtalk.MaxKeysPerCall
 	seconds := (batches + cfg.QPS - 1) / cfg.QPS
-	return 2*time.Duration(seconds)*time.Second + time.Minute
+	return 2*time.Duration(seconds)*time.Second + 45*time.Second
+}
+
+// writeTimeout is the HTTP write deadline: the work budget of the longest
+// synchronous API call, and time to write its answer.
+func writeTimeout(cfg config) time.Duration {
+	return workBudget(cfg) + 15*time.Second
 }
 
 // Option changes how Run runs; tests use it.
@@ -57,6 +64,9 @@ type options struct {
 	now func() time.Time
 	// reload, when set, replaces SIGHUP as the ROUTES_FILE reload request.
 	reload <-chan struct{}
+	// lease, when set, replaces store.DefaultLease as the ledger's claim
+	// lease (tests of long recalls).
+	lease time.Duration
 }
 
 // WithClock runs the app on the clock now instead of the wall clock.
@@ -124,7 +134,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 	if err != nil {
 		return err
 	}
-	st, err := openStore(cfg, log, o.now)
+	st, err := openStore(cfg, log, o.now, o.lease)
 	if err != nil {
 		return err
 	}
@@ -163,6 +173,8 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 		Workers:         cfg.Workers,
 		QueueSize:       cfg.QueueSize,
 		AutoRecallEvery: autoRecallInterval,
+		Lease:           o.lease,
+		WorkBudget:      workBudget(cfg),
 	})
 	if err != nil {
 		return err
@@ -178,6 +190,9 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 	})
 	mx.WatchQueue(b.Queued)
 	sup.spawn("auto-recall", context.WithoutCancel(ctx), b.RunAutoRecall)
+	// Reservations that a crash (of this process or another replica) left
+	// behind are settled at start and then every lease.
+	sup.spawn("settlement", context.WithoutCancel(ctx), b.RunSettler)
 
 	streamClient, err := newStreamClient(cfg, client, b, mx)
 	if err != nil {
