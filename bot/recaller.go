@@ -286,8 +286,8 @@ func (r *recaller) takeNewest(ctx context.Context, chatID string, n int, h *hold
 			}
 		}
 		kept, newlyGone := r.verify(ctx, got)
-		for _, m := range kept {
-			mine[m.Key] = true
+		for _, m := range got {
+			mine[m.Key] = true // a gone one left the ledger, or stays claimed by this call
 		}
 		taken, gone = append(taken, kept...), append(gone, newlyGone...)
 		if len(newlyGone) == 0 {
