@@ -68,7 +68,7 @@ func (s *settler) run(ctx context.Context, interval time.Duration) {
 // replica wins. It returns how many it settled.
 func (s *settler) settle(ctx context.Context) int {
 	now := s.now()
-	pending, err := s.ledger.Pending(ctx, now, settleLimit)
+	pending, err := s.ledger.Pending(ctx, now.Add(time.Nanosecond), settleLimit) // made at or before now
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.WithError(err).Warn("settlement: could not read the pending reservations")

@@ -357,3 +357,36 @@ func TestRecallLongerThanTheLeaseIsNeverSentTwice(t *testing.T) {
 		assert.Equal(t, 1, fake.RecallAttempts(k), "sent to DingTalk once")
 	}
 }
+
+// A send whose answer DingTalk loses answers 502 outcome_unknown; its
+// reservation is counted as pending, and once two leases old settlement
+// reports it: the metric, and an audit entry with result unknown.
+func TestOutcomeUnknownIsReportedBySettlement(t *testing.T) {
+	clk := &testClock{t: time.Now()}
+	fake := dingtalktest.NewTest(t, dingtalktest.WithClock(clk.Now))
+	const lease = 200 * time.Millisecond // settlement passes every lease
+	a := startAppAt(t, fake, nil, clk.Now, withLease(lease))
+	fake.FailCallWith(dingtalk.PathGroupSend, 1, http.StatusInternalServerError, dingtalk.CodeSystemError, "unknown system error")
+	status, out := a.api(http.MethodPost, "/messages", map[string]any{"conversationId": group, "text": "deploy v9 started"})
+	require.Equal(t, http.StatusBadGateway, status, "%v", out)
+	assert.Equal(t, "outcome_unknown", errorCode(out))
+	require.Eventually(t, func() bool {
+		return value(a.scrape(), "dingrecall_ledger_reservations_pending", nil) == 1
+	}, 10*time.Second, 20*time.Millisecond, "pending")
+	assert.Zero(t, value(a.scrape(), "dingrecall_ledger_reservations_unsettled_total", nil), "not yet: it may still be under way")
+
+	clk.Advance(3 * lease)
+	require.Eventually(t, func() bool {
+		return value(a.scrape(), "dingrecall_ledger_reservations_unsettled_total", nil) == 1
+	}, 10*time.Second, 20*time.Millisecond, "reported")
+	entries := a.auditEntries("?conversationId=" + group)
+	require.Len(t, entries, 1)
+	assert.Equal(t, "send", entries[0]["action"])
+	assert.Equal(t, "settlement", entries[0]["source"])
+	item := entries[0]["items"].([]any)[0].(map[string]any)
+	assert.Equal(t, "unknown", item["result"])
+	assert.Contains(t, item["msgParam"], "deploy v9 started")
+	require.Eventually(t, func() bool {
+		return value(a.scrape(), "dingrecall_ledger_reservations_pending", nil) == 0
+	}, 10*time.Second, 20*time.Millisecond, "dropped once reported")
+}
