@@ -65,6 +65,24 @@ func TestRecallNAfterACrashTakesTheNewestStillInTheChat(t *testing.T) {
 	assert.Contains(t, reply, "Recalled 2 messages.", "no ghost blocks the next recall")
 }
 
+// "recall 1" looks past as many already recalled messages as it finds, one
+// window after another.
+func TestRecallOneLooksPastManyAlreadyRecalled(t *testing.T) {
+	h := newHarness(t)
+	msgs := h.post(ops, 40)
+	_, err := h.store.Ledger.TakeNewest(h.ctx, ops, 30) // the replica that dies
+	require.NoError(t, err)
+	res, err := h.dingtalk().RecallGroup(h.ctx, ops, keys(msgs[10:]))
+	require.NoError(t, err)
+	require.Len(t, res.Recalled, 30)
+	h.clock.Advance(store.DefaultLease + time.Second)
+	assert.Contains(t, h.say(inGroup(admin, "recall")), "Recalled 1 message.")
+	assert.True(t, h.recalled(msgs[9].Key), "the newest still in the chat")
+	left, err := h.store.Newest(h.ctx, ops, 40)
+	require.NoError(t, err)
+	assert.Equal(t, reverse(keys(msgs[:9])), keys(left))
+}
+
 // Messages another request is recalling still count among the newest N:
 // the reply and the outcome say how many, instead of reaching further back.
 func TestRecallNCountsTheMessagesInFlight(t *testing.T) {

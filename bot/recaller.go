@@ -258,19 +258,20 @@ func (r *recaller) recall(ctx context.Context, sel Selection, by Actor) (Outcome
 	return r.run(ctx, sel.ChatID, claimed, missing, gone, by), nil
 }
 
-// maxTakeRounds bounds how often takeNewest looks further back for
-// messages still in the chat, after finding some already recalled.
-const maxTakeRounds = 20
+// maxGone bounds how many messages found already recalled one "recall N"
+// looks past (one DingTalk status query each): as many as a chat tracks by
+// default (store.DefaultPerChat).
+const maxGone = store.DefaultPerChat
 
 // takeNewest claims, among the chat's newest n messages (not replies), the
 // free ones, and reports those another request holds as inFlight. Messages
 // whose earlier claim lapsed are checked with DingTalk: those it already
 // recalled leave the ledger (gone) and do not count toward n, so it looks
-// again, up to maxTakeRounds times, until the newest n are messages still
+// again, past up to maxGone of them, until the newest n are messages still
 // in the chat (taken by this call, or in flight).
 func (r *recaller) takeNewest(ctx context.Context, chatID string, n int, h *holding) (taken, inFlight, gone []store.Message, err error) {
 	mine := make(map[string]bool)
-	for round := 0; round < maxTakeRounds; round++ {
+	for round := 0; len(gone) < maxGone; round++ {
 		got, held, err := r.ledger.TakeNewestWithInFlight(ctx, chatID, n)
 		if err != nil {
 			if round > 0 {
