@@ -265,3 +265,48 @@ func reverse(keys []string) []string {
 	slices.Reverse(out)
 	return out
 }
+
+// A message whose claim lapsed is checked with the status API of its kind
+// of chat; one DingTalk does not know (or no longer answers for) is
+// recalled as usual.
+func TestLapsedMessagesAreCheckedWithTheirKindsAPI(t *testing.T) {
+	tests := []struct {
+		kind   store.Kind
+		chat   string
+		status string
+		recall string
+	}{
+		{store.KindGroup, ops, dingtalk.PathGroupStatus, dingtalk.PathGroupRecall},
+		{store.KindPrivate, "cidPrivate==", dingtalk.PathPrivateStatus, dingtalk.PathPrivateRecall},
+		{store.KindOTO, user, dingtalk.PathOTOStatus, dingtalk.PathOTORecall},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.kind), func(t *testing.T) {
+			h := newHarness(t, func(_ *bot.Deps, c *bot.Config) { c.CoolAppCode = "COOL" })
+			m, err := h.bot.Send(h.ctx, bot.Outgoing{Kind: tt.kind, ChatID: tt.chat, Message: dingtalk.Text("x")})
+			require.NoError(t, err)
+			_, err = h.store.Ledger.Claim(h.ctx, []string{m.Key})
+			require.NoError(t, err)
+			h.clock.Advance(store.DefaultLease + time.Second)
+			out, err := h.bot.Recall(h.ctx, bot.Selection{ChatID: tt.chat, Last: 1}, bot.Actor{Source: store.SourceAPI})
+			require.NoError(t, err)
+			assert.Equal(t, []string{m.Key}, out.Recalled)
+			assert.Empty(t, out.Gone, "still in the chat: recalled")
+			assert.Equal(t, 1, h.fake.CallCount(tt.status))
+			assert.Equal(t, 1, h.fake.CallCount(tt.recall))
+		})
+	}
+	t.Run("unknown to DingTalk", func(t *testing.T) {
+		h := newHarness(t)
+		m := store.Message{Key: "never-issued", Kind: store.KindGroup, ChatID: ops, SentAt: h.clock.Now(), RobotCode: h.fake.RobotCode()}
+		require.NoError(t, h.store.Record(h.ctx, m))
+		_, err := h.store.Ledger.Claim(h.ctx, []string{m.Key})
+		require.NoError(t, err)
+		h.clock.Advance(store.DefaultLease + time.Second)
+		out, err := h.bot.Recall(h.ctx, bot.Selection{ChatID: ops, Keys: []string{m.Key}}, bot.Actor{Source: store.SourceAPI})
+		require.NoError(t, err)
+		assert.Equal(t, 1, h.fake.CallCount(dingtalk.PathGroupStatus))
+		assert.Equal(t, 1, h.fake.RecallAttempts(m.Key), "sent to DingTalk's recall, which decides")
+		assert.Contains(t, out.Failed, m.Key)
+	})
+}
