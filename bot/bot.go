@@ -49,6 +49,9 @@ type Deps struct {
 	Observer Observer
 	// Now is the clock; nil for time.Now.
 	Now func() time.Time
+	// Holder names this process in the reservations it writes ahead of
+	// each send, for operators; "" for the host name and process ID.
+	Holder string
 }
 
 // Config is the bot's behaviour. New refuses values out of range; a zero
@@ -107,7 +110,19 @@ type Config struct {
 	// RecallMode is ModeRecall or ModeTombstone (RECALL_MODE); empty for
 	// ModeRecall.
 	RecallMode string
+	// Lease is the ledger's claim lease; 0 for store.DefaultLease. A recall
+	// renews its claims every third of it while it works, and RunSettler
+	// settles reservations older than two leases, every lease.
+	Lease time.Duration
+	// WorkBudget is how long an admitted API send or recall (Send, Recall)
+	// may take, on a context detached from its caller so that a caller who
+	// hangs up cannot leave it half done; 0 for DefaultWorkBudget. It
+	// should fit a recall of RecallMax keys at DingTalk's rate limit.
+	WorkBudget time.Duration
 }
+
+// DefaultWorkBudget is Config.WorkBudget's default.
+const DefaultWorkBudget = 2 * time.Minute
 
 // validate checks c and fills in its defaults.
 func (c *Config) validate() error {
@@ -139,13 +154,22 @@ func (c *Config) validate() error {
 	for _, d := range []struct {
 		name string
 		d    time.Duration
-	}{{"RestoreWindow", c.RestoreWindow}, {"DuplicateWindow", c.DuplicateWindow}, {"AutoRecallEvery", c.AutoRecallEvery}} {
+	}{
+		{"RestoreWindow", c.RestoreWindow}, {"DuplicateWindow", c.DuplicateWindow}, {"AutoRecallEvery", c.AutoRecallEvery},
+		{"Lease", c.Lease}, {"WorkBudget", c.WorkBudget},
+	} {
 		if d.d < 0 {
 			bad("%s is %v: want 0 or more", d.name, d.d)
 		}
 	}
 	if c.AutoRecallEvery == 0 {
 		c.AutoRecallEvery = time.Second
+	}
+	if c.Lease == 0 {
+		c.Lease = store.DefaultLease
+	}
+	if c.WorkBudget == 0 {
+		c.WorkBudget = DefaultWorkBudget
 	}
 	if c.BurstLimit < 0 {
 		bad("BurstLimit is %d: want 0 or more", c.BurstLimit)
@@ -202,6 +226,9 @@ func (d *Deps) validate() error {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.Holder == "" {
+		d.Holder = defaultHolder()
+	}
 	return errors.Join(errs...)
 }
 
@@ -213,13 +240,22 @@ type Observer interface {
 	Command(name, outcome string)
 	// Recall is told of every recall's count of recalled and failed keys.
 	Recall(recalled, failed int)
+	// Unsettled is told of every reservation settlement reports: a send
+	// whose outcome the ledger never learnt (RunSettler).
+	Unsettled()
+	// PendingReservations is told, at every settlement pass, how many
+	// reservations are pending: sends under way and leftovers not yet
+	// settled.
+	PendingReservations(n int)
 }
 
 // nopObserver is the Observer of a bot without one.
 type nopObserver struct{}
 
-func (nopObserver) Command(string, string) {}
-func (nopObserver) Recall(int, int)        {}
+func (nopObserver) Command(string, string)  {}
+func (nopObserver) Recall(int, int)         {}
+func (nopObserver) Unsettled()              {}
+func (nopObserver) PendingReservations(int) {}
 
 // Bot is dingrecall's domain: it answers chat commands that callbacks bring
 // (Accept), sends the API's messages through its guards (Send), recalls
@@ -247,6 +283,7 @@ type Bot struct {
 	guard    *guard
 	pool     *pool
 	auto     *autoRecaller
+	settler  *settler
 	intake   *intake
 
 	// work is the context commands and auto-recall passes run with: it
@@ -277,9 +314,11 @@ func New(deps Deps, cfg Config) (*Bot, error) {
 		}
 	}
 	b.cards = b.newCardBook(deps)
-	b.sender = &sender{dt: cardDingTalk{DingTalk: deps.DingTalk, cards: b.cards}, ledger: deps.Ledger, coolAppCode: cfg.CoolAppCode, now: deps.Now, log: deps.Log}
-	b.recaller = &recaller{dt: deps.DingTalk, ledger: deps.Ledger, audit: deps.Audit, obs: deps.Observer, maxAge: cfg.MaxAge, now: deps.Now, log: deps.Log}
+	b.sender = &sender{dt: cardDingTalk{DingTalk: deps.DingTalk, cards: b.cards}, ledger: deps.Ledger, coolAppCode: cfg.CoolAppCode, holder: deps.Holder, now: deps.Now, log: deps.Log}
+	b.recaller = &recaller{dt: deps.DingTalk, ledger: deps.Ledger, audit: deps.Audit, obs: deps.Observer, maxAge: cfg.MaxAge,
+		renewEvery: max(cfg.Lease/3, time.Millisecond), now: deps.Now, log: deps.Log}
 	b.recaller.cards = b.cards
+	b.settler = &settler{ledger: deps.Ledger, audit: deps.Audit, obs: deps.Observer, lease: cfg.Lease, now: deps.Now, log: deps.Log}
 	b.guard = &guard{cfg: cfg, sender: b.sender, ledger: deps.Ledger, states: deps.States, recaller: b.recaller, tpl: deps.Templates, now: deps.Now, log: deps.Log}
 	b.auto = newAutoRecaller(deps.Ledger, b.recaller, deps.Now, deps.Log)
 	in := newIntake(nil, deps.Deduper, deps.LocalDeduper, deps.Log, b.handle)
@@ -320,13 +359,28 @@ func (b *Bot) Accept(ctx context.Context, cb *dingtalk.Callback, requestID strin
 	return b.intake.accept(ctx, cb, requestID)
 }
 
-// Send sends o through the guards and the sender, which records it in the
-// ledger. A guard refuses with a *DuplicateError or a *BurstError; the send
-// fails wrapping ErrDingTalk, ErrRecipient, ErrNoCoolApp or
-// dingtalk.ErrInvalidMessage, and a message sent but not recorded comes
-// back with an error wrapping ErrUntracked.
+// Send sends o through the guards and the sender, which reserves it in the
+// ledger before calling DingTalk and records it after. Once admitted it
+// runs detached from ctx's cancellation, within WorkBudget, so that a
+// caller who hangs up cannot leave a message posted but untracked. A guard
+// refuses with a *DuplicateError or a *BurstError; the send fails wrapping
+// ErrNotReserved (nothing sent), ErrDingTalk, ErrRecipient, ErrNoCoolApp or
+// dingtalk.ErrInvalidMessage; ErrOutcomeUnknown (with ErrDingTalk) when
+// DingTalk may have posted it without answering; and a message sent but not
+// recorded comes back with an error wrapping ErrUntracked.
 func (b *Bot) Send(ctx context.Context, o Outgoing) (store.Message, error) {
+	ctx, cancel := b.detach(ctx)
+	defer cancel()
 	return b.guard.send(ctx, o)
+}
+
+// detach returns a context for admitted API work: it keeps ctx's values but
+// not its cancellation, ends after WorkBudget, and ends when Close cancels
+// the bot's work.
+func (b *Bot) detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.WorkBudget)
+	stop := context.AfterFunc(b.work, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // Preview returns what Recall would select, claiming nothing.
@@ -338,9 +392,15 @@ func (b *Bot) Preview(ctx context.Context, sel Selection) ([]store.Message, erro
 // the ledger (recalled keys leave it, failed ones stay with their reason,
 // too old ones leave without a call to DingTalk) and writes the audit entry
 // in by's name. Keys named in sel.Keys that the ledger does not hold are
-// reported as failed with ReasonNotTracked. An error means the ledger could
-// not be read and nothing was recalled.
+// reported as failed with ReasonNotTracked. A Last selection takes the
+// chat's newest Last messages still in the chat and reports those another
+// request is recalling in Outcome.InFlight. Once admitted it runs detached
+// from ctx's cancellation, within WorkBudget; a recall cut short fails its
+// remaining keys with CodeInterrupted and leaves them tracked. An error
+// means the ledger could not be read and nothing was recalled.
 func (b *Bot) Recall(ctx context.Context, sel Selection, by Actor) (Outcome, error) {
+	ctx, cancel := b.detach(ctx)
+	defer cancel()
 	return b.recaller.recall(ctx, sel, by)
 }
 
@@ -369,6 +429,16 @@ func (b *Bot) Ping(ctx context.Context) error { return b.ledger.Ping(ctx) }
 // the bot's work.
 func (b *Bot) RunAutoRecall(ctx context.Context) {
 	b.auto.run(ctx, b.work, b.cfg.AutoRecallEvery)
+}
+
+// RunSettler settles the reservations that sends left behind (a crash
+// between reserving and recording, or a send whose outcome DingTalk left
+// unknown) once at once and then every Lease until ctx ends, on the
+// caller's goroutine: each reservation older than two leases is taken by
+// exactly one replica, reported (an error log line, Observer.Unsettled and
+// an audit entry with result "unknown") and dropped.
+func (b *Bot) RunSettler(ctx context.Context) {
+	b.settler.run(ctx, b.cfg.Lease)
 }
 
 // Close stops taking commands and waits until every accepted one has run.

@@ -70,9 +70,10 @@ func callback(msgID, staff, text string) *dingtalk.Callback {
 }
 
 // Accept queues a callback's command once per msgId; Close runs what was
-// queued before it returns.
+// queued before it returns. (One worker: two "recall"s at once would both
+// mean the same newest message.)
 func TestAcceptRunsEachCallbackOnce(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, func(_ *bot.Deps, c *bot.Config) { c.Workers = 1 })
 	msgs := h.post(ops, 3)
 	for _, c := range []struct{ id, want string }{{"m1", bot.IntakeOK}, {"m2", bot.IntakeOK}, {"m1", bot.IntakeDuplicate}} {
 		outcome, err := h.bot.Accept(h.ctx, callback(c.id, admin, "recall"), "req-"+c.id)
@@ -122,9 +123,10 @@ func TestAcceptWhenBusy(t *testing.T) {
 }
 
 // While the de-duplication store is down, callbacks are de-duplicated
-// locally and their commands still run.
+// locally and their commands still run (one after the other, on one
+// worker).
 func TestAcceptWithTheDeduplicationStoreDown(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, func(_ *bot.Deps, c *bot.Config) { c.Workers = 1 })
 	h.post(ops, 2)
 	h.store.dedupDown.Store(true)
 	for _, id := range []string{"m1", "m1", "m2"} {

@@ -74,7 +74,9 @@ func (g *guard) send(ctx context.Context, o Outgoing) (store.Message, error) {
 		}
 	}
 	m, err := g.sender.send(ctx, o)
-	if dupKey != "" {
+	if dupKey != "" && !errors.Is(err, ErrOutcomeUnknown) {
+		// A send whose outcome is unknown keeps its slot: the message may
+		// be out, and a retry within the window must not post it twice.
 		g.settleDuplicate(ctx, dupKey, m.Key)
 	}
 	if err == nil || errors.Is(err, ErrUntracked) {
@@ -83,24 +85,35 @@ func (g *guard) send(ctx context.Context, o Outgoing) (store.Message, error) {
 	return m, err
 }
 
+// sendingSlot is the value of a duplicate slot while its send is under way
+// (or its outcome is unknown): not empty, since CompareAndSwapState reads an
+// absent slot as "".
+const sendingSlot = "\x00sending"
+
 // takeDuplicateSlot takes dupKey for this send, atomically among
 // replicas, or fails with a *DuplicateError naming the first message. A
 // first message that was recalled (or expired) meanwhile frees the slot:
 // sending its content again is no duplicate, and of several senders doing
-// so at once one wins.
+// so at once exactly one wins, by one compare-and-swap from that message's
+// key.
 func (g *guard) takeDuplicateSlot(ctx context.Context, dupKey string) error {
-	first, stored, err := g.states.PutStateIfAbsent(ctx, dupKey, "", g.cfg.DuplicateWindow)
+	first, stored, err := g.states.PutStateIfAbsent(ctx, dupKey, sendingSlot, g.cfg.DuplicateWindow)
 	if err != nil {
 		return fmt.Errorf("duplicate guard: %w", err)
 	}
 	if stored {
 		return nil
 	}
+	if first == sendingSlot || first == "" {
+		return &DuplicateError{} // its send is still under way, or its outcome unknown
+	}
 	if g.gone(ctx, first) {
-		if taken, ok, err := g.states.TakeState(ctx, dupKey); err == nil && ok && taken == first {
-			if first, stored, err = g.states.PutStateIfAbsent(ctx, dupKey, "", g.cfg.DuplicateWindow); err == nil && stored {
-				return nil
-			}
+		swapped, err := g.states.CompareAndSwapState(ctx, dupKey, first, sendingSlot, g.cfg.DuplicateWindow)
+		if err != nil {
+			return fmt.Errorf("duplicate guard: %w", err)
+		}
+		if swapped {
+			return nil
 		}
 	}
 	return &DuplicateError{Key: first}
@@ -109,22 +122,21 @@ func (g *guard) takeDuplicateSlot(ctx context.Context, dupKey string) error {
 // gone reports whether the first message of a duplicate was recalled (or
 // expired) meanwhile: then sending the content again is no duplicate.
 func (g *guard) gone(ctx context.Context, key string) bool {
-	if key == "" {
-		return false // its send is still under way
-	}
 	_, err := g.ledger.Get(ctx, key)
 	return errors.Is(err, store.ErrNotFound)
 }
 
-// settleDuplicate records the key of the first message under dupKey, or
-// forgets dupKey when the send failed, so that a retry may go through.
+// settleDuplicate records the key of the first message under dupKey (unless
+// the slot is no longer this send's: it outlived the window), or forgets
+// dupKey when the send failed, so that a retry may go through.
 func (g *guard) settleDuplicate(ctx context.Context, dupKey, key string) {
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ledgerWriteTimeout)
+	defer cancel()
 	var err error
 	if key == "" {
 		err = g.states.DeleteState(ctx, dupKey)
 	} else {
-		err = g.states.SetState(ctx, dupKey, key, g.cfg.DuplicateWindow)
+		_, err = g.states.CompareAndSwapState(ctx, dupKey, sendingSlot, key, g.cfg.DuplicateWindow)
 	}
 	if err != nil {
 		g.log.WithError(err).Warn("duplicate guard: could not record a send")

@@ -203,6 +203,8 @@ type recordingObserver struct {
 	mu       sync.Mutex
 	commands []string
 	recalls  chan [2]int
+	// settlement counts what RunSettler tells (settle_helpers_test.go).
+	settlement settlementCounts
 }
 
 func (o *recordingObserver) Command(name, outcome string) {

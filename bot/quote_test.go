@@ -320,14 +320,17 @@ func TestQuoteListAcrossReplicas(t *testing.T) {
 	assert.Equal(t, []int{1}, h.recalledAlerts(msgs))
 }
 
-// TestQuoteWithTheStoreDown: a quote with the store down answers that it is
-// unavailable and recalls nothing.
+// TestQuoteWithTheStoreDown: a quote with the store down recalls nothing,
+// and its "store unavailable" reply, which could not be tracked, is not
+// posted (a reaction says it where reactions are on).
 func TestQuoteWithTheStoreDown(t *testing.T) {
 	h := newHarness(t)
 	msgs := h.post(ops, 2)
 	h.store.down.Store(true)
 	for _, q := range []*dingtalk.Quote{h.quoteOf(msgs[0]), {ProcessQueryKey: msgs[0].Key, BotID: botID, SenderID: botID}} {
-		assert.Contains(t, h.say(quoting(inGroup(user, "recall"), q)), "My message store is unavailable right now")
+		replies, _ := h.act(quoting(inGroup(user, "recall"), q))
+		assert.Empty(t, replies, "an untrackable reply is not posted")
+		assert.Equal(t, "recall_quote/unavailable", h.obs.last())
 	}
 	assert.Empty(t, h.fake.Recalled())
 }

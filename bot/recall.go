@@ -77,7 +77,7 @@ func (b *Bot) recall(ctx context.Context, req Request, t target, sel Selection, 
 	if err != nil {
 		return Reply{}, fmt.Errorf("recall before reaching DingTalk: %w", err)
 	}
-	req.Log.WithFields(logrus.Fields{"target": t.id, "asked": asked, "recalled": len(out.Recalled), "failed": len(out.Failed), "too_old": len(out.TooOld), "audit": out.AuditID}).Info("recall")
+	req.Log.WithFields(logrus.Fields{"target": t.id, "asked": asked, "recalled": len(out.Recalled), "failed": len(out.Failed), "too_old": len(out.TooOld), "in_flight": len(out.InFlight), "audit": out.AuditID}).Info("recall")
 	data := b.recallData(out, asked, t.label)
 	empty := b.emptyData(t, sel, asked)
 	data.Window, data.Tag = empty.Window, empty.Tag
@@ -112,8 +112,10 @@ func (b *Bot) withFailures(reply Reply, failures []templates.Failure, t target) 
 
 // recallData summarises an outcome for the recall replies.
 func (b *Bot) recallData(out Outcome, asked int, label string) templates.RecallData {
-	data := templates.RecallData{Asked: asked, Found: len(out.Selected) - len(out.TooOld), Recalled: len(out.Recalled),
-		TooOld: len(out.TooOld), MaxAge: b.span(b.cfg.MaxAge), Chat: label}
+	// Recalled counts the selected messages: those found already recalled
+	// (Gone) were not selected.
+	data := templates.RecallData{Asked: asked, Found: len(out.Selected) - len(out.TooOld), Recalled: len(out.Recalled) - len(out.Gone),
+		TooOld: len(out.TooOld), MaxAge: b.span(b.cfg.MaxAge), Chat: label, InFlight: len(out.InFlight)}
 	for _, m := range out.Selected {
 		if f, failed := out.Failed[m.Key]; failed {
 			data.Failures = append(data.Failures, templates.Failure{Preview: Preview(m, 40), Reason: b.tpl.Explain(f.Code, f.Message)})

@@ -1,10 +1,12 @@
 package bot_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -231,24 +233,30 @@ func TestRecallWithTheStoreDown(t *testing.T) {
 	}
 }
 
-// sayDown runs ev's command while the store is down and checks the reply
-// says so; the reply cannot be tracked then.
+// sayDown runs ev's command while the store is down and checks that its
+// reply, which says so, is not posted: it could not be tracked (its
+// reservation failed), and that is logged.
 func (h *harness) sayDown(ev event) {
 	h.t.Helper()
 	h.logs.Reset()
 	before := len(h.fake.Sent())
 	bot.HandleEvent(h.ctx, h.bot, ev)
-	sent := h.fake.Sent()
-	require.Len(h.t, sent, before+1)
-	assert.Contains(h.t, content(h.t, sent[len(sent)-1].MsgParam), "My message store is unavailable right now")
+	assert.Len(h.t, h.fake.Sent(), before, "an untrackable reply is not posted")
+	var logged bool
+	for _, e := range h.logs.AllEntries() {
+		if err, ok := e.Data[logrus.ErrorKey].(error); ok && e.Message == "could not send the reply" {
+			logged = errors.Is(err, bot.ErrNotReserved) && errors.Is(err, errDown)
+		}
+	}
+	assert.True(h.t, logged, "the reply that could not be reserved is logged")
 }
 
 // errorLogs are the messages logged at error level, but the reply's own
-// "could not track" line.
+// "could not send" line.
 func (h *harness) errorLogs() []string {
 	var out []string
 	for _, e := range h.logs.AllEntries() {
-		if e.Level <= 2 && e.Message != "sent a message but could not track it" {
+		if e.Level <= 2 && e.Message != "could not send the reply" {
 			out = append(out, e.Message)
 		}
 	}

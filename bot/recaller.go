@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/store"
@@ -28,7 +29,17 @@ const (
 	CodeNotTracked = "dingrecall.notTracked"
 	// CodeTooOld: a message older than RECALL_MAX_AGE, not sent to DingTalk.
 	CodeTooOld = "dingrecall.tooOld"
+	// CodeInterrupted: the recall was cut short (the bot shutting down, or
+	// the request's time budget spent) before DingTalk answered for the
+	// message; it stays tracked, unclaimed, and may be recalled again.
+	CodeInterrupted = "dingrecall.interrupted"
 )
+
+// ReasonInterrupted is the failure reason of CodeInterrupted.
+const ReasonInterrupted = "the recall was cut short before DingTalk answered for this message; it is still tracked and may be recalled again"
+
+// interrupted is the failure of a key whose recall was cut short.
+var interrupted = store.Failure{Code: CodeInterrupted, Message: ReasonInterrupted}
 
 // notTracked is the failure of a key the ledger does not hold.
 var notTracked = store.Failure{Code: CodeNotTracked, Message: ReasonNotTracked}
@@ -91,12 +102,22 @@ type Actor struct {
 
 // Outcome is what a recall did. Every selected key is in exactly one of
 // Recalled, Failed and TooOld (unless it was a dry run, which fills only
-// Selected).
+// Selected); Recalled also holds the keys of Gone.
 type Outcome struct {
 	// Selected are the messages the selection chose, newest first.
 	Selected []store.Message
 	// Recalled lists the keys taken back; they have left the ledger.
 	Recalled []string
+	// Gone are messages whose earlier recall lost its claim (its holder
+	// died or stalled mid-recall) and that DingTalk, asked, said were
+	// recalled already: they left the ledger without another recall call,
+	// their keys are in Recalled and AlreadyGone, and they are not in
+	// Selected, so they do not count toward Last.
+	Gone []store.Message
+	// InFlight are, for a Last selection, those of the chat's newest Last
+	// messages that another request held claimed while this one ran (it is
+	// recalling them right now), newest first. They are not in Selected.
+	InFlight []store.Message
 	// Failed maps each key that was not taken back to why; tracked ones
 	// stay in the ledger with it.
 	Failed map[string]store.Failure
@@ -126,8 +147,11 @@ type recaller struct {
 	// maxAge is the age past which a message is not sent to DingTalk
 	// (RECALL_MAX_AGE).
 	maxAge time.Duration
-	now    func() time.Time
-	log    logrus.FieldLogger
+	// renewEvery is how often the claims of a recall under way are renewed
+	// (a third of the ledger's claim lease).
+	renewEvery time.Duration
+	now        func() time.Time
+	log        logrus.FieldLogger
 	// cards, when set, turns cards into tombstones in RECALL_MODE=tombstone
 	// (tombstone, in card_tombstone.go).
 	cards *cardBook
@@ -137,7 +161,8 @@ type recaller struct {
 func (r *recaller) preview(ctx context.Context, sel Selection) ([]store.Message, error) {
 	switch {
 	case sel.Last > 0:
-		return r.ledger.Newest(ctx, sel.ChatID, sel.Last)
+		free, _, err := r.ledger.NewestWithInFlight(ctx, sel.ChatID, sel.Last)
+		return free, err
 	case len(sel.Keys) > 0:
 		var out []store.Message
 		for _, k := range sel.Keys {
@@ -200,14 +225,25 @@ func (r *recaller) since(ctx context.Context, sel Selection) ([]store.Message, e
 // (recalled keys leave the ledger, failed ones stay with their reason, too
 // old ones leave without a call to DingTalk) and writes the audit entry.
 // Keys named in sel.Keys that the ledger does not hold are reported as
-// failed with ReasonNotTracked. An error means the ledger could not be read
-// and nothing was recalled.
+// failed with ReasonNotTracked. Its claims are renewed while it works.
+// Messages whose earlier claim lapsed are checked with DingTalk first: those
+// already recalled leave the ledger as Gone. An error means the ledger
+// could not be read and nothing was recalled.
 func (r *recaller) recall(ctx context.Context, sel Selection, by Actor) (Outcome, error) {
+	h := r.hold(ctx)
+	defer h.stop()
+	if sel.Last > 0 {
+		taken, inFlight, gone, err := r.takeNewest(ctx, sel.ChatID, sel.Last, h)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("select messages: %w", err)
+		}
+		out := r.run(ctx, sel.ChatID, taken, nil, gone, by)
+		out.InFlight = inFlight
+		return out, nil
+	}
 	var claimed []store.Message
 	var err error
 	switch {
-	case sel.Last > 0:
-		claimed, err = r.ledger.TakeNewest(ctx, sel.ChatID, sel.Last)
 	case len(sel.Keys) > 0:
 		claimed, err = r.claimKeys(ctx, sel)
 	case sel.Tag != "" || sel.Since > 0:
@@ -219,26 +255,149 @@ func (r *recaller) recall(ctx context.Context, sel Selection, by Actor) (Outcome
 	if err != nil {
 		return Outcome{}, fmt.Errorf("select messages: %w", err)
 	}
+	h.add(claimed)
+	claimed, gone := r.verify(ctx, claimed)
 	var missing []string
 	for _, k := range sel.Keys {
-		if !slices.ContainsFunc(claimed, func(m store.Message) bool { return m.Key == k }) {
+		if !slices.ContainsFunc(claimed, func(m store.Message) bool { return m.Key == k }) &&
+			!slices.ContainsFunc(gone, func(m store.Message) bool { return m.Key == k }) {
 			missing = append(missing, k)
 		}
 	}
-	return r.run(ctx, sel.ChatID, claimed, missing, by), nil
+	return r.run(ctx, sel.ChatID, claimed, missing, gone, by), nil
+}
+
+// maxGone bounds how many messages found already recalled one "recall N"
+// looks past (one DingTalk status query each): as many as a chat tracks by
+// default (store.DefaultPerChat).
+const maxGone = store.DefaultPerChat
+
+// takeNewest claims, among the chat's newest n messages (not replies), the
+// free ones, and reports those another request holds as inFlight. Messages
+// whose earlier claim lapsed are checked with DingTalk: those it already
+// recalled leave the ledger (gone) and do not count toward n, so it looks
+// again, past up to maxGone of them, until the newest n are messages still
+// in the chat (taken by this call, or in flight).
+func (r *recaller) takeNewest(ctx context.Context, chatID string, n int, h *holding) (taken, inFlight, gone []store.Message, err error) {
+	mine := make(map[string]bool)
+	for round := 0; len(gone) < maxGone; round++ {
+		got, held, err := r.ledger.TakeNewestWithInFlight(ctx, chatID, n)
+		if err != nil {
+			if round > 0 {
+				break // keep what the earlier rounds took
+			}
+			return nil, nil, nil, err
+		}
+		h.add(got)
+		inFlight = inFlight[:0]
+		for _, m := range held {
+			if !mine[m.Key] { // this call's own claims show as held from the second round on
+				inFlight = append(inFlight, m)
+			}
+		}
+		kept, newlyGone := r.verify(ctx, got)
+		for _, m := range got {
+			mine[m.Key] = true // a gone one left the ledger, or stays claimed by this call
+		}
+		taken, gone = append(taken, kept...), append(gone, newlyGone...)
+		if len(newlyGone) == 0 {
+			break
+		}
+	}
+	// New sends may have moved the window meanwhile: keep the newest n.
+	slices.SortStableFunc(taken, func(a, b store.Message) int { return b.SentAt.Compare(a.SentAt) })
+	if extra := len(taken) + len(inFlight) - n; extra > 0 {
+		extra = min(extra, len(taken))
+		r.release(ctx, taken[len(taken)-extra:])
+		taken = taken[:len(taken)-extra]
+	}
+	return taken, inFlight, gone, nil
+}
+
+// release gives back the claims on msgs, logging a failure (they then lapse
+// with their lease).
+func (r *recaller) release(ctx context.Context, msgs []store.Message) {
+	for claim, keys := range byClaim(msgs) {
+		if err := r.ledger.Release(ctx, claim, keys...); err != nil {
+			r.log.WithError(err).WithField("keys", len(keys)).Warn("could not release claims; they lapse with their lease")
+		}
+	}
+}
+
+// verifyWorkers bounds the status queries one recall makes at once.
+const verifyWorkers = 8
+
+// verify asks DingTalk what became of the claimed messages whose earlier
+// claim lapsed (Message.Lapsed): the one that held them may have died after
+// recalling them. Those DingTalk reports recalled leave the ledger and come
+// back as gone; the others (still in the chat, unknown to DingTalk, too old
+// to ask about, or not answered) are kept, to be recalled.
+func (r *recaller) verify(ctx context.Context, msgs []store.Message) (kept, gone []store.Message) {
+	recalled := make([]bool, len(msgs))
+	var g errgroup.Group
+	g.SetLimit(verifyWorkers)
+	for i, m := range msgs {
+		if !m.Lapsed {
+			continue
+		}
+		g.Go(func() error {
+			st, err := r.status(ctx, m)
+			if err != nil && !errors.Is(err, dingtalk.ErrKeyUnknown) && !errors.Is(err, dingtalk.ErrKeyExpired) {
+				r.log.WithError(err).WithField("chat", m.ChatID).Warn("could not ask DingTalk about a message whose claim lapsed; recalling it")
+			}
+			recalled[i] = err == nil && st == dingtalk.StatusRecalled
+			return nil
+		})
+	}
+	_ = g.Wait() // the queries never fail the group: an unanswered one recalls the message
+	for i, m := range msgs {
+		if recalled[i] {
+			gone = append(gone, m)
+		} else {
+			kept = append(kept, m)
+		}
+	}
+	if len(gone) > 0 {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ledgerWriteTimeout)
+		defer cancel()
+		if err := r.ledger.Remove(wctx, keysOf(gone)...); err != nil {
+			r.log.WithError(err).WithField("keys", len(gone)).Error("could not remove messages DingTalk had recalled already; they come back when their claim lapses")
+		}
+	}
+	return kept, gone
+}
+
+// status asks DingTalk what became of m, with the API of its kind and the
+// robot that sent it.
+func (r *recaller) status(ctx context.Context, m store.Message) (dingtalk.Status, error) {
+	robot := dingtalk.StatusAsRobot(m.RobotCode)
+	switch m.Kind {
+	case store.KindGroup:
+		return r.dt.StatusGroup(ctx, m.ChatID, m.Key, robot)
+	case store.KindPrivate:
+		return r.dt.StatusPrivate(ctx, m.ChatID, m.Key, robot)
+	case store.KindOTO:
+		return r.dt.StatusOTO(ctx, m.Key, robot)
+	}
+	return dingtalk.StatusUnknown, fmt.Errorf("unknown chat kind %q", m.Kind)
 }
 
 // recallClaimed recalls messages the caller has claimed, chat by chat,
 // applies the result to the ledger and writes the audit entry. Claims are
-// always settled.
+// renewed while it works and always settled; messages whose earlier claim
+// lapsed are checked with DingTalk first, as recall does.
 func (r *recaller) recallClaimed(ctx context.Context, msgs []store.Message, by Actor) Outcome {
-	return r.run(ctx, "", msgs, nil, by)
+	h := r.hold(ctx)
+	defer h.stop()
+	h.add(msgs)
+	msgs, gone := r.verify(ctx, msgs)
+	return r.run(ctx, "", msgs, nil, gone, by)
 }
 
 // run is recall after the selection: missing are keys asked for by name
-// that are not tracked.
-func (r *recaller) run(ctx context.Context, chatID string, msgs []store.Message, missing []string, by Actor) Outcome {
-	out := Outcome{Selected: msgs, Failed: make(map[string]store.Failure)}
+// that are not tracked, gone the messages verify found recalled already.
+func (r *recaller) run(ctx context.Context, chatID string, msgs []store.Message, missing []string, gone []store.Message, by Actor) Outcome {
+	out := Outcome{Selected: msgs, Gone: gone, Failed: make(map[string]store.Failure)}
 	cut := r.now().Add(-r.maxAge)
 	var fresh []store.Message
 	for _, m := range msgs {
@@ -253,14 +412,19 @@ func (r *recaller) run(ctx context.Context, chatID string, msgs []store.Message,
 	// Settle only what this recall claimed; the missing keys are not ours
 	// (another recall may hold them), so they are reported, never failed.
 	r.settle(ctx, out)
+	for _, m := range gone {
+		out.Recalled = append(out.Recalled, m.Key)
+		out.AlreadyGone = append(out.AlreadyGone, m.Key)
+	}
 	for _, k := range missing {
 		out.Failed[k] = notTracked
 	}
 	r.obs.Recall(len(out.Recalled), len(out.Failed)+len(out.TooOld))
 	quietRetry := by.Retry && len(out.Recalled) == 0
-	if (len(msgs) > 0 || len(missing) > 0) && !onlyReplies(msgs, missing) && !quietRetry {
+	all := append(slices.Clip(msgs), gone...)
+	if (len(all) > 0 || len(missing) > 0) && !onlyReplies(all, missing) && !quietRetry {
 		if chatID == "" {
-			chatID = oneChat(msgs)
+			chatID = oneChat(all)
 		}
 		out.AuditID = r.writeAudit(ctx, chatID, out, missing, by)
 	}
@@ -306,6 +470,12 @@ func (r *recaller) recallFresh(ctx context.Context, msgs []store.Message, out *O
 		groups[ck] = append(groups[ck], m.Key)
 	}
 	for _, ck := range order {
+		if ctx.Err() != nil {
+			for _, k := range groups[ck] {
+				out.Failed[k] = interrupted // never sent: this recall's time ran out first
+			}
+			continue
+		}
 		res, err := r.recallChat(ctx, ck, groups[ck])
 		if err != nil {
 			for _, k := range groups[ck] {
@@ -314,7 +484,14 @@ func (r *recaller) recallFresh(ctx context.Context, msgs []store.Message, out *O
 			continue
 		}
 		out.Recalled = append(out.Recalled, res.Recalled...)
+		cut := ctx.Err() != nil
 		for k, f := range res.Failed {
+			if cut && (f.Code == "" || f.Code == dingtalk.CodeTransport) {
+				// DingTalk gave no answer of its own before this recall's
+				// context ended: the failure is ours, not the message's.
+				out.Failed[k] = interrupted
+				continue
+			}
 			if f.Code == dingtalk.CodeAlreadyRecalled {
 				// Recalled before (by a recall whose outcome was lost):
 				// it is gone from the chat, so it is recalled, not failed.
@@ -360,6 +537,11 @@ func (r *recaller) writeAudit(ctx context.Context, chatID string, out Outcome, m
 			it.Code, it.Reason = CodeTombstoned, "the card was replaced by its tombstone"
 		}
 		e.Items = append(e.Items, it)
+	}
+	for _, m := range out.Gone {
+		e.Items = append(e.Items, store.AuditItem{Key: m.Key, ChatID: m.ChatID, Kind: m.Kind, MsgKey: m.MsgKey, MsgParam: m.MsgParam, Tag: m.Tag,
+			SentAt: m.SentAt, ExpiresAt: m.ExpiresAt, Result: store.ResultRecalled, Code: dingtalk.CodeAlreadyRecalled,
+			Reason: "DingTalk had recalled it before this request (an earlier recall whose claim lapsed); checked with DingTalk, not counted"})
 	}
 	for _, k := range missing {
 		e.Items = append(e.Items, store.AuditItem{Key: k, ChatID: chatID, Result: store.ResultFailed, Code: CodeNotTracked, Reason: ReasonNotTracked})
@@ -435,19 +617,38 @@ func (r *recaller) settle(ctx context.Context, out Outcome) {
 			r.log.WithError(err).Error("could not remove too old messages from the ledger")
 		}
 	}
-	if claim := claimOf(out.Selected); len(out.Failed) > 0 && claim != "" {
-		if err := r.ledger.Fail(ctx, claim, out.Failed); err != nil {
-			r.log.WithError(err).WithField("keys", len(out.Failed)).Error("could not record recall failures in the ledger")
+	failed := make(map[string]map[string]store.Failure)
+	var cut []store.Message
+	for _, m := range out.Selected {
+		switch f, ok := out.Failed[m.Key]; {
+		case !ok:
+		case f.Code == CodeInterrupted:
+			cut = append(cut, m)
+		case m.Claim != "":
+			if failed[m.Claim] == nil {
+				failed[m.Claim] = make(map[string]store.Failure)
+			}
+			failed[m.Claim][m.Key] = f
 		}
 	}
+	for claim, fs := range failed {
+		if err := r.ledger.Fail(ctx, claim, fs); err != nil {
+			r.log.WithError(err).WithField("keys", len(fs)).Error("could not record recall failures in the ledger")
+		}
+	}
+	// A recall cut short records no failure: its messages are given back.
+	r.release(ctx, cut)
 }
 
-// claimOf is the claim the recall holds on msgs (all taken in one call).
-func claimOf(msgs []store.Message) string {
-	if len(msgs) == 0 {
-		return ""
+// byClaim groups the keys of msgs by the claim that holds them.
+func byClaim(msgs []store.Message) map[string][]string {
+	out := make(map[string][]string)
+	for _, m := range msgs {
+		if m.Claim != "" {
+			out[m.Claim] = append(out[m.Claim], m.Key)
+		}
 	}
-	return msgs[0].Claim
+	return out
 }
 
 // keysOf lists the keys of msgs.

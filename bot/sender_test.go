@@ -66,15 +66,18 @@ func TestSend(t *testing.T) {
 	}
 }
 
-// A message DingTalk took but the ledger could not record comes back with
-// its key and ErrUntracked.
+// A message DingTalk took but the ledger could not record (the store went
+// down after the reservation) comes back with its key and ErrUntracked; its
+// reservation stays, for settlement to report.
 func TestSendUntracked(t *testing.T) {
-	h := newHarness(t)
-	h.store.down.Store(true)
+	spy := &spyLedger{}
+	h := newHarness(t, withSpy(spy))
+	spy.commitDown.Store(true)
 	m, err := h.bot.Send(h.ctx, bot.Outgoing{Kind: store.KindGroup, ChatID: ops, Message: dingtalk.Text("x")})
 	require.ErrorIs(t, err, bot.ErrUntracked)
 	assert.NotEmpty(t, m.Key)
 	assert.Contains(t, err.Error(), m.Key)
 	_, ok := h.fake.Message(m.Key)
 	assert.True(t, ok, "DingTalk has it")
+	assert.Len(t, h.pending(), 1, "the reservation stays")
 }

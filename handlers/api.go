@@ -384,7 +384,10 @@ type recallResponse struct {
 	// or dingrecall's own such as dingrecall.notTracked) to it, so that
 	// callers decide by code rather than by the words in Failed.
 	FailedCodes map[string]string `json:"failedCodes"`
-	DryRun      bool              `json:"dryRun"`
+	// InFlight lists, for "last", those of the newest messages that another
+	// request was recalling while this one ran (not selected, not failed).
+	InFlight []string `json:"inFlight"`
+	DryRun   bool     `json:"dryRun"`
 }
 
 // recall is POST /api/v1/recall.
@@ -400,7 +403,7 @@ func (h *handler) recall(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	resp := recallResponse{Selected: []string{}, Recalled: []string{}, Failed: map[string]string{}, FailedCodes: map[string]string{}, DryRun: req.DryRun}
+	resp := recallResponse{Selected: []string{}, Recalled: []string{}, Failed: map[string]string{}, FailedCodes: map[string]string{}, InFlight: []string{}, DryRun: req.DryRun}
 	if req.DryRun {
 		msgs, err := h.d.Bot.Preview(ctx, sel)
 		if err != nil {
@@ -419,6 +422,7 @@ func (h *handler) recall(c *gin.Context) {
 	}
 	resp.Selected = appendKeys(resp.Selected, out.Selected)
 	resp.Recalled = append(resp.Recalled, out.Recalled...)
+	resp.InFlight = appendKeys(resp.InFlight, out.InFlight)
 	for k, f := range out.Failed {
 		resp.Failed[k] = f.String()
 		if f.Code != "" {
@@ -429,7 +433,7 @@ func (h *handler) recall(c *gin.Context) {
 		resp.Failed[m.Key] = h.d.Bot.TooOldReason()
 		resp.FailedCodes[m.Key] = bot.CodeTooOld
 	}
-	h.requestLogger(c).WithFields(logrus.Fields{"chat": sel.ChatID, "tag": sel.Tag, "user": "api", "recalled": len(out.Recalled), "failed": len(out.Failed)}).Info("recall")
+	h.requestLogger(c).WithFields(logrus.Fields{"chat": sel.ChatID, "tag": sel.Tag, "user": "api", "recalled": len(out.Recalled), "failed": len(out.Failed), "in_flight": len(out.InFlight)}).Info("recall")
 	c.JSON(http.StatusOK, resp)
 }
 

@@ -231,6 +231,7 @@ func TestRecall(t *testing.T) {
 		Recalled: []string{"k3"},
 		Failed:   map[string]store.Failure{"k2": {Code: "bot.stopped", Message: "this bot is disabled"}},
 		TooOld:   []store.Message{{Key: "k1"}},
+		InFlight: []store.Message{{Key: "k5"}, {Key: "k4"}},
 	}
 	rec := r.do(http.MethodPost, "/api/v1/recall", `{"conversationId":"cidA==","last":3}`)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
@@ -242,6 +243,8 @@ func TestRecall(t *testing.T) {
 		Failed:   map[string]string{"k2": "bot.stopped: this bot is disabled", "k1": "too old: test"},
 		// The codes come as data beside the words.
 		FailedCodes: map[string]string{"k2": "bot.stopped", "k1": bot.CodeTooOld},
+		// Of the newest, those another request was recalling.
+		InFlight: []string{"k5", "k4"},
 	}, out)
 	require.Len(t, r.bot.recalled, 1)
 	assert.Equal(t, bot.Selection{ChatID: "cidA==", Last: 3, Max: testRecallMax}, r.bot.recalled[0])
@@ -253,7 +256,7 @@ func TestRecall(t *testing.T) {
 	r.bot.outcome = bot.Outcome{}
 	rec = r.do(http.MethodPost, "/api/v1/recall", `{"tag":"deploy-1"}`)
 	require.Equal(t, http.StatusOK, rec.Code)
-	assert.JSONEq(t, `{"selected":[],"recalled":[],"failed":{},"failedCodes":{},"dryRun":false}`, rec.Body.String())
+	assert.JSONEq(t, `{"selected":[],"recalled":[],"failed":{},"failedCodes":{},"inFlight":[],"dryRun":false}`, rec.Body.String())
 }
 
 func TestRecallDryRun(t *testing.T) {
@@ -261,7 +264,7 @@ func TestRecallDryRun(t *testing.T) {
 	r.bot.previewMsgs = []store.Message{{Key: "k2"}, {Key: "k1"}}
 	rec := r.do(http.MethodPost, "/api/v1/recall", `{"conversationId":"cidA==","since":"10m","dryRun":true}`)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-	assert.JSONEq(t, `{"selected":["k2","k1"],"recalled":[],"failed":{},"failedCodes":{},"dryRun":true}`, rec.Body.String())
+	assert.JSONEq(t, `{"selected":["k2","k1"],"recalled":[],"failed":{},"failedCodes":{},"inFlight":[],"dryRun":true}`, rec.Body.String())
 	require.Len(t, r.bot.previewed, 1)
 	assert.Equal(t, bot.Selection{ChatID: "cidA==", Since: 10 * time.Minute, Max: testRecallMax}, r.bot.previewed[0])
 	assert.Empty(t, r.bot.recalled, "a dry run recalls nothing")

@@ -38,7 +38,9 @@ var (
 	errStoreUnavailable  = &apiError{status: http.StatusServiceUnavailable, code: "store_unavailable", message: "the message store is unavailable; nothing was done, try again"}
 	errNotReady          = &apiError{status: http.StatusServiceUnavailable, code: "store_unavailable", message: "the message store is unavailable"}
 	errDingTalkUnreached = &apiError{status: http.StatusGatewayTimeout, code: "dingtalk_unavailable", message: "DingTalk could not be reached in time"}
-	errInternal          = &apiError{status: http.StatusInternalServerError, code: "internal", message: "internal error; the X-Request-ID header identifies it in the server's log"}
+	errOutcomeUnknown    = &apiError{status: http.StatusBadGateway, code: "outcome_unknown", message: "DingTalk did not answer after the send went out: the message may or may not be in the chat. " +
+		"Do not resend blindly; look in the chat first (the send stays reserved in the ledger and is reported once settled)"}
+	errInternal = &apiError{status: http.StatusInternalServerError, code: "internal", message: "internal error; the X-Request-ID header identifies it in the server's log"}
 )
 
 // badField is a 400 naming the field at fault.
@@ -101,6 +103,10 @@ func (h *handler) writeError(c *gin.Context, err error) {
 		ae = &apiError{status: http.StatusBadRequest, code: "invalid_request", message: err.Error()}
 	case errors.Is(err, bot.ErrNoCoolApp):
 		ae = &apiError{status: http.StatusBadRequest, code: "invalid_request", field: "chatType", message: err.Error()}
+	case errors.Is(err, bot.ErrOutcomeUnknown):
+		// Not retryable blindly either: the message may be posted already.
+		h.requestLogger(c).WithError(err).Warn("a send's outcome is unknown")
+		ae = errOutcomeUnknown
 	case errors.Is(err, bot.ErrUntracked):
 		// Not retryable: the message is posted; sending again would post it twice.
 		h.requestLogger(c).WithError(err).Error("a message was posted but not tracked")

@@ -82,6 +82,15 @@ func TestErrorMapping(t *testing.T) {
 			status: http.StatusServiceUnavailable, code: "store_unavailable", message: errStoreUnavailable.message, hidden: redisAddr, logged: logrus.ErrorLevel,
 		},
 		{
+			name: "outcome unknown", err: fmt.Errorf("send to group c: %w: %w: %w", bot.ErrOutcomeUnknown, bot.ErrDingTalk,
+				&dingtalk.APIError{API: "/v1.0/robot/groupMessages/send", Code: dingtalk.CodeTransport, Message: "timed out", Err: context.DeadlineExceeded}),
+			status: http.StatusBadGateway, code: "outcome_unknown", message: errOutcomeUnknown.message, logged: logrus.WarnLevel,
+		},
+		{
+			name: "not reserved: the store is down", err: fmt.Errorf("send to group c: %w: %w", bot.ErrNotReserved, storeDown()),
+			status: http.StatusServiceUnavailable, code: "store_unavailable", message: errStoreUnavailable.message, hidden: redisAddr, logged: logrus.ErrorLevel,
+		},
+		{
 			name: "posted but untracked", err: fmt.Errorf("%w: key pqk-9: %w", bot.ErrUntracked, storeDown()),
 			status: http.StatusInternalServerError, code: "untracked", hidden: redisAddr, logged: logrus.ErrorLevel,
 		},

@@ -31,6 +31,8 @@ type Metrics struct {
 	frames         *prometheus.CounterVec
 	acks           *prometheus.CounterVec
 	authFailures   prometheus.Counter
+	unsettled      prometheus.Counter
+	reservations   prometheus.Gauge
 }
 
 // New creates the metrics, with Go runtime and process collectors.
@@ -77,8 +79,16 @@ func New() *Metrics {
 		Name: "dingrecall_stream_auth_failures_total",
 		Help: "Stream mode connections/open calls DingTalk refused for the app key or secret (DINGTALK_APP_KEY, DINGTALK_APP_SECRET).",
 	})
+	m.unsettled = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dingrecall_ledger_reservations_unsettled_total",
+		Help: "Sends reserved in the ledger whose outcome never reached it (a crash, or DingTalk not answering), reported by settlement: each may be a message in its chat without a key to recall it by.",
+	})
+	m.reservations = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "dingrecall_ledger_reservations_pending",
+		Help: "Sends reserved in the ledger and not yet recorded or dropped (under way, or left over until settled), as of the last settlement pass.",
+	})
 	for _, c := range []prometheus.Collector{m.callbacks, m.commands, m.keys, m.apiCalls, m.apiLatency, m.retries,
-		m.tokenRefreshes, m.streamUp, m.reconnects, m.frames, m.acks, m.authFailures} {
+		m.tokenRefreshes, m.streamUp, m.reconnects, m.frames, m.acks, m.authFailures, m.unsettled, m.reservations} {
 		f(c)
 	}
 	return m
@@ -123,6 +133,14 @@ func (m *Metrics) Recall(recalled, failed int) {
 	m.keys.WithLabelValues("recalled").Add(float64(recalled))
 	m.keys.WithLabelValues("failed").Add(float64(failed))
 }
+
+// Unsettled counts one reservation settlement reported (bot.Observer), as
+// dingrecall_ledger_reservations_unsettled_total.
+func (m *Metrics) Unsettled() { m.unsettled.Inc() }
+
+// PendingReservations sets dingrecall_ledger_reservations_pending
+// (bot.Observer).
+func (m *Metrics) PendingReservations(n int) { m.reservations.Set(float64(n)) }
 
 // APICall counts one HTTP exchange with DingTalk (dingtalk.Observer).
 func (m *Metrics) APICall(api string, status int, _ string, took time.Duration) {

@@ -183,6 +183,9 @@ type RecallData struct {
 	Window   string    // "recall since": the window, such as 10m0s
 	Tag      string    // "recall tag": the tag
 	Failures []Failure // of Found, not recalled
+	// InFlight is, of the newest Asked, how many another request was
+	// recalling right now (not in Found).
+	InFlight int
 }
 
 // PreviewData is the data of Preview.

@@ -40,14 +40,21 @@ const (
 	idleTimeout       = 2 * time.Minute
 )
 
-// writeTimeout is the HTTP write deadline. It must fit the longest
-// synchronous API call: a recall of RECALL_MAX keys in batches of 20 at
-// DINGTALK_QPS calls a second, doubled for retries, plus a margin for the
-// ledger and a send.
-func writeTimeout(cfg config) time.Duration {
+// workBudget is how long an admitted API send or recall may run, detached
+// from its caller (bot.Config.WorkBudget): the longest one is a recall of
+// RECALL_MAX keys in batches of 20 at DINGTALK_QPS calls a second, doubled
+// for retries, plus a margin for the ledger, the checks of lapsed claims
+// and a send.
+func workBudget(cfg config) time.Duration {
 	batches := (cfg.RecallMax + dingtalk.MaxKeysPerCall - 1) / dingtalk.MaxKeysPerCall
 	seconds := (batches + cfg.QPS - 1) / cfg.QPS
-	return 2*time.Duration(seconds)*time.Second + time.Minute
+	return 2*time.Duration(seconds)*time.Second + 45*time.Second
+}
+
+// writeTimeout is the HTTP write deadline: the work budget of the longest
+// synchronous API call, and time to write its answer.
+func writeTimeout(cfg config) time.Duration {
+	return workBudget(cfg) + 15*time.Second
 }
 
 // Option changes how Run runs; tests use it.
@@ -61,6 +68,9 @@ type options struct {
 	// redisPrefix, when set, replaces the Redis ledger's key prefix, so
 	// that tests sharing one Redis keep apart.
 	redisPrefix string
+	// lease, when set, replaces store.DefaultLease as the ledger's claim
+	// lease (tests of long recalls).
+	lease time.Duration
 }
 
 // WithClock runs the app on the clock now instead of the wall clock.
@@ -122,7 +132,7 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 		return err
 	}
 	mx := metrics.New()
-	st, err := openStore(cfg, log, o.now, o.redisPrefix)
+	st, err := openStore(cfg, log, o.now, o.redisPrefix, o.lease)
 	if err != nil {
 		return err
 	}
@@ -185,6 +195,8 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 		CardTemplate:    cfg.CardTemplate,
 		CardButtons:     cfg.CardButtons,
 		RecallMode:      cfg.RecallMode,
+		Lease:           o.lease,
+		WorkBudget:      workBudget(cfg),
 	})
 	if err != nil {
 		return err
@@ -200,6 +212,9 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 	})
 	mx.WatchQueue(b.Queued)
 	sup.spawn("auto-recall", context.WithoutCancel(ctx), b.RunAutoRecall)
+	// Reservations that a crash (of this process or another replica) left
+	// behind are settled at start and then every lease.
+	sup.spawn("settlement", context.WithoutCancel(ctx), b.RunSettler)
 
 	streamClient, err := newStreamClient(cfg, client, b, mx)
 	if err != nil {

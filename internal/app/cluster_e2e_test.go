@@ -122,7 +122,7 @@ func TestClusterCallbackDeliveredToBothRunsOnce(t *testing.T) {
 	ready(t, b)
 	keys := a.send(group, 10, nil)
 
-	for range 10 {
+	for i := range 10 {
 		body := a.callbackBody("recall 1", nil) // one msgId for both
 		var wg sync.WaitGroup
 		for _, app := range []*testApp{a, b} {
@@ -132,6 +132,9 @@ func TestClusterCallbackDeliveredToBothRunsOnce(t *testing.T) {
 			})
 		}
 		wg.Wait()
+		// One command at a time: "recall 1" means the newest, so a command
+		// running beside another would see it in flight and take nothing.
+		require.Eventually(t, func() bool { return len(fake.Sent()) >= 10+i+1 }, 10*time.Second, 10*time.Millisecond)
 	}
 	// Shutting down finishes every queued command.
 	require.NoError(t, a.stop())

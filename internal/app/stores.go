@@ -45,19 +45,20 @@ type stores struct {
 }
 
 // openStore builds the ledger, de-duplicator, audit log and states STORE
-// names. For the memory store with STORE_FILE, the ledger and audit log are
-// the durable store/bolt database in that file (a JSON file of older
-// versions is migrated), loaded at start; the de-duplicator and states stay
-// in memory. STORE_FILE_INTERVAL is accepted but no longer used.
-// With STORE=redis the keys start with prefix (redis.DefaultPrefix when
-// empty).
-func openStore(cfg config, log logrus.FieldLogger, now func() time.Time, prefix string) (stores, error) {
+// names, with lease as the ledger's claim lease (0 for
+// store.DefaultLease). For the memory store with STORE_FILE, the ledger and
+// audit log are the durable store/bolt database in that file (a JSON file
+// of older versions is migrated), loaded at start; the de-duplicator and
+// states stay in memory. STORE_FILE_INTERVAL is accepted but no longer
+// used. With STORE=redis the keys start with prefix (redis.DefaultPrefix
+// when empty).
+func openStore(cfg config, log logrus.FieldLogger, now func() time.Time, prefix string, lease time.Duration) (stores, error) {
 	if cfg.Store == "redis" {
 		// go-redis's own messages (failed dials while Redis is down) go
 		// through our logger, in LOG_FORMAT, instead of plain stderr.
 		goredis.SetLogger(redisLog{log})
 		r, err := redis.OpenTarget(cfg.redisTarget(), redis.Options{
-			Prefix: prefix, TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, ByTagMax: cfg.RecallMax, AuditTTL: cfg.AuditTTL, Now: now,
+			Prefix: prefix, TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, ByTagMax: cfg.RecallMax, AuditTTL: cfg.AuditTTL, Lease: lease, Now: now,
 		})
 		if err != nil {
 			return stores{}, fmt.Errorf("REDIS_URL: %w", err)
@@ -97,7 +98,7 @@ func openStore(cfg config, log logrus.FieldLogger, now func() time.Time, prefix 
 		// Start-up has no deadline of its own; opening reads one local
 		// file (and migrates it once from JSON).
 		b, err := bolt.Open(cfg.StoreFile, bolt.Options{
-			TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, AuditTTL: cfg.AuditTTL, Now: now, Log: log,
+			TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, AuditTTL: cfg.AuditTTL, Lease: lease, Now: now, Log: log,
 		})
 		if err != nil {
 			return fail(fmt.Errorf("STORE_FILE: %w", err))
@@ -106,7 +107,7 @@ func openStore(cfg config, log logrus.FieldLogger, now func() time.Time, prefix 
 		log.WithFields(logrus.Fields{"file": cfg.StoreFile, "messages": b.Len()}).Info("ledger loaded")
 		return stores{ledger: b, dedup: dedup, audit: b.Audit(), states: states, close: closeAll}, nil
 	}
-	m, err := memory.New(memory.Options{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, Now: now})
+	m, err := memory.New(memory.Options{TTL: cfg.LedgerTTL, PerChat: cfg.LedgerPerCh, Lease: lease, Now: now})
 	if err != nil {
 		return fail(err)
 	}
