@@ -27,6 +27,21 @@ type autoRecaller struct {
 	backoff map[string]retryState // keys whose last auto-recall failed
 }
 
+// dueDeferrer is a ledger that keeps the retry schedule of failed
+// auto-recalls itself, shared by replicas and kept across restarts (the
+// Redis ledger: the due index's score is the next attempt). Due leaves a
+// deferred message out until it is due again, so a pass asks for one page.
+type dueDeferrer interface {
+	DeferDue(ctx context.Context, keys []string, base, max time.Duration) (map[string]time.Time, error)
+}
+
+// Pauses between auto-recall attempts of a message that keeps failing:
+// 2 s, 4 s, 8 s, … up to an hour.
+const (
+	retryBase = 2 * time.Second
+	retryMax  = time.Hour
+)
+
 // retryState is when a failed auto-recall is tried again.
 type retryState struct {
 	next     time.Time
@@ -61,7 +76,11 @@ func (a *autoRecaller) recallDue(ctx context.Context) int {
 	total := 0
 	for ctx.Err() == nil {
 		now := a.now()
-		due, err := a.ledger.Due(ctx, now, 0)
+		limit := 0 // the memory ledger: every due message, the local backoff filters
+		if _, shared := a.ledger.(dueDeferrer); shared {
+			limit = autoRecallBatch // deferred messages are not due: one page is enough
+		}
+		due, err := a.ledger.Due(ctx, now, limit)
 		if err != nil {
 			a.log.WithError(err).Warn("auto-recall: could not read due messages")
 			return total
@@ -80,6 +99,7 @@ func (a *autoRecaller) recallDue(ctx context.Context) int {
 		out := a.recaller.recallClaimed(ctx, claimed, Actor{Source: store.SourceTTL, Request: "ttl expired", Retry: a.allRetries(claimed)})
 		total += len(out.Recalled)
 		a.note(out, now)
+		a.deferFailed(ctx, out)
 		if len(out.Recalled) > 0 || len(out.Failed) > 0 {
 			a.log.WithFields(logrus.Fields{"recalled": len(out.Recalled), "failed": len(out.Failed)}).Info("auto-recall of expired messages")
 		}
@@ -121,6 +141,23 @@ func (a *autoRecaller) ready(due []store.Message, now time.Time) []string {
 	return keys
 }
 
+// deferFailed moves the failed keys' next attempt in a ledger that keeps
+// the schedule itself; a failure to do so is logged, the local backoff
+// still applying in this process.
+func (a *autoRecaller) deferFailed(ctx context.Context, out Outcome) {
+	d, shared := a.ledger.(dueDeferrer)
+	if !shared || len(out.Failed) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(out.Failed))
+	for k := range out.Failed {
+		keys = append(keys, k)
+	}
+	if _, err := d.DeferDue(ctx, keys, retryBase, retryMax); err != nil {
+		a.log.WithError(err).WithField("keys", len(keys)).Warn("auto-recall: could not defer the failed recalls in the ledger")
+	}
+}
+
 // note records which keys failed, doubling their pause, and forgets the rest.
 func (a *autoRecaller) note(out Outcome, now time.Time) {
 	a.mu.Lock()
@@ -131,7 +168,7 @@ func (a *autoRecaller) note(out Outcome, now time.Time) {
 	for k := range out.Failed {
 		st := a.backoff[k]
 		st.failures++
-		wait := min(time.Hour, time.Duration(1<<min(st.failures, 12))*time.Second)
+		wait := min(retryMax, retryBase<<min(st.failures-1, 12))
 		st.next = now.Add(wait)
 		a.backoff[k] = st
 	}

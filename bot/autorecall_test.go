@@ -109,3 +109,44 @@ func TestRecallOfKeysHeldElsewhereLeavesTheirClaim(t *testing.T) {
 	assert.Empty(t, got[0].Failure, "and no failure was written over it")
 	assert.Zero(t, h.fake.RecallAttempts(m.Key))
 }
+
+// deferringLedger is a ledger that keeps the retry schedule itself, as the
+// Redis ledger does: it records what it is asked.
+type deferringLedger struct {
+	store.Ledger
+	deferred [][]string
+	limits   []int
+}
+
+func (d *deferringLedger) DeferDue(_ context.Context, keys []string, base, max time.Duration) (map[string]time.Time, error) {
+	if base != 2*time.Second || max != time.Hour {
+		return nil, store.ErrInvalid
+	}
+	d.deferred = append(d.deferred, keys)
+	return map[string]time.Time{}, nil
+}
+
+func (d *deferringLedger) Due(ctx context.Context, now time.Time, limit int) ([]store.Message, error) {
+	d.limits = append(d.limits, limit)
+	return d.Ledger.Due(ctx, now, limit)
+}
+
+// With a ledger that keeps the retry schedule (shared by replicas, kept
+// across restarts), a failed auto-recall is deferred there, and a pass reads
+// one page of due messages rather than all of them.
+func TestAutoRecallDefersFailuresInASharedLedger(t *testing.T) {
+	var d *deferringLedger
+	h := newHarness(t, func(deps *bot.Deps, _ *bot.Config) {
+		d = &deferringLedger{Ledger: deps.Ledger}
+		deps.Ledger = d
+	})
+	stuck := h.post(ops, 1, func(o *bot.Outgoing) { o.TTL = time.Minute })[0]
+	h.fake.FailKey(stuck.Key, "message not found")
+	h.clock.Advance(time.Minute)
+	assert.Zero(t, bot.RecallDue(h.ctx, h.bot))
+	assert.Equal(t, [][]string{{stuck.Key}}, d.deferred)
+	require.NotEmpty(t, d.limits)
+	for _, l := range d.limits {
+		assert.Positive(t, l, "a page, never every due message")
+	}
+}

@@ -184,3 +184,9 @@ func ledgerSize(ledger store.Ledger) func(context.Context) (int, error) {
 
 // ledgerSizeEvery is how often a shared ledger is counted for the metrics.
 const ledgerSizeEvery = time.Minute
+
+// The Redis ledger keeps the auto-recall retry schedule itself (the bot
+// looks for this method), so replicas share it and it outlives restarts.
+var _ interface {
+	DeferDue(ctx context.Context, keys []string, base, max time.Duration) (map[string]time.Time, error)
+} = (*redis.Ledger)(nil)
