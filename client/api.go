@@ -191,6 +191,10 @@ type RecallResult struct {
 	Recalled []string `json:"recalled"`
 	// Failed maps each key that was not recalled to the reason, in words.
 	Failed map[string]string `json:"failed"`
+	// InFlight lists, for Last, those of the newest messages that another
+	// request was recalling at that moment: not selected, not failed, on
+	// their way out.
+	InFlight []string `json:"inFlight"`
 	// FailedCodes maps each failed key whose failure has a code (DingTalk's,
 	// or the server's own such as "dingrecall.notTracked") to it: decide by
 	// these, not by the words.

@@ -36,6 +36,11 @@ const (
 	// CodeUntracked (500): DingTalk posted the message but the ledger could
 	// not record it. Do not send it again.
 	CodeUntracked = "untracked"
+	// CodeOutcomeUnknown (502): DingTalk did not answer after the send went
+	// out, so the message may or may not be in the chat; the server keeps
+	// the send reserved and reports it. Do not send it again blindly:
+	// check the chat (or Messages) first.
+	CodeOutcomeUnknown = "outcome_unknown"
 )
 
 // Error is an error answer of the API: {"error": {"code", "message",

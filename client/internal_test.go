@@ -131,3 +131,19 @@ func TestAnswersThatAreNotTheAPIs(t *testing.T) {
 		})
 	}
 }
+
+// The recall result carries inFlight (the newest messages another request
+// was taking) and the failure codes as the server sends them.
+func TestRecallResultFields(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"selected":["k3"],"recalled":["k3"],"failed":{},"failedCodes":{},"inFlight":["k5","k4"],"dryRun":false}`))
+	}))
+	defer srv.Close()
+	c, err := New(srv.URL, "token")
+	require.NoError(t, err)
+	res, err := c.Recall(context.Background(), Last("cidA==", 3))
+	require.NoError(t, err)
+	require.Equal(t, []string{"k5", "k4"}, res.InFlight)
+	require.Equal(t, []string{"k3"}, res.Recalled)
+}
