@@ -32,7 +32,7 @@ const (
 	// EnvSentinel lists the Sentinels, in the same form.
 	EnvSentinel = "REDIS_SENTINEL_URL"
 	// EnvSentinelMaster is the master's name the Sentinels know.
-	EnvSentinelMaster = "REDIS_SENTINEL_MASTER"
+	EnvSentinelMaster = "REDIS_SENTINEL_TEST_MASTER"
 	// EnvRequire=1 makes a missing Redis fail the test instead of skip it.
 	EnvRequire = "DINGRECALL_REQUIRE_REDIS"
 )
