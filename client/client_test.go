@@ -18,7 +18,7 @@ import (
 // newClient is a client of s with opts.
 func newClient(t *testing.T, s *server, opts ...client.Option) *client.Client {
 	t.Helper()
-	c, err := client.New(s.url, s.token, opts...)
+	c, err := client.New(s.URL, s.Token, opts...)
 	require.NoError(t, err)
 	return c
 }
@@ -160,7 +160,7 @@ func TestRecall(t *testing.T) {
 		require.ElementsMatch(t, []string{a1, b1}, res.Selected)
 		require.Empty(t, res.Recalled)
 		require.True(t, res.Complete())
-		require.Empty(t, s.fake.Recalled())
+		require.Empty(t, s.Fake.Recalled())
 	})
 	t.Run("tag in one chat", func(t *testing.T) {
 		res, err := c.DryRun(ctx, client.Selection{Tag: "deploy-1", ConversationID: "cidB=="})
@@ -176,7 +176,7 @@ func TestRecall(t *testing.T) {
 		require.True(t, res.Complete())
 	})
 	t.Run("keys, one unknown and one refused by DingTalk", func(t *testing.T) {
-		s.fake.FailKey(a2, "the message is too old to recall")
+		s.Fake.FailKey(a2, "the message is too old to recall")
 		res, err := c.Recall(ctx, client.Keys("cidA==", a2, "no-such-key"))
 		require.NoError(t, err)
 		require.False(t, res.Complete())
@@ -185,7 +185,7 @@ func TestRecall(t *testing.T) {
 		require.Contains(t, res.Failed[a2], "too old")
 		require.Equal(t, "dingrecall.notTracked", res.FailedCodes["no-such-key"], "codes come as data")
 		require.NotContains(t, res.FailedCodes, a2, "DingTalk gave only words for it")
-		s.fake.ClearKeyFailure(a2)
+		s.Fake.ClearKeyFailure(a2)
 	})
 	t.Run("since", func(t *testing.T) {
 		res, err := c.Recall(ctx, client.Since("cidA==", time.Hour))
@@ -197,7 +197,7 @@ func TestRecall(t *testing.T) {
 		res, err := c.Recall(ctx, client.Tag("deploy-1"))
 		require.NoError(t, err)
 		require.Equal(t, []string{b1}, res.Recalled)
-		sorted := append([]string(nil), s.fake.Recalled()...)
+		sorted := append([]string(nil), s.Fake.Recalled()...)
 		sort.Strings(sorted)
 		want := []string{a1, a2, a3, b1}
 		sort.Strings(want)
@@ -290,7 +290,7 @@ func TestErrors(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("wrong token", func(t *testing.T) {
-		bad, err := client.New(s.url, "not-the-token")
+		bad, err := client.New(s.URL, "not-the-token")
 		require.NoError(t, err)
 		_, err = bad.Messages(ctx, "cidX==", 0)
 		e := apiError(t, err)
@@ -330,7 +330,7 @@ func TestErrors(t *testing.T) {
 		require.LessOrEqual(t, e.RetryAfter, time.Minute)
 	})
 	t.Run("DingTalk refusal is a 502 with DingTalk's code", func(t *testing.T) {
-		s.fake.FailCallWith(dingtalktest.PathGroupSend, 1, http.StatusBadRequest, "bot.stopped", "this bot is disabled")
+		s.Fake.FailCallWith(dingtalktest.PathGroupSend, 1, http.StatusBadRequest, "bot.stopped", "this bot is disabled")
 		_, err := c.Send(ctx, client.Message{ConversationID: "cidStopped==", Text: "refused"})
 		e := apiError(t, err)
 		require.Equal(t, http.StatusBadGateway, e.Status)
@@ -342,7 +342,7 @@ func TestErrors(t *testing.T) {
 
 func TestTimeoutAndCancel(t *testing.T) {
 	s := newServer(t, nil)
-	s.fake.SetLatency(10 * time.Second)
+	s.Fake.SetLatency(10 * time.Second)
 	ctx := context.Background()
 
 	short := newClient(t, s, client.WithTimeout(100*time.Millisecond))

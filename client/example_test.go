@@ -17,8 +17,8 @@ func exampleServer(env map[string]string) (string, string, func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	return s.url, s.token, func() {
-		if err := s.stop(); err != nil {
+	return s.URL, s.Token, func() {
+		if err := s.Stop(); err != nil {
 			log.Fatal(err)
 		}
 	}

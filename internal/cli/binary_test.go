@@ -71,7 +71,7 @@ func freePort(t *testing.T) string {
 func TestBinary(t *testing.T) {
 	bin := buildBinary(t)
 	s := newServer(t, nil)
-	env := []string{envURL + "=" + s.url, envToken + "=" + s.token}
+	env := []string{envURL + "=" + s.URL, envToken + "=" + s.Token}
 
 	var keys []string
 	t.Run("send prints the key; text from arguments or stdin", func(t *testing.T) {
@@ -83,7 +83,7 @@ func TestBinary(t *testing.T) {
 		r = runBinary(t, bin, "changelog:\n- fix 1\n", env, "send", "-c", "cidCI==", "--tag", "pipeline-1", "-")
 		require.Equal(t, ExitOK, r.code, r.stderr)
 		key := strings.TrimSpace(r.stdout)
-		m, ok := s.fake.Message(key)
+		m, ok := s.Fake.Message(key)
 		require.True(t, ok)
 		require.JSONEq(t, `{"content":"changelog:\n- fix 1"}`, m.MsgParam)
 		keys = append(keys, key)
@@ -114,11 +114,11 @@ func TestBinary(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(r.stdout), &res))
 		require.True(t, res.DryRun)
 		require.Equal(t, []string{keys[2], keys[1], keys[0]}, res.Selected)
-		require.Empty(t, s.fake.Recalled())
+		require.Empty(t, s.Fake.Recalled())
 	})
 	t.Run("recall exits 1 when a key fails", func(t *testing.T) {
-		s.fake.FailKey(keys[0], "the message is older than 24 hours")
-		defer s.fake.ClearKeyFailure(keys[0])
+		s.Fake.FailKey(keys[0], "the message is older than 24 hours")
+		defer s.Fake.ClearKeyFailure(keys[0])
 		r := runBinary(t, bin, "", env, "recall", "--tag", "pipeline-1")
 		require.Equal(t, ExitFailed, r.code, r.stderr)
 		require.Equal(t, "recalled "+keys[2]+"\nrecalled "+keys[1]+"\nfailed "+keys[0]+": the message is older than 24 hours\n3 selected, 2 recalled, 1 failed\n", r.stdout)
@@ -158,7 +158,7 @@ func TestBinary(t *testing.T) {
 		require.Equal(t, ExitUnavailable, r.code)
 		require.Contains(t, r.stderr, "connection refused")
 
-		s.fake.FailCallWith(dingtalktest.PathGroupSend, 1, http.StatusForbidden, "Forbidden.AccessDenied.ApiCountLimitForOrg", "the monthly quota is spent")
+		s.Fake.FailCallWith(dingtalktest.PathGroupSend, 1, http.StatusForbidden, "Forbidden.AccessDenied.ApiCountLimitForOrg", "the monthly quota is spent")
 		r = runBinary(t, bin, "", env, "send", "-c", "cidCI==", "over quota")
 		require.Equal(t, ExitUnavailable, r.code)
 		require.Contains(t, r.stderr, "502 Forbidden.AccessDenied.ApiCountLimitForOrg")
@@ -168,7 +168,7 @@ func TestBinary(t *testing.T) {
 			r := runBinary(t, bin, "", env, args...)
 			require.Equal(t, ExitOK, r.code, r.stderr)
 			require.Contains(t, r.stdout, "Examples:")
-			require.NotContains(t, r.stdout, s.token)
+			require.NotContains(t, r.stdout, s.Token)
 		}
 	})
 	t.Run("serve, and no arguments serves", func(t *testing.T) {

@@ -32,7 +32,7 @@ func runCLI(t *testing.T, s *server, stdin string, vars map[string]string, args 
 	t.Helper()
 	env := map[string]string{}
 	if s != nil {
-		env[envURL], env[envToken] = s.url, s.token
+		env[envURL], env[envToken] = s.URL, s.Token
 	}
 	for k, v := range vars {
 		env[k] = v
@@ -73,14 +73,14 @@ func TestSend(t *testing.T) {
 		r := runCLI(t, s, "", nil, "send", "-c", "cidOps==", "--tag", "deploy-1", "deploying", "v1.2.3")
 		require.Equal(t, ExitOK, r.code, r.stderr)
 		require.Regexp(t, keyLine, r.stdout)
-		m, ok := s.fake.Message(strings.TrimSpace(r.stdout))
+		m, ok := s.Fake.Message(strings.TrimSpace(r.stdout))
 		require.True(t, ok)
 		require.JSONEq(t, `{"content":"deploying v1.2.3"}`, m.MsgParam)
 	})
 	t.Run("stdin with -", func(t *testing.T) {
 		r := runCLI(t, s, "line one\nline two\n\n", nil, "send", "-c", "cidOps==", "-")
 		require.Equal(t, ExitOK, r.code, r.stderr)
-		m, ok := s.fake.Message(strings.TrimSpace(r.stdout))
+		m, ok := s.Fake.Message(strings.TrimSpace(r.stdout))
 		require.True(t, ok)
 		require.JSONEq(t, `{"content":"line one\nline two"}`, m.MsgParam)
 	})
@@ -91,12 +91,12 @@ func TestSend(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(r.stdout), &sent))
 		require.Equal(t, "cidOps==", sent.ConversationID)
 		require.Equal(t, 10*time.Minute, sent.ExpiresAt.Sub(sent.SentAt))
-		_, ok := s.fake.Message(sent.ProcessQueryKey)
+		_, ok := s.Fake.Message(sent.ProcessQueryKey)
 		require.True(t, ok)
 	})
 	t.Run("markdown", func(t *testing.T) {
 		key := sendKey(t, s, "cidOps==", "**v1** out", "--markdown", "Release")
-		m, _ := s.fake.Message(key)
+		m, _ := s.Fake.Message(key)
 		require.Equal(t, "sampleMarkdown", m.MsgKey)
 		require.JSONEq(t, `{"title":"Release","text":"**v1** out"}`, m.MsgParam)
 	})
@@ -109,7 +109,7 @@ func TestSend(t *testing.T) {
 	})
 	t.Run("flags beat the environment", func(t *testing.T) {
 		r := runCLI(t, nil, "", map[string]string{envURL: closedURL(t), envToken: "wrong"},
-			"send", "--url", s.url, "--token", s.token, "-c", "cidOps==", "from flags")
+			"send", "--url", s.URL, "--token", s.Token, "-c", "cidOps==", "from flags")
 		require.Equal(t, ExitOK, r.code, r.stderr)
 	})
 }
@@ -125,7 +125,7 @@ func TestRecall(t *testing.T) {
 		r := runCLI(t, s, "", nil, "recall", "--tag", "deploy-9", "--dry-run")
 		require.Equal(t, ExitOK, r.code, r.stderr)
 		require.Equal(t, "would recall "+b1+"\nwould recall "+a1+"\ndry run: 2 selected, nothing recalled\n", r.stdout)
-		require.Empty(t, s.fake.Recalled())
+		require.Empty(t, s.Fake.Recalled())
 
 		r = runCLI(t, s, "", nil, "recall", "--tag", "deploy-9", "--dry-run", "--json")
 		require.Equal(t, ExitOK, r.code, r.stderr)
@@ -135,8 +135,8 @@ func TestRecall(t *testing.T) {
 		require.Equal(t, []string{b1, a1}, res.Selected)
 	})
 	t.Run("a failed key exits 1 and says why", func(t *testing.T) {
-		s.fake.FailKey(a3, "the robot lacks the recall permission")
-		defer s.fake.ClearKeyFailure(a3)
+		s.Fake.FailKey(a3, "the robot lacks the recall permission")
+		defer s.Fake.ClearKeyFailure(a3)
 		r := runCLI(t, s, "", nil, "recall", "-c", "cidA==", "--last", "1")
 		require.Equal(t, ExitFailed, r.code, r.stderr)
 		require.Equal(t, "failed "+a3+": the robot lacks the recall permission\n1 selected, 0 recalled, 1 failed\n", r.stdout)
@@ -275,12 +275,12 @@ func TestExitCodes(t *testing.T) {
 		{
 			name: "DingTalk refuses: 502", args: []string{"send", "-c", "cidStopped==", "hi"}, code: ExitUnavailable, stderr: "502 bot.stopped: the bot is off",
 			before: func() {
-				s.fake.FailCallWith(dingtalktest.PathGroupSend, 1, http.StatusBadRequest, "bot.stopped", "the bot is off")
+				s.Fake.FailCallWith(dingtalktest.PathGroupSend, 1, http.StatusBadRequest, "bot.stopped", "the bot is off")
 			},
 		},
 		{
 			name: "no answer in time", args: []string{"send", "-c", "cidSlow==", "--timeout", "100ms", "hi"}, code: ExitUnavailable, stderr: "deadline exceeded",
-			before: func() { s.fake.SetLatency(5 * time.Second) },
+			before: func() { s.Fake.SetLatency(5 * time.Second) },
 		},
 	}
 	for _, tc := range cases {
@@ -288,7 +288,7 @@ func TestExitCodes(t *testing.T) {
 			if tc.before != nil {
 				tc.before()
 			}
-			defer s.fake.SetLatency(0)
+			defer s.Fake.SetLatency(0)
 			r := runCLI(t, s, tc.stdin, tc.vars, tc.args...)
 			require.Equal(t, tc.code, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
 			require.Regexp(t, tc.stderr, r.stderr)
@@ -296,7 +296,7 @@ func TestExitCodes(t *testing.T) {
 			if tc.code == ExitUsage {
 				require.Contains(t, r.stderr, "--help' for usage.")
 			}
-			require.NotContains(t, r.stderr, s.token)
+			require.NotContains(t, r.stderr, s.Token)
 		})
 	}
 }
@@ -324,7 +324,7 @@ func TestHelp(t *testing.T) {
 
 func TestServeAndHealthcheck(t *testing.T) {
 	s := newServer(t, nil)
-	_, port, err := net.SplitHostPort(strings.TrimPrefix(s.url, "http://"))
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(s.URL, "http://"))
 	require.NoError(t, err)
 
 	r := runCLI(t, nil, "", map[string]string{"LISTEN_ADDR": "127.0.0.1:" + port}, "healthcheck")
