@@ -184,7 +184,7 @@ func TestRecallOutlivesItsCaller(t *testing.T) {
 // failure: its messages stay tracked, free to be recalled again, and the
 // audit says it was cut short, not "context deadline exceeded".
 func TestRecallCutShortRecordsNoFailure(t *testing.T) {
-	h := newHarness(t, func(_ *bot.Deps, c *bot.Config) { c.WorkBudget = time.Second })
+	h := newHarness(t, func(_ *bot.Deps, c *bot.Config) { c.WorkBudget = 5 * time.Second })
 	msgs := h.post(ops, 2)
 	h.fake.SetLatency(time.Hour)
 	out, err := h.bot.Recall(h.ctx, bot.Selection{ChatID: ops, Last: 2}, bot.Actor{Source: store.SourceAPI})
