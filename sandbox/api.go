@@ -134,6 +134,19 @@ type sayResponse struct {
 	CallbackError  string `json:"callbackError,omitempty"`
 }
 
+// chatAndUser is the page's chat slug and the staff ID a person acts as,
+// checked: the chat must be on the page, the ID one DingTalk could have.
+func (s *sim) chatAndUser(slug, user string) (*chat, *reqError) {
+	ch, ok := s.chatOf(slug)
+	if !ok {
+		return nil, badRequest("chat", "no chat %q on the page", slug)
+	}
+	if !validStaffID(user) {
+		return nil, badRequest("user", "want a staff ID of letters, digits and -_.@ (at most 64), got %q", user)
+	}
+	return ch, nil
+}
+
 // say answers POST /sandbox/api/say: it posts what a person typed to the
 // app's /dingtalk/callback, signed as DingTalk signs it.
 func (s *sim) say(c *gin.Context) {
@@ -142,13 +155,9 @@ func (s *sim) say(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	ch, ok := s.chatOf(req.Chat)
-	if !ok {
-		fail(c, badRequest("chat", "no chat %q on the page", req.Chat))
-		return
-	}
-	if !validStaffID(req.User) {
-		fail(c, badRequest("user", "want a staff ID of letters, digits and -_.@ (at most 64), got %q", req.User))
+	ch, rerr := s.chatAndUser(req.Chat, req.User)
+	if rerr != nil {
+		fail(c, rerr)
 		return
 	}
 	if ch.Kind == kindOTO && req.User != ch.Owner {

@@ -103,13 +103,9 @@ func (s *sim) click(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	ch, ok := s.chatOf(req.Chat)
-	if !ok {
-		fail(c, badRequest("chat", "no chat %q on the page", req.Chat))
-		return
-	}
-	if !validStaffID(req.User) {
-		fail(c, badRequest("user", "want a staff ID of letters, digits and -_.@ (at most 64), got %q", req.User))
+	ch, rerr := s.chatAndUser(req.Chat, req.User)
+	if rerr != nil {
+		fail(c, rerr)
 		return
 	}
 	card, ok := s.d.Fake.CardByCarrier(req.Key)

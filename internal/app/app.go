@@ -150,11 +150,6 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 	if err != nil {
 		return err
 	}
-	if st.persist != nil {
-		// Registered before the workers, so stopped after them: the last
-		// save holds everything they did.
-		sup.spawn("STORE_FILE saver", context.WithoutCancel(ctx), st.persist)
-	}
 	ledger := st.ledger
 	if cfg.Sandbox {
 		// The page's chats are known by name from the start, as a real

@@ -31,10 +31,6 @@ type stores struct {
 	dedup  store.Deduper
 	audit  store.Audit
 	states store.States
-	// persist is a saver to run beside the app, nil when there is none.
-	// No store needs one since STORE_FILE is a database that every change
-	// is committed to before it returns (store/bolt).
-	persist func(context.Context)
 	// migrate puts the store's key layout in place, to run beside the app
 	// from start-up until it is done; nil when there is nothing to do.
 	migrate func(context.Context)
