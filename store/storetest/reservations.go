@@ -401,16 +401,7 @@ func testInFlight(t *testing.T, f Factory) {
 
 func testInFlightConcurrent(t *testing.T, f Factory) {
 	e := newEnv(t, f)
-	var want []string
-	for i := range 200 {
-		k := fmt.Sprintf("k%03d", i)
-		if i%9 == 0 {
-			e.record(msg(k, "cid-a", i, reply))
-			continue
-		}
-		e.record(msg(k, "cid-a", i))
-		want = append(want, k)
-	}
+	want := e.fillChat(200, 9)
 	// Recalls run at once, each taking among the newest and removing what
 	// it took, until the chat is empty.
 	const workers = 12

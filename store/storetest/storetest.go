@@ -382,18 +382,25 @@ func testNewestPeeksTakeNewestClaims(t *testing.T, f Factory) {
 	assert.Equal(t, []string{"k6", "k5", "k4", "k3", "k2", "k1"}, e.list("cid-a"), "List shows claimed messages")
 }
 
-func testTakeNewestConcurrent(t *testing.T, f Factory) {
-	e := newEnv(t, f)
+// fillChat records n messages k000… into cid-a, one in every replyEvery a
+// command reply, and returns the keys of the others (what recalls take).
+func (e *env) fillChat(n, replyEvery int) []string {
 	var want []string
-	for i := range 300 {
+	for i := range n {
 		k := fmt.Sprintf("k%03d", i)
-		if i%7 == 0 {
+		if i%replyEvery == 0 {
 			e.record(msg(k, "cid-a", i, reply))
 			continue
 		}
 		e.record(msg(k, "cid-a", i))
 		want = append(want, k)
 	}
+	return want
+}
+
+func testTakeNewestConcurrent(t *testing.T, f Factory) {
+	e := newEnv(t, f)
+	want := e.fillChat(300, 7)
 
 	const workers = 20
 	var (
