@@ -52,11 +52,17 @@ type Deps struct {
 	// Holder names this process in the reservations it writes ahead of
 	// each send, for operators; "" for the host name and process ID.
 	Holder string
+	// Fleet, when set, is the set of bots this one belongs to: an admin's
+	// "recall ... for <bot>" is handed to the bot it names. New does not
+	// add the bot to it (Fleet.Add does).
+	Fleet *Fleet
 }
 
 // Config is the bot's behaviour. New refuses values out of range; a zero
 // value marked as defaulted takes that default.
 type Config struct {
+	// Name is the bot's name in a fleet (BOTS_FILE); "" for DefaultBot.
+	Name string
 	// RecallMax is the largest N one command may recall, at least 1
 	// (RECALL_MAX).
 	RecallMax int
@@ -129,6 +135,9 @@ func (c *Config) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	if c.Name == "" {
+		c.Name = DefaultBot
 	}
 	if c.RecallMax < 1 {
 		bad("RecallMax is %d: want at least 1", c.RecallMax)
@@ -273,6 +282,8 @@ type Bot struct {
 	now    func() time.Time
 	// reactor puts and takes off the acknowledgement reactions.
 	reactor Reactor
+	// fleet is Deps.Fleet, nil for a bot on its own.
+	fleet *Fleet
 
 	reg      *Registry
 	commands map[string]func(context.Context, Request) (Reply, error)
@@ -304,6 +315,10 @@ func New(deps Deps, cfg Config) (*Bot, error) {
 	b := &Bot{
 		cfg: cfg, ledger: deps.Ledger, audit: deps.Audit, states: deps.States, tpl: deps.Templates,
 		log: deps.Log, obs: deps.Observer, now: deps.Now, reg: DefaultRegistry(), reactor: deps.DingTalk,
+		fleet: deps.Fleet,
+	}
+	if deps.Fleet != nil {
+		b.reg.SetBots(deps.Fleet.Names())
 	}
 	b.commands = map[string]func(context.Context, Request) (Reply, error){
 		CmdRecall: b.runRecall, CmdRestore: b.runRestore, CmdChats: b.runChats, CmdHelp: b.runHelp,

@@ -19,7 +19,7 @@ import (
 // withPreviewCard gives reply (the text preview of the pending recall p)
 // the preview card to send instead, when the bot's cards have buttons.
 func (b *Bot) withPreviewCard(req Request, p pending, data templates.PreviewData, reply Reply) Reply {
-	if b.cards == nil || !b.cards.buttons {
+	if b.cards == nil || !b.cards.buttons || req.Delegated {
 		return reply
 	}
 	asker := req.Event.Nick

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,10 @@ type Command struct {
 	// Reason is why, for "recall N <reason>" ("recall 3 wrong env"): the
 	// words after N, the first holding a letter. A tombstone shows it.
 	Reason string
+	// Bot is the bot named with a trailing "for <bot>" ("recall 3 in ops
+	// for alerts"): the command acts on what that bot sent. Empty for the
+	// bot that received the command.
+	Bot string
 }
 
 // Parse errors. Text that names no command, or a command with words it does
@@ -135,6 +140,9 @@ type Spec struct {
 	Usages []Usage
 	// Parse turns the text after the command word into a Command.
 	Parse func(args string, max int) (Command, error)
+	// ForBot is true for a command that may end with "for <bot>", naming
+	// one of the registry's other bots (SetBots).
+	ForBot bool
 }
 
 // Usage is one help line: how to type it in each language, and the template
@@ -149,6 +157,27 @@ type Usage struct {
 type Registry struct {
 	specs []Spec
 	words map[string]*Spec
+	// bots are the names "for <bot>" may give (SetBots).
+	bots []string
+}
+
+// SetBots sets the bot names a trailing "for <bot>" may give. Words after
+// "for" that name no bot stay part of the arguments (a reason or a chat
+// title), so one bot alone parses exactly as before.
+func (r *Registry) SetBots(names []string) { r.bots = slices.Clone(names) }
+
+// cutBot splits a trailing "for <bot>" off args: the last two words, the
+// first "for" (any case) and the second one of bots.
+func cutBot(args string, bots []string) (rest, botName string) {
+	f := fieldsAt(args)
+	if len(f) < 2 {
+		return args, ""
+	}
+	word, name := f[len(f)-2], f[len(f)-1]
+	if fold(word.text) != "for" || !slices.Contains(bots, name.text) {
+		return args, ""
+	}
+	return strings.TrimSpace(args[:word.at]), name.text
 }
 
 // NewRegistry builds a registry, failing on a command without a name or
@@ -195,7 +224,17 @@ func (r *Registry) Parse(text string, max int) (Command, error) {
 	if s == nil {
 		return Command{}, &UnknownError{Text: text, Suggestion: r.suggest(text, max)}
 	}
+	botName := ""
+	if s.ForBot {
+		args, botName = cutBot(args, r.bots)
+	}
 	cmd, err := s.Parse(args, max)
+	if err == nil && botName != "" {
+		if cmd.Sub == SubConfirm {
+			err = &argsError{fix: SubConfirm} // a pending recall knows its bot
+		}
+		cmd.Bot = botName
+	}
 	var ae *argsError
 	if errors.As(err, &ae) {
 		return Command{}, &UnknownError{Text: text, Suggestion: strings.TrimSpace(word + " " + ae.fix)}
@@ -718,7 +757,7 @@ func parseNoArgs(name string) func(string, int) (Command, error) {
 // DefaultRegistry is the registry of the commands of interface.md.
 func DefaultRegistry() *Registry {
 	r, err := NewRegistry(
-		Spec{Name: CmdRecall, Aliases: []string{"撤回"}, Parse: parseRecall, Usages: []Usage{
+		Spec{Name: CmdRecall, Aliases: []string{"撤回"}, Parse: parseRecall, ForBot: true, Usages: []Usage{
 			{Text: map[string]string{"en": "recall [N]", "zh": "撤回 [N]"}, Summary: templates.CommandName("recall")},
 			{Text: map[string]string{"en": "recall [N], quoting a message", "zh": "撤回 [N]（引用一条消息）"}, Summary: templates.CommandName("recall-quote")},
 			{Text: map[string]string{"en": "recall preview N", "zh": "撤回 预览 N"}, Summary: templates.CommandName("recall-preview")},

@@ -30,6 +30,9 @@ const auditShown = 10
 
 // runRecall runs recall and its subcommands.
 func (b *Bot) runRecall(ctx context.Context, req Request) (Reply, error) {
+	if name := req.Command.Bot; name != "" && name != b.cfg.Name {
+		return b.delegate(ctx, req, name)
+	}
 	cmd := req.Command
 	if cmd.Sub == SubConfirm {
 		return b.confirm(ctx, req)
@@ -148,8 +151,10 @@ func (b *Bot) cancelPending(ctx context.Context, ev Event, log logrus.FieldLogge
 	if ev.StaffID == "" {
 		return
 	}
-	if err := b.states.DeleteState(ctx, pendingKey(ev)); err != nil {
-		log.WithError(err).Warn("could not cancel a pending recall")
+	for _, bb := range append([]*Bot{b}, b.peers()...) {
+		if err := bb.states.DeleteState(ctx, pendingKey(ev)); err != nil {
+			log.WithError(err).Warn("could not cancel a pending recall")
+		}
 	}
 }
 
@@ -221,8 +226,26 @@ func (b *Bot) confirm(ctx context.Context, req Request) (Reply, error) {
 	if err != nil {
 		return Reply{}, fmt.Errorf("read a pending recall: %w", err)
 	}
+	if !ok {
+		// A recall asked "for <bot>" is pending with that bot.
+		for _, peer := range b.peers() {
+			if raw, ok, err = peer.states.TakeState(ctx, pendingKey(req.Event)); err != nil || ok {
+				if err != nil {
+					return Reply{}, fmt.Errorf("read a pending recall: %w", err)
+				}
+				req.Delegated = true
+				return peer.confirmPending(ctx, req, raw)
+			}
+		}
+	}
+	return b.confirmPending(ctx, req, raw)
+}
+
+// confirmPending recalls what the pending recall raw (empty for none)
+// previewed.
+func (b *Bot) confirmPending(ctx context.Context, req Request, raw string) (Reply, error) {
 	var p pending
-	if !ok || json.Unmarshal([]byte(raw), &p) != nil || len(p.Keys) == 0 {
+	if raw == "" || json.Unmarshal([]byte(raw), &p) != nil || len(p.Keys) == 0 {
 		return failed(b.render(templates.NothingToConfirm, nil, req.Log)), nil
 	}
 	// Exactly what the preview showed: messages sent since are not taken.

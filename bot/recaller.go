@@ -82,6 +82,9 @@ type Selection struct {
 	// Max, when positive, caps how many messages a Tag or Since selection
 	// takes, the newest first.
 	Max int
+	// Bot names the bot whose messages are selected, for a Fleet; "" for
+	// DefaultBot (or the only bot). A Bot itself ignores it.
+	Bot string
 }
 
 // Actor is who asked for a recall, for the audit log.

@@ -19,6 +19,10 @@ type Request struct {
 	Event   Event
 	Command Command
 	Log     logrus.FieldLogger
+	// Delegated marks a command another bot of the fleet received and
+	// handed over ("for <bot>"): its reply goes out through that bot, so
+	// it carries no card whose buttons would come back to this one.
+	Delegated bool
 }
 
 // Reply is a command's answer: its text and the template it came from.
@@ -75,6 +79,7 @@ var (
 	errNotAllowedHere = &refusal{templates.RefuseRecall, "not allowed to recall in this chat"}
 	errAdminOnly      = &refusal{templates.RefuseAdmin, "this command is for recall admins"}
 	errAdminElsewhere = &refusal{templates.RefuseAdmin, "acting in another chat is for recall admins"}
+	errAdminOtherBot  = &refusal{templates.RefuseAdmin, "acting on another bot's messages is for recall admins"}
 )
 
 // refusal is a command the sender may not run: the refusal's template and

@@ -74,6 +74,9 @@ type Outgoing struct {
 	TTL time.Duration
 	// Reply marks the bot's own command replies, which recall N skips.
 	Reply bool
+	// Bot names the bot that sends it, for a Fleet; "" for DefaultBot (or
+	// the only bot). A Bot itself ignores it.
+	Bot string
 }
 
 // sender is the one path every message of the bot goes out by: it writes

@@ -155,6 +155,8 @@ type sendRequest struct {
 	Card           *cardBody       `json:"card"`
 	Tag            string          `json:"tag"`
 	TTL            string          `json:"ttl"`
+	// Bot names the bot that sends it (BOTS_FILE); empty for the default.
+	Bot string `json:"bot"`
 }
 
 // markdownBody is the "markdown" content of a send.
@@ -237,7 +239,7 @@ func (r *sendRequest) outgoing(maxTTL time.Duration) (bot.Outgoing, error) {
 	if err := o.Message.Validate(); err != nil {
 		return o, badField(field, "%s", strings.TrimPrefix(err.Error(), dingtalk.ErrInvalidMessage.Error()+": "))
 	}
-	o.Tag = r.Tag
+	o.Tag, o.Bot = r.Tag, r.Bot
 	if r.TTL != "" {
 		ttl, err := time.ParseDuration(r.TTL)
 		if err != nil || ttl <= 0 || ttl > maxTTL {
@@ -288,7 +290,7 @@ func (h *handler) sendMessage(c *gin.Context) {
 		h.writeError(c, err)
 		return
 	}
-	resp := gin.H{"processQueryKey": m.Key, "conversationId": m.ChatID, "sentAt": m.SentAt.UTC().Format(time.RFC3339Nano)}
+	resp := gin.H{"processQueryKey": m.Key, "conversationId": m.ChatID, "sentAt": m.SentAt.UTC().Format(time.RFC3339Nano), "bot": botName(m.Bot)}
 	if !m.ExpiresAt.IsZero() {
 		resp["expiresAt"] = m.ExpiresAt.UTC().Format(time.RFC3339Nano)
 	}
@@ -306,11 +308,13 @@ type recallRequest struct {
 	DryRun         bool     `json:"dryRun"`
 	// Reason says why, for the tombstones of cards (RECALL_MODE=tombstone).
 	Reason string `json:"reason"`
+	// Bot names the bot whose messages are recalled; empty for the default.
+	Bot string `json:"bot"`
 }
 
 // selection validates the request and turns it into a bot.Selection.
 func (r *recallRequest) selection(max int) (bot.Selection, error) {
-	sel := bot.Selection{ChatID: r.ConversationID, Keys: r.Keys, Max: max}
+	sel := bot.Selection{ChatID: r.ConversationID, Keys: r.Keys, Max: max, Bot: r.Bot}
 	if r.UserID != "" {
 		if r.ConversationID != "" {
 			return sel, badField("userId", "give conversationId or userId, not both")
@@ -437,6 +441,14 @@ func (h *handler) recall(c *gin.Context) {
 	c.JSON(http.StatusOK, resp)
 }
 
+// botName is the name the API shows for a store's bot ("" is the default).
+func botName(name string) string {
+	if name == "" {
+		return bot.DefaultBot
+	}
+	return name
+}
+
 // appendKeys appends the keys of msgs to keys.
 func appendKeys(keys []string, msgs []store.Message) []string {
 	for _, m := range msgs {
@@ -460,6 +472,8 @@ type messageJSON struct {
 	// FailureCode its code alone; both empty when there is none.
 	Failure     string `json:"failure"`
 	FailureCode string `json:"failureCode"`
+	// Bot is the bot that sent it.
+	Bot string `json:"bot"`
 }
 
 // listMessages is GET /api/v1/conversations/{conversationId}/messages.
@@ -478,7 +492,7 @@ func (h *handler) listMessages(c *gin.Context) {
 		}
 		limit = n
 	}
-	msgs, err := h.d.Bot.List(c.Request.Context(), id, limit)
+	msgs, err := h.d.Bot.List(c.Request.Context(), c.Query("bot"), id, limit)
 	if err != nil {
 		h.writeError(c, err)
 		return
@@ -489,6 +503,7 @@ func (h *handler) listMessages(c *gin.Context) {
 			ProcessQueryKey: m.Key, ConversationID: m.ChatID, ChatType: string(m.Kind),
 			MsgKey: m.MsgKey, MsgParam: m.MsgParam, Tag: m.Tag,
 			SentAt: m.SentAt.UTC().Format(time.RFC3339Nano), Reply: m.Reply, Failure: m.Failure.String(), FailureCode: m.Failure.Code,
+			Bot: botName(m.Bot),
 		}
 		if !m.ExpiresAt.IsZero() {
 			at := m.ExpiresAt.UTC().Format(time.RFC3339Nano)
@@ -511,13 +526,14 @@ func (h *handler) auditLog(c *gin.Context) {
 		}
 		limit = n
 	}
-	entries, err := h.d.Bot.AuditLog(c.Request.Context(), c.Query("conversationId"), limit)
+	entries, err := h.d.Bot.AuditLog(c.Request.Context(), c.Query("bot"), c.Query("conversationId"), limit)
 	if err != nil {
 		h.writeError(c, err)
 		return
 	}
 	out := make([]auditEntryJSON, 0, len(entries))
 	for _, e := range entries {
+		e.Bot = botName(e.Bot)
 		j := auditEntryJSON{AuditEntry: e, Items: make([]auditItemJSON, 0, len(e.Items))}
 		for _, it := range e.Items {
 			j.Items = append(j.Items, auditItemJSON{AuditItem: it, SentAt: it.SentAt})

@@ -82,7 +82,7 @@ func TestSendMessage(t *testing.T) {
 	decode(t, rec, &out)
 	assert.Equal(t, map[string]string{
 		"processQueryKey": "pqk-1", "conversationId": "cidA==",
-		"sentAt": "2026-11-26T10:00:01Z", "expiresAt": "2026-11-26T10:10:00Z",
+		"sentAt": "2026-11-26T10:00:01Z", "expiresAt": "2026-11-26T10:10:00Z", "bot": "default",
 	}, out)
 	require.Len(t, r.bot.sent, 1)
 	assert.Equal(t, bot.Outgoing{Kind: store.KindGroup, ChatID: "cidA==", Message: dingtalk.Text("deploy started"), Tag: "deploy-1", TTL: 10 * time.Minute}, r.bot.sent[0])
@@ -333,8 +333,8 @@ func TestListMessages(t *testing.T) {
 	rec := r.do(http.MethodGet, "/api/v1/conversations/a%2Fb/messages?limit=5", "")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.JSONEq(t, `{"messages":[
-		{"processQueryKey":"k2","conversationId":"a/b","chatType":"group","msgKey":"sampleText","msgParam":"{\"content\":\"x\"}","tag":"t","sentAt":"2026-11-26T10:00:00Z","reply":false,"expiresAt":"2026-11-26T11:00:00Z","failure":"","failureCode":""},
-		{"processQueryKey":"k1","conversationId":"a/b","chatType":"group","msgKey":"sampleMarkdown","msgParam":"","tag":"","sentAt":"2026-11-26T09:59:00Z","reply":true,"expiresAt":null,"failure":"bot.stopped: robot disabled","failureCode":"bot.stopped"}
+		{"processQueryKey":"k2","conversationId":"a/b","chatType":"group","msgKey":"sampleText","msgParam":"{\"content\":\"x\"}","tag":"t","sentAt":"2026-11-26T10:00:00Z","reply":false,"expiresAt":"2026-11-26T11:00:00Z","failure":"","failureCode":"","bot":"default"},
+		{"processQueryKey":"k1","conversationId":"a/b","chatType":"group","msgKey":"sampleMarkdown","msgParam":"","tag":"","sentAt":"2026-11-26T09:59:00Z","reply":true,"expiresAt":null,"failure":"bot.stopped: robot disabled","failureCode":"bot.stopped","bot":"default"}
 	]}`, rec.Body.String())
 	assert.Equal(t, []string{"a/b"}, r.bot.listChats, "an escaped / belongs to the ID")
 	assert.Equal(t, []int{5}, r.bot.listLimit)
@@ -373,12 +373,12 @@ func TestAuditLogAPI(t *testing.T) {
 	rec := r.do(http.MethodGet, "/api/v1/audit?conversationId=cidA%3D%3D&limit=10", "")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.JSONEq(t, `{"entries":[
-		{"id":"a1","at":"2026-11-26T09:59:00Z","action":"recall","source":"api","staffId":"","nick":"","conversationId":"cidA==","request":"2 keys","ref":"",
+		{"id":"a1","at":"2026-11-26T09:59:00Z","action":"recall","source":"api","staffId":"","nick":"","conversationId":"cidA==","request":"2 keys","ref":"","bot":"default",
 		 "items":[
 			{"processQueryKey":"k1","conversationId":"cidA==","chatType":"group","msgKey":"sampleText","msgParam":"","sentAt":"2026-11-26T09:00:00Z","result":"recalled"},
 			{"processQueryKey":"gone","conversationId":"","chatType":"","msgKey":"","msgParam":"","result":"failed","reason":"not tracked"}
 		 ]},
-		{"id":"a0","at":"2026-11-26T09:59:00Z","action":"restore","source":"command","staffId":"s1","nick":"Ann","conversationId":"cidA==","request":"","ref":"a-1","items":[]}
+		{"id":"a0","at":"2026-11-26T09:59:00Z","action":"restore","source":"command","staffId":"s1","nick":"Ann","conversationId":"cidA==","request":"","ref":"a-1","bot":"default","items":[]}
 	]}`, rec.Body.String())
 	assert.NotContains(t, rec.Body.String(), "0001-01-01", "an unknown time is left out")
 	assert.Equal(t, []string{"cidA=="}, r.bot.auditChats)

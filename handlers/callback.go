@@ -13,13 +13,19 @@ import (
 // MaxBodyBytes is the largest request body accepted (1 MiB).
 const MaxBodyBytes = 1 << 20
 
-// callback is POST /dingtalk/callback: verify the signature before reading
+// callback is POST /dingtalk/callback/<bot> (and the plain path for the
+// default bot): verify the signature with that bot's secret before reading
 // anything, bound and decode the body, and hand it to the bot's intake
 // (which drops a msgId seen before and queues the command); answer 200 at
 // once.
-func (h *handler) callback(c *gin.Context) {
-	log := h.requestLogger(c)
-	if err := dingtalk.VerifySignature(c.Request.Header, h.d.AppSecret, h.d.Now()); err != nil {
+func (h *handler) callback(bot Callback) gin.HandlerFunc {
+	return func(c *gin.Context) { h.serveCallback(c, bot) }
+}
+
+// serveCallback serves one callback of bot.
+func (h *handler) serveCallback(c *gin.Context, bot Callback) {
+	log := h.requestLogger(c).WithField("bot", bot.Name)
+	if err := dingtalk.VerifySignature(c.Request.Header, bot.AppSecret, h.d.Now()); err != nil {
 		log.WithField("remote", c.ClientIP()).WithError(err).Warn("callback refused: bad signature")
 		h.d.Metrics.Callback("bad_signature")
 		h.writeError(c, err)
@@ -38,7 +44,7 @@ func (h *handler) callback(c *gin.Context) {
 		h.writeError(c, err)
 		return
 	}
-	outcome, err := h.d.Bot.Accept(c.Request.Context(), cb, c.GetString(ctxRequestID))
+	outcome, err := bot.Bot.Accept(c.Request.Context(), cb, c.GetString(ctxRequestID))
 	h.d.Metrics.Callback(outcome)
 	if err != nil {
 		h.writeError(c, err)

@@ -85,8 +85,11 @@ func (h *handler) writeError(c *gin.Context, err error) {
 	var dt *dingtalk.APIError
 	var dup *bot.DuplicateError
 	var burst *bot.BurstError
+	var botErr *bot.BotError
 	switch {
 	case errors.As(err, &ae):
+	case errors.As(err, &botErr):
+		ae = &apiError{status: http.StatusBadRequest, code: "invalid_request", field: "bot", message: botErr.Error()}
 	case errors.As(err, &dup):
 		c.AbortWithStatusJSON(http.StatusConflict, gin.H{"error": gin.H{"code": "duplicate", "message": dup.Error()}, "processQueryKey": dup.Key})
 		return

@@ -85,9 +85,14 @@ func newRealRouter(tb testing.TB, level logrus.Level) *realRouter {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	fleet := bot.NewFleet(bot.DefaultBot)
+	if err := fleet.Add(b); err != nil {
+		tb.Fatal(err)
+	}
 	router := New(Deps{
-		AppSecret: fake.AppSecret(), APIToken: fuzzAPIToken, RecallMax: 100, MaxTTL: 24*time.Hour - time.Second,
-		Bot: b, Now: time.Now, Log: log, Metrics: metrics.New(),
+		Callbacks: []Callback{{Name: DefaultCallback, AppSecret: fake.AppSecret(), Bot: b}},
+		APIToken:  fuzzAPIToken, RecallMax: 100, MaxTTL: 24*time.Hour - time.Second,
+		Bot: fleet, Now: time.Now, Log: log, Metrics: metrics.New(),
 	})
 	return &realRouter{Handler: router, fake: fake, bot: b}
 }

@@ -57,11 +57,13 @@ type fakeBot struct {
 	listMsgs  []store.Message
 	listErr   error
 	listChats []string
+	listBots  []string
 	listLimit []int
 
 	entries     []store.AuditEntry
 	auditErr    error
 	auditChats  []string
+	auditBots   []string
 	auditLimits []int
 
 	pingErr error
@@ -102,14 +104,16 @@ func (f *fakeBot) Recall(_ context.Context, sel bot.Selection, by bot.Actor) (bo
 func (f *fakeBot) TooOldReason() string { return "too old: test" }
 
 // List records the chat and limit.
-func (f *fakeBot) List(_ context.Context, chatID string, limit int) ([]store.Message, error) {
+func (f *fakeBot) List(_ context.Context, botName, chatID string, limit int) ([]store.Message, error) {
+	f.listBots = append(f.listBots, botName)
 	f.listChats = append(f.listChats, chatID)
 	f.listLimit = append(f.listLimit, limit)
 	return f.listMsgs, f.listErr
 }
 
 // AuditLog records the chat and limit.
-func (f *fakeBot) AuditLog(_ context.Context, chatID string, limit int) ([]store.AuditEntry, error) {
+func (f *fakeBot) AuditLog(_ context.Context, botName, chatID string, limit int) ([]store.AuditEntry, error) {
+	f.auditBots = append(f.auditBots, botName)
 	f.auditChats = append(f.auditChats, chatID)
 	f.auditLimits = append(f.auditLimits, limit)
 	return f.entries, f.auditErr

@@ -28,11 +28,8 @@ import (
 // recalls the API's messages, and reads the ledger and the audit log. The
 // handlers speak HTTP and hand everything else to it.
 type Bot interface {
-	// Accept takes a callback, with the ID of the request that brought it:
-	// it answers the outcome for the metrics (ok, duplicate or busy) and an
-	// error when the callback could not be queued.
-	Accept(ctx context.Context, cb *dingtalk.Callback, requestID string) (string, error)
-	// Send sends one API message through the guards and records it.
+	// Send sends one API message through the guards and records it, by
+	// the bot o.Bot names ("" for the default one).
 	Send(ctx context.Context, o bot.Outgoing) (store.Message, error)
 	// Preview returns what Recall would take, recalling nothing.
 	Preview(ctx context.Context, sel bot.Selection) ([]store.Message, error)
@@ -40,19 +37,48 @@ type Bot interface {
 	Recall(ctx context.Context, sel bot.Selection, by bot.Actor) (bot.Outcome, error)
 	// TooOldReason is the failure reason of a message too old to recall.
 	TooOldReason() string
-	// List returns a chat's tracked messages, newest first; at most limit,
-	// or all when limit <= 0.
-	List(ctx context.Context, chatID string, limit int) ([]store.Message, error)
-	// AuditLog returns the audit entries concerning chatID (all when
-	// empty), newest first; at most limit.
-	AuditLog(ctx context.Context, chatID string, limit int) ([]store.AuditEntry, error)
+	// List returns a chat's tracked messages of the bot called botName
+	// (every bot's when empty), newest first; at most limit, or all when
+	// limit <= 0.
+	List(ctx context.Context, botName, chatID string, limit int) ([]store.Message, error)
+	// AuditLog returns the audit entries of the bot called botName (every
+	// bot's when empty) concerning chatID (all when empty), newest first;
+	// at most limit.
+	AuditLog(ctx context.Context, botName, chatID string, limit int) ([]store.AuditEntry, error)
 	// Ping reports whether the store behind the bot can serve requests.
 	Ping(ctx context.Context) error
 }
 
+// Acceptor takes a callback, with the ID of the request that brought it:
+// it answers the outcome for the metrics (ok, duplicate or busy) and an
+// error when the callback could not be queued. *bot.Bot is one.
+type Acceptor interface {
+	Accept(ctx context.Context, cb *dingtalk.Callback, requestID string) (string, error)
+}
+
+// Callback is one bot's HTTP callback endpoint: POST
+// /dingtalk/callback/<Name>, and for the bot named "default" also the
+// plain POST /dingtalk/callback.
+type Callback struct {
+	// Name is the bot's name, the last path segment.
+	Name string
+	// AppSecret verifies the bot's callback signatures.
+	AppSecret string
+	// Bot takes the bot's callbacks.
+	Bot Acceptor
+}
+
+// DefaultCallback is the name of the bot the plain /dingtalk/callback
+// path serves.
+const DefaultCallback = "default"
+
 // Deps are what the handlers need; New wires them into a router.
 type Deps struct {
-	// AppSecret verifies callback signatures.
+	// Callbacks are the bots whose callbacks come by HTTP, each verified
+	// with its own secret. When nil, AppSecret and Bot (which must then be
+	// an Acceptor) make the one callback endpoint of the default bot.
+	Callbacks []Callback
+	// AppSecret verifies callback signatures when Callbacks is nil.
 	AppSecret string
 	// APIToken guards /api/v1; empty disables the API (every call 401).
 	APIToken string
@@ -69,7 +95,8 @@ type Deps struct {
 	// Log receives the request lines (at debug level), refusals and
 	// failures; nil logs nowhere.
 	Log logrus.FieldLogger
-	// DisableCallback answers the callback route with 404 (stream mode).
+	// DisableCallback answers the callback route with 404 (stream mode)
+	// when Callbacks is nil.
 	DisableCallback bool
 	// Metrics is told of every callback's outcome; nil for none.
 	Metrics CallbackObserver
@@ -116,14 +143,22 @@ func New(d Deps) *gin.Engine {
 	r.NoRoute(func(c *gin.Context) { h.writeError(c, errNotFound) })
 	r.NoMethod(func(c *gin.Context) { h.writeError(c, errMethod) })
 
-	if !d.DisableCallback {
-		r.POST("/dingtalk/callback", h.callback)
+	if d.Callbacks == nil && !d.DisableCallback {
+		if a, ok := d.Bot.(Acceptor); ok {
+			d.Callbacks = []Callback{{Name: DefaultCallback, AppSecret: d.AppSecret, Bot: a}}
+		}
+	}
+	for _, cb := range d.Callbacks {
+		r.POST("/dingtalk/callback/"+cb.Name, h.callback(cb))
+		if cb.Name == DefaultCallback {
+			r.POST("/dingtalk/callback", h.callback(cb))
+		}
 	}
 	api := r.Group("/api/v1", h.authorize)
 	api.POST("/messages", h.query(), h.sendMessage)
 	api.POST("/recall", h.query(), h.recall)
-	api.GET("/conversations/:conversationId/messages", h.query("limit"), h.listMessages)
-	api.GET("/audit", h.query("conversationId", "limit"), h.auditLog)
+	api.GET("/conversations/:conversationId/messages", h.query("limit", "bot"), h.listMessages)
+	api.GET("/audit", h.query("conversationId", "limit", "bot"), h.auditLog)
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 	if d.MetricsHandler != nil {

@@ -80,6 +80,9 @@ type AuditEntry struct {
 	Ref string `json:"ref"`
 	// Items are the messages, in the order they were handled.
 	Items []AuditItem `json:"items"`
+	// Bot is the bot whose messages these are (BOTS_FILE); empty for the
+	// default bot.
+	Bot string `json:"bot,omitempty"`
 }
 
 // AuditItem is one message of an audit entry.
@@ -184,7 +187,7 @@ type Event struct {
 // the route it came through, such as "webhook grafana-prod".
 func SendEntry(m Message, source, request string, at time.Time) AuditEntry {
 	return AuditEntry{
-		ID: NewAuditID(), At: at, Action: ActionSend, Source: source, ChatID: m.ChatID, Request: request,
+		ID: NewAuditID(), At: at, Action: ActionSend, Source: source, ChatID: m.ChatID, Request: request, Bot: m.Bot,
 		Items: []AuditItem{{Key: m.Key, ChatID: m.ChatID, Kind: m.Kind, MsgKey: m.MsgKey, MsgParam: m.MsgParam,
 			Tag: m.Tag, SentAt: m.SentAt, ExpiresAt: m.ExpiresAt, Result: ResultSent}},
 	}

@@ -88,6 +88,8 @@ type Message struct {
 	// message; Fail and Release take it back. It is empty otherwise and is
 	// never stored.
 	Claim string `json:"-"`
+	// Bot is the bot that sent it (BOTS_FILE); empty for the default bot.
+	Bot string `json:"bot,omitempty"`
 	// Lapsed is set by the ledger, on a message it returns, when a claim
 	// on it lapsed without Remove, Fail or Release: its holder may have
 	// died mid-recall, so the message may already be recalled, and should

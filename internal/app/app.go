@@ -140,16 +140,6 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 	if st.migrate != nil {
 		sup.spawn("store layout migration", ctx, st.migrate)
 	}
-	clientOpts := []dingtalk.Option{dingtalk.WithBaseURL(cfg.APIBase), robotCodeOption(cfg.RobotCode),
-		dingtalk.WithQPS(cfg.QPS), dingtalk.WithLogger(log), dingtalk.WithObserver(mx)}
-	if st.limiter != nil {
-		// Replicas on one Redis share DingTalk's per-app limit.
-		clientOpts = append(clientOpts, dingtalk.WithLimiter(st.limiter))
-	}
-	client, err := dingtalk.NewClient(cfg.AppKey, cfg.AppSecret, clientOpts...)
-	if err != nil {
-		return err
-	}
 	ledger := st.ledger
 	if cfg.Sandbox {
 		// The page's chats are known by name from the start, as a real
@@ -160,6 +150,9 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 			}
 		}
 	}
+	for _, w := range cfg.BotsWarnings {
+		log.Warn("BOTS_FILE: " + w)
+	}
 
 	// While a shared store is down, callbacks are de-duplicated in this
 	// process, so commands still run and can say that the store is down.
@@ -168,71 +161,18 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 		return err
 	}
 	sup.onStop("local de-duplication", func(context.Context) error { return local.Close() })
-	b, err := bot.New(bot.Deps{
-		DingTalk: client, Cards: client, Ledger: ledger, Deduper: st.dedup, LocalDeduper: local, Audit: st.audit, States: st.states,
-		Templates: tpl, Log: log, Observer: mx, Now: o.now,
-	}, bot.Config{
-		RecallMax:       cfg.RecallMax,
-		ConfirmOver:     cfg.ConfirmOver,
-		ReplyTTL:        cfg.ReplyTTL,
-		LedgerTTL:       cfg.LedgerTTL,
-		MaxAge:          cfg.MaxAge,
-		RestoreWindow:   cfg.RestoreWin,
-		Policy:          bot.NewPolicy(cfg.Admins, cfg.Users, cfg.GroupAdmins),
-		CoolAppCode:     cfg.CoolAppCode,
-		DuplicateWindow: cfg.DupWindow,
-		BurstLimit:      cfg.BurstLimit,
-		BurstAutoRecall: cfg.BurstRecall,
-		Workers:         cfg.Workers,
-		QueueSize:       cfg.QueueSize,
-		AutoRecallEvery: autoRecallInterval,
-		Ack:             cfg.AckStyle,
-		CardTemplate:    cfg.CardTemplate,
-		CardButtons:     cfg.CardButtons,
-		RecallMode:      cfg.RecallMode,
-		Lease:           o.lease,
-		WorkBudget:      workBudget(cfg),
-	})
-	if err != nil {
-		return err
-	}
 	mx.WatchLedger(ledgerSize(ledger))
-	// Work accepted before shutdown runs to the end: Close cancels it only
-	// when the shutdown timeout has passed, and waits for the workers.
-	sup.onStop("workers", func(stopCtx context.Context) error {
-		if err := b.Close(stopCtx); err != nil {
-			return fmt.Errorf("SHUTDOWN_TIMEOUT passed: %w", err)
-		}
-		return nil
-	})
-	mx.WatchQueue(b.Queued)
-	sup.spawn("auto-recall", context.WithoutCancel(ctx), b.RunAutoRecall)
-	// Reservations that a crash (of this process or another replica) left
-	// behind are settled at start and then every lease.
-	sup.spawn("settlement", context.WithoutCancel(ctx), b.RunSettler)
-
-	streamClient, err := newStreamClient(cfg, client, b, mx)
+	fleet, runs, err := startBots(ctx, fleetDeps{cfg: cfg, st: st, tpl: tpl, mx: mx, local: local, log: log, sup: sup, o: o})
 	if err != nil {
 		return err
-	}
-	if streamClient != nil {
-		sup.spawn("stream mode", context.WithoutCancel(ctx), func(c context.Context) {
-			if err := streamClient.Run(c); err != nil {
-				log.WithError(err).Error("stream mode stopped")
-			}
-		})
-	}
-	if !cfg.Sandbox {
-		sup.spawn("credential check", ctx, func(c context.Context) { checkCredentials(c, client, log) })
 	}
 
 	router := handlers.New(handlers.Deps{
-		AppSecret: cfg.AppSecret, APIToken: cfg.APIToken, RecallMax: cfg.RecallMax, MaxTTL: maxTTL(cfg.LedgerTTL),
-		Bot:             b,
-		DisableCallback: cfg.CallbackMode == "stream", Ready: streamReady(cfg, streamClient),
+		Callbacks: callbacks(runs), APIToken: cfg.APIToken, RecallMax: cfg.RecallMax, MaxTTL: maxTTL(cfg.LedgerTTL),
+		Bot: fleet, Ready: fleetReady(runs),
 		Now: o.now, Log: log, Metrics: mx, MetricsHandler: mx.Handler(),
 	})
-	table, err := startDropins(ctx, cfg, router, b, st.states, st.audit, sup, log, o)
+	table, err := startDropins(ctx, cfg, router, fleet, st.states, fleet, sup, log, o)
 	if err != nil {
 		return err
 	}
@@ -280,19 +220,23 @@ func run(ctx context.Context, cfg config, ln net.Listener, log *logrus.Logger, s
 	return nil
 }
 
-// *bot.Bot is what the HTTP handlers call.
-var _ handlers.Bot = (*bot.Bot)(nil)
+// The fleet is what the HTTP handlers call, and a bot takes its callbacks.
+var (
+	_ handlers.Bot      = (*bot.Fleet)(nil)
+	_ handlers.Acceptor = (*bot.Bot)(nil)
+)
 
 // checkCredentials fetches an access token once at start-up, so a wrong app
-// key or secret shows in the log at once rather than at the first reply.
-func checkCredentials(ctx context.Context, client *dingtalk.Client, log logrus.FieldLogger) {
+// key or secret shows in the log at once rather than at the first reply;
+// hint says which settings to check.
+func checkCredentials(ctx context.Context, client *dingtalk.Client, hint string, log logrus.FieldLogger) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := client.CheckCredentials(ctx); err != nil {
 		if ctx.Err() != nil {
 			return // shutting down
 		}
-		log.WithError(err).Error("DingTalk did not issue an access token: check DINGTALK_APP_KEY, DINGTALK_APP_SECRET and DINGTALK_API_BASE")
+		log.WithError(err).Error("DingTalk did not issue an access token: " + hint)
 		return
 	}
 	log.Info("DingTalk accepted the app credentials")

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/dingrecall/dingrecall/bot"
+	"github.com/dingrecall/dingrecall/botsfile"
 	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/dropin/alertmanager"
 	"github.com/dingrecall/dingrecall/store/redis"
@@ -73,8 +75,22 @@ type config struct {
 	// come over a Stream mode connection.
 	CardButtons bool
 
-	// Sandbox is true when DINGTALK_APP_KEY is unset: the app runs against an
-	// in-process fake DingTalk.
+	// MonthlyQuota is DINGTALK_MONTHLY_QUOTA: the default bot's metered
+	// calls per calendar month, 0 when unknown.
+	MonthlyQuota int64
+	// BotsFile is BOTS_FILE, and FileBots the bots it lists (read at
+	// start-up); BotsWarnings are its warnings, logged once the logger is
+	// up.
+	BotsFile     string
+	FileBots     []botsfile.Bot
+	BotsWarnings []string
+	// cardButtonsSet is true when CARD_BUTTONS was given: then it holds
+	// for every bot; otherwise each bot has buttons when its callback mode
+	// brings a Stream connection anyway.
+	cardButtonsSet bool
+
+	// Sandbox is true when neither DINGTALK_APP_KEY nor BOTS_FILE is set:
+	// the app runs against an in-process fake DingTalk.
 	Sandbox bool
 }
 
@@ -122,6 +138,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		AckStyle:     bot.AckStyle(p.oneOf("ACK_STYLE", string(bot.AckReaction), ackStyles()...)),
 		RecallMode:   p.oneOf("RECALL_MODE", "recall", "recall", "tombstone"),
 		CardTemplate: p.str("CARD_TEMPLATE_ID", ""),
+		MonthlyQuota: int64(p.integer("DINGTALK_MONTHLY_QUOTA", 0, 0, 1<<40)),
+		BotsFile:     p.str("BOTS_FILE", ""),
 	}
 	c.LogLevel = p.level("LOG_LEVEL", logrus.InfoLevel)
 	switch {
@@ -151,22 +169,63 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.ReplyTTL >= c.LedgerTTL {
 		p.fail("REPLY_TTL", "is %v: want less than LEDGER_TTL (%v), or replies leave the ledger before they are recalled", c.ReplyTTL, c.LedgerTTL)
 	}
-	c.Sandbox = c.AppKey == ""
+	c.Sandbox = c.AppKey == "" && c.BotsFile == ""
 	// Clicks come over Stream mode: on by default where a Stream connection
 	// is there anyway (and in the sandbox, whose fake takes it in process).
 	c.CardButtons = p.boolean("CARD_BUTTONS", c.CallbackMode != "http" || c.Sandbox)
+	c.cardButtonsSet = strings.TrimSpace(getenv("CARD_BUTTONS")) != ""
+	if c.BotsFile != "" {
+		bots, warnings, err := botsfile.Load(c.BotsFile, botsfile.Defaults{QPS: c.QPS, CallbackMode: c.CallbackMode})
+		c.FileBots, c.BotsWarnings = bots, warnings
+		var bad *botsfile.Error
+		switch {
+		case errors.As(err, &bad):
+			p.fail("BOTS_FILE", "%s: %s", bad.Source, strings.Join(bad.Problems, "; "))
+		case err != nil:
+			p.fail("BOTS_FILE", "%v", err)
+		case c.AppKey != "" && slices.ContainsFunc(bots, func(b botsfile.Bot) bool { return b.Name == bot.DefaultBot }):
+			p.fail("BOTS_FILE", "names a bot %q, which DINGTALK_APP_KEY defines already: rename it, or unset DINGTALK_APP_KEY", bot.DefaultBot)
+		}
+	}
 	if c.Sandbox && strings.TrimSpace(getenv("BURST_LIMIT")) == "" {
 		// The page posts up to 50 at once, enough to try "recall confirm"
 		// (over RECALL_CONFIRM_OVER) without waiting out the burst guard.
 		c.BurstLimit = sandboxBurstLimit
 	}
 	switch {
-	case !c.Sandbox && c.AppSecret == "":
+	case c.AppKey != "" && c.AppSecret == "":
 		p.fail("DINGTALK_APP_SECRET", "is required when DINGTALK_APP_KEY is set")
-	case c.Sandbox && c.AppSecret != "":
+	case c.AppKey == "" && c.AppSecret != "":
 		p.fail("DINGTALK_APP_KEY", "is required when DINGTALK_APP_SECRET is set (unset both for sandbox mode)")
 	}
 	return c, p.err()
+}
+
+// bots are the bots to serve: the default one of DINGTALK_APP_KEY and the
+// other single-app settings (or of the sandbox), then BOTS_FILE's.
+func (c config) bots() []botsfile.Bot {
+	var out []botsfile.Bot
+	if c.AppKey != "" {
+		robot := c.RobotCode
+		if robot == "" {
+			robot = c.AppKey
+		}
+		out = append(out, botsfile.Bot{
+			Name: bot.DefaultBot, AppKey: c.AppKey, AppSecret: c.AppSecret, RobotCode: robot, CoolAppCode: c.CoolAppCode,
+			QPS: c.QPS, MonthlyQuota: c.MonthlyQuota, CallbackMode: c.CallbackMode,
+		})
+	}
+	return append(out, c.FileBots...)
+}
+
+// cardButtons is whether bot b's cards carry buttons: CARD_BUTTONS when
+// set, else whether b's callback mode brings a Stream connection anyway
+// (always in the sandbox, whose fake takes it in process).
+func (c config) cardButtons(b botsfile.Bot) bool {
+	if c.cardButtonsSet || c.Sandbox {
+		return c.CardButtons
+	}
+	return b.CallbackMode != botsfile.ModeHTTP
 }
 
 // isDir reports whether path names an existing directory.

@@ -19,8 +19,12 @@ import (
 	"github.com/dingrecall/dingrecall/store"
 )
 
-// The bot is what the drop-ins post and recall through.
-var _ alertmanager.Bot = (*bot.Bot)(nil)
+// The fleet is what the drop-ins post and recall through, and what keeps
+// their audit entries (each in its bot's log).
+var (
+	_ alertmanager.Bot     = (*bot.Fleet)(nil)
+	_ alertmanager.Auditor = (*bot.Fleet)(nil)
+)
 
 // The sandbox's built-in routes, in force when sandbox mode runs without
 // ROUTES_FILE: a custom robot webhook into deploys and an Alertmanager
@@ -64,7 +68,7 @@ func openRoutes(cfg config) (*routes.Table, error) {
 // startDropins loads the routes and, when there are any, serves the custom
 // robot webhook and the Alertmanager receiver on r, and reloads
 // ROUTES_FILE on SIGHUP (or on o.reload) until ctx ends.
-func startDropins(ctx context.Context, cfg config, r *gin.Engine, b alertmanager.Bot, states store.States, audit store.Audit, sup *supervisor, log logrus.FieldLogger, o options) (*routes.Table, error) {
+func startDropins(ctx context.Context, cfg config, r *gin.Engine, b alertmanager.Bot, states store.States, audit alertmanager.Auditor, sup *supervisor, log logrus.FieldLogger, o options) (*routes.Table, error) {
 	table, err := openRoutes(cfg)
 	if err != nil || table == nil {
 		return nil, err

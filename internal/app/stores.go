@@ -34,9 +34,10 @@ type stores struct {
 	// migrate puts the store's key layout in place, to run beside the app
 	// from start-up until it is done; nil when there is nothing to do.
 	migrate func(context.Context)
-	// limiter is the DingTalk rate limit shared by the replicas on this
-	// store, nil for the client's own (memory stores: one process).
-	limiter dingtalk.Limiter
+	// limiter returns an app's DingTalk rate limit shared by the replicas
+	// on this store; nil for the client's own (memory stores: one
+	// process).
+	limiter func(appKey string, qps int) dingtalk.Limiter
 	close   func() error
 }
 
@@ -62,7 +63,7 @@ func openStore(cfg config, log logrus.FieldLogger, now func() time.Time, prefix 
 		return stores{
 			ledger: r, dedup: r.Deduper(), audit: r.Audit(cfg.AuditTTL), states: r.States(), close: r.Close,
 			migrate: func(ctx context.Context) { migrateRedis(ctx, r, log) },
-			limiter: r.Limiter(cfg.AppKey, cfg.QPS),
+			limiter: func(appKey string, qps int) dingtalk.Limiter { return r.Limiter(appKey, qps) },
 		}, nil
 	}
 	// closers close the stores built so far (the memory stores' janitors,
