@@ -80,8 +80,10 @@ type AuditEntry struct {
 	Ref string `json:"ref"`
 	// Items are the messages, in the order they were handled.
 	Items []AuditItem `json:"items"`
-	// Bot is the bot whose messages these are (BOTS_FILE); empty for the
-	// default bot.
+	// Bot names the bot (DingTalk app) that acted. A store/scoped view
+	// stores it for every bot but the default one (so that an entry
+	// without chats still has an owner) and sets it on what it returns;
+	// empty in a stored entry means the default bot.
 	Bot string `json:"bot,omitempty"`
 }
 

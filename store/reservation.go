@@ -41,6 +41,10 @@ type Reservation struct {
 	ReservedAt time.Time `json:"reservedAt"`
 	// Holder names who reserved (a replica or process), for operators.
 	Holder string `json:"holder,omitempty"`
+	// Bot names the bot (DingTalk app) that sends it, as a store/scoped
+	// view sets it on what it returns; the view derives it from the stored
+	// chat ID and does not store it.
+	Bot string `json:"bot,omitempty"`
 }
 
 // Validate reports why r cannot be reserved, as an error wrapping

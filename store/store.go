@@ -84,12 +84,14 @@ type Message struct {
 	ExpiresAt time.Time
 	// Failure is why the last recall of the message failed; zero if none.
 	Failure Failure
+	// Bot names the bot (DingTalk app) that sent the message, as a
+	// store/scoped view sets it on what it returns; backends neither keep
+	// nor read it (a view derives it from the stored chat ID).
+	Bot string `json:"bot,omitempty"`
 	// Claim identifies the claim TakeNewest or Claim just took on the
 	// message; Fail and Release take it back. It is empty otherwise and is
 	// never stored.
 	Claim string `json:"-"`
-	// Bot is the bot that sent it (BOTS_FILE); empty for the default bot.
-	Bot string `json:"bot,omitempty"`
 	// Lapsed is set by the ledger, on a message it returns, when a claim
 	// on it lapsed without Remove, Fail or Release: its holder may have
 	// died mid-recall, so the message may already be recalled, and should
@@ -178,6 +180,9 @@ type Chat struct {
 	Title string
 	// Count is the number of tracked messages, replies included.
 	Count int
+	// Bot names the bot whose chat this is, as a store/scoped view sets it
+	// on what it returns; backends leave it empty.
+	Bot string `json:"bot,omitempty"`
 }
 
 // Sentinel errors of the store; implementations wrap them, callers test them

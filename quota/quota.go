@@ -1,0 +1,348 @@
+// Package quota is the monthly quota governor of one bot (DingTalk app).
+// DingTalk meters an organisation's API calls per calendar month and
+// refuses more once the quota is spent (errcode 90020), so the governor
+// counts every metered call, shares the count with the other replicas
+// through the store, warns once when 80 % of the bot's quota is used and
+// reports the quota exhausted at 100 %, so that the bot can stop its
+// optional calls before DingTalk stops all of them.
+//
+// Counting is local and cheap (Metered); Flush adds the local count to the
+// shared counter of the month in store.States and reads back the total,
+// which Run does every second. Months are calendar months in China
+// Standard Time (UTC+8), as DingTalk's.
+package quota
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/dingrecall/dingrecall/store"
+)
+
+// Zone is the time zone of DingTalk's calendar months, UTC+8.
+var Zone = time.FixedZone("CST", 8*3600)
+
+// The governor's tunables.
+const (
+	// WarnPercent is the share of the limit, in percent, at which the bot
+	// is warned.
+	WarnPercent = 80
+	// DefaultInterval is how often Run flushes.
+	DefaultInterval = time.Second
+	// KeyTTL is how long a month's shared counter and warning mark are
+	// kept after their last write: past the month's end, so that a late
+	// flush of the month still finds its counter.
+	KeyTTL = 40 * 24 * time.Hour
+	// Retries is how many times Flush tries to add to a counter that other
+	// replicas keep changing before it keeps the count for the next flush.
+	Retries = 8
+	// lastFlushTimeout bounds the flush Run makes when it stops.
+	lastFlushTimeout = 5 * time.Second
+)
+
+// ErrContended means Flush could not add to the shared counter in Retries
+// tries because other replicas changed it each time; the count is kept for
+// the next flush.
+var ErrContended = errors.New("quota: shared counter contended")
+
+// Observer is told the figures for metrics; every method must be cheap and
+// safe for concurrent use.
+type Observer interface {
+	// QuotaUsed is the month's total after each flush.
+	QuotaUsed(used int64)
+	// QuotaLimit is the limit, once, when the governor is made.
+	QuotaLimit(limit int64)
+	// QuotaWarned is called when this replica warned of the quota.
+	QuotaWarned()
+}
+
+// Config configures a Governor.
+type Config struct {
+	// Bot names the bot; it is part of the shared keys.
+	Bot string
+	// Limit is the bot's metered calls per calendar month; 0 (or less)
+	// means unknown: the governor only counts, never warns and is never
+	// exhausted.
+	Limit int64
+	// States holds the shared counters; nil counts for this process only.
+	States store.States
+	// Now is the clock (time.Now).
+	Now func() time.Time
+	// Warn is called, at most once per bot and month across replicas, when
+	// the month's total reaches WarnPercent of Limit; nil warns nobody
+	// (the Observer still hears of it).
+	Warn func(ctx context.Context, used, limit int64)
+	// Observer is told the figures; nil for none.
+	Observer Observer
+	// Log receives store failures (logrus.StandardLogger() when nil).
+	Log logrus.FieldLogger
+	// Interval is how often Run flushes (DefaultInterval when 0).
+	Interval time.Duration
+}
+
+// Governor counts one bot's metered calls per month; see the package doc.
+// It is safe for concurrent use.
+type Governor struct {
+	cfg Config
+
+	mu sync.Mutex
+	// deltas are the calls counted here and not yet added to the shared
+	// counter, by month ("2006-01"); flushing those a flush is adding.
+	deltas, flushing map[string]int64
+	// month and shared are the month of the last flush and its total then.
+	month  string
+	shared int64
+	// warned is the month whose warning is decided (given here or by
+	// another replica).
+	warned string
+	// failing is set while flushes fail, so that a failure is logged once.
+	failing bool
+}
+
+// New returns the governor of cfg.Bot.
+func New(cfg Config) *Governor {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = logrus.StandardLogger()
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	cfg.Limit = max(cfg.Limit, 0)
+	cfg.Log = cfg.Log.WithFields(logrus.Fields{"component": "quota", "bot": cfg.Bot})
+	if cfg.Observer != nil {
+		cfg.Observer.QuotaLimit(cfg.Limit)
+	}
+	return &Governor{cfg: cfg, deltas: map[string]int64{}, flushing: map[string]int64{}}
+}
+
+// monthOf is the calendar month of t in Zone, "2006-01".
+func monthOf(t time.Time) string { return t.In(Zone).Format("2006-01") }
+
+// CounterKey is the States key of bot's shared counter of a month
+// ("2006-01").
+func CounterKey(bot, month string) string { return "quota:" + bot + ":" + month }
+
+// WarnedKey is the States key that marks bot's warning of a month as given.
+func WarnedKey(bot, month string) string { return "quota-warned:" + bot + ":" + month }
+
+// Metered counts one metered DingTalk call (of any API; api names it). It
+// never touches the store.
+func (g *Governor) Metered(_ context.Context, _ string) {
+	m := monthOf(g.cfg.Now())
+	g.mu.Lock()
+	g.deltas[m]++
+	g.mu.Unlock()
+}
+
+// Used is this month's count: the shared total at the last flush plus the
+// calls counted here since.
+func (g *Governor) Used() int64 {
+	m := monthOf(g.cfg.Now())
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	used := g.deltas[m] + g.flushing[m]
+	if g.month == m {
+		used += g.shared
+	}
+	return used
+}
+
+// Limit is the monthly limit, 0 when unknown.
+func (g *Governor) Limit() int64 { return g.cfg.Limit }
+
+// Exhausted reports whether this month's count has reached a known limit.
+func (g *Governor) Exhausted() bool {
+	return g.cfg.Limit > 0 && g.Used() >= g.cfg.Limit
+}
+
+// ResetsOn is when the count starts again from zero: the start of next
+// month in Zone.
+func (g *Governor) ResetsOn() time.Time {
+	t := g.cfg.Now().In(Zone)
+	return time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, Zone)
+}
+
+// Flush adds the calls counted here to the shared counters of their months
+// and reads back this month's total, then warns if it is due. A count it
+// could not add (the store failed, or stayed contended) is kept for the
+// next flush and the error returned: counts are never lost.
+func (g *Governor) Flush(ctx context.Context) error {
+	now := monthOf(g.cfg.Now())
+	g.mu.Lock()
+	deltas := g.deltas
+	g.deltas = map[string]int64{}
+	for m, d := range deltas {
+		g.flushing[m] += d
+	}
+	g.mu.Unlock()
+	if _, ok := deltas[now]; !ok {
+		deltas[now] = 0 // read this month's total even with nothing to add
+	}
+
+	var errs []error
+	known := false
+	for month, d := range deltas {
+		var t int64
+		var err error
+		if g.cfg.States != nil {
+			t, err = g.add(ctx, month, d)
+		}
+		g.mu.Lock()
+		g.flushing[month] -= d
+		if g.flushing[month] == 0 {
+			delete(g.flushing, month)
+		}
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+			g.deltas[month] += d
+		case g.cfg.States == nil:
+			// This process's count only: the total is the one kept here,
+			// for the latest month.
+			if month > g.month {
+				g.month, g.shared = month, 0
+			}
+			if month == g.month {
+				g.shared += d
+			}
+			known = known || month == now
+		case month == now:
+			known = true
+			// Another flush may have read a newer total meanwhile: keep
+			// the larger, as a month's total only grows.
+			if g.month != now || t > g.shared {
+				g.month, g.shared = now, t
+			}
+		}
+		g.mu.Unlock()
+	}
+	err := errors.Join(errs...)
+	g.logResult(err)
+	if !known {
+		return err
+	}
+	g.mu.Lock()
+	total := g.shared
+	g.mu.Unlock()
+	if g.cfg.Observer != nil {
+		g.cfg.Observer.QuotaUsed(total)
+	}
+	if werr := g.maybeWarn(ctx, now, total); werr != nil {
+		err = errors.Join(err, werr)
+	}
+	return err
+}
+
+// logResult logs the first of a run of failed flushes, and the recovery.
+func (g *Governor) logResult(err error) {
+	g.mu.Lock()
+	was := g.failing
+	g.failing = err != nil
+	g.mu.Unlock()
+	switch {
+	case err != nil && !was:
+		g.cfg.Log.WithError(err).Warn("quota: could not share the count of metered calls; keeping it for the next try")
+	case err == nil && was:
+		g.cfg.Log.Info("quota: sharing the count of metered calls again")
+	}
+}
+
+// add adds d to the month's shared counter in States and returns its new
+// total. A value that is not a number (never written so) counts as zero.
+func (g *Governor) add(ctx context.Context, month string, d int64) (int64, error) {
+	key := CounterKey(g.cfg.Bot, month)
+	for range Retries {
+		cur, stored, err := g.cfg.States.PutStateIfAbsent(ctx, key, strconv.FormatInt(d, 10), KeyTTL)
+		if err != nil {
+			return 0, fmt.Errorf("quota %s: read %s: %w", g.cfg.Bot, month, err)
+		}
+		if stored {
+			return d, nil
+		}
+		n, perr := strconv.ParseInt(cur, 10, 64)
+		if perr != nil || n < 0 {
+			g.cfg.Log.WithField("month", month).Warn("quota: the shared count is not a number; counting from zero")
+			n = 0
+		}
+		if d == 0 {
+			return n, nil
+		}
+		swapped, err := g.cfg.States.CompareAndSwapState(ctx, key, cur, strconv.FormatInt(n+d, 10), KeyTTL)
+		if err != nil {
+			return 0, fmt.Errorf("quota %s: add to %s: %w", g.cfg.Bot, month, err)
+		}
+		if swapped {
+			return n + d, nil
+		}
+	}
+	return 0, fmt.Errorf("quota %s: add to %s: %w", g.cfg.Bot, month, ErrContended)
+}
+
+// maybeWarn warns of the month's quota when total reached WarnPercent of
+// the limit and no replica has yet: the first to mark the month's
+// warning in the store warns.
+func (g *Governor) maybeWarn(ctx context.Context, month string, total int64) error {
+	limit := g.cfg.Limit
+	if limit <= 0 || total*100 < limit*WarnPercent {
+		return nil
+	}
+	g.mu.Lock()
+	decided := g.warned == month
+	g.mu.Unlock()
+	if decided {
+		return nil
+	}
+	first := true
+	if g.cfg.States != nil {
+		_, stored, err := g.cfg.States.PutStateIfAbsent(ctx, WarnedKey(g.cfg.Bot, month), strconv.FormatInt(total, 10), KeyTTL)
+		if err != nil {
+			return fmt.Errorf("quota %s: mark the warning of %s: %w", g.cfg.Bot, month, err) // tried again next flush
+		}
+		first = stored
+	}
+	g.mu.Lock()
+	if g.warned == month {
+		first = false // a concurrent flush of this replica decided
+	}
+	g.warned = month
+	g.mu.Unlock()
+	if !first {
+		return nil
+	}
+	g.cfg.Log.WithFields(logrus.Fields{"used": total, "limit": limit}).Warn("quota: most of the month's DingTalk API quota is used")
+	if g.cfg.Warn != nil {
+		g.cfg.Warn(ctx, total, limit)
+	}
+	if g.cfg.Observer != nil {
+		g.cfg.Observer.QuotaWarned()
+	}
+	return nil
+}
+
+// Run flushes every Interval until ctx ends, then flushes once more (with
+// a short deadline of its own), so that a stopping replica leaves its
+// count behind.
+func (g *Governor) Run(ctx context.Context) {
+	t := time.NewTicker(g.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastFlushTimeout)
+			defer cancel()
+			_ = g.Flush(last) // a failure is logged
+			return
+		case <-t.C:
+			_ = g.Flush(ctx)
+		}
+	}
+}
