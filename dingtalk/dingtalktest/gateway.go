@@ -27,7 +27,8 @@ import (
 //
 // Where the gateway differs from DingTalk's:
 //   - The endpoint is plain ws:// on the fake's host, never wss://.
-//   - connections/open checks clientId and clientSecret against WithCredentials and wants
+//   - connections/open checks clientId and clientSecret against the apps the fake knows
+//     (WithCredentials, WithApp), and the ticket and its connection belong to that app; it wants
 //     at least one subscription of type EVENT or CALLBACK with a topic; it pushes only what
 //     the test asks for, whatever was subscribed. Without Accept: application/json it
 //     answers 406 with an XML body (DingTalk is said to answer XML; its status is not

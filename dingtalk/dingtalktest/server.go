@@ -77,8 +77,8 @@ type Server struct {
 	gw        *gateway // Stream mode gateway (gateway.go)
 
 	// Set by options before the server starts; read-only afterwards.
-	appKey, appSecret, robotCode string // the default app's
-	extraApps                    []*app  // WithApp, in order
+	appKey, appSecret, robotCode string          // the default app's
+	extraApps                    []*app          // WithApp, in order
 	apps                         map[string]*app // app key → app, the default one included
 	tokenTTL                     time.Duration
 	now                          func() time.Time
@@ -87,13 +87,13 @@ type Server struct {
 
 	mu              sync.Mutex
 	tokens          map[string]issuedToken // token → its app and expiry
-	messages        map[string]*Message  // processQueryKey → message
-	sent            []*Message           // in send order
-	recalled        []string             // in recall order
-	calls           []*Call              // in arrival order
-	attempts        map[string]int       // processQueryKey → recall calls naming it
-	inflight        map[string]int       // path ("" = all robot paths) → requests in flight
-	peak            map[string]int       // path ("" = all robot paths) → highest inflight
+	messages        map[string]*Message    // processQueryKey → message
+	sent            []*Message             // in send order
+	recalled        []string               // in recall order
+	calls           []*Call                // in arrival order
+	attempts        map[string]int         // processQueryKey → recall calls naming it
+	inflight        map[string]int         // path ("" = all robot paths) → requests in flight
+	peak            map[string]int         // path ("" = all robot paths) → highest inflight
 	faults          []faultRule
 	keyFailures     map[string]string
 	cards           map[string]*Card // outTrackId → card (card.go)
