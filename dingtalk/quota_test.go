@@ -377,3 +377,39 @@ func TestBanPageRecallFailsEveryKey(t *testing.T) {
 		assert.Contains(t, f.String(), dingtalk.CodeBanPage)
 	}
 }
+
+func TestQuotaAndBanOnTheFake(t *testing.T) {
+	fake := dingtalktest.NewTest(t, dingtalktest.WithApp("app-b", "secret-b", "robot-b"))
+	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	obsA, obsB := newEventObserver(), newEventObserver()
+	a := newClient(t, fake, dingtalk.WithObserver(obsA), dingtalk.WithClock(clk.Now))
+	b, err := dingtalk.NewClient("app-b", "secret-b", dingtalk.WithBaseURL(fake.URL()), dingtalk.WithRobotCode("robot-b"),
+		dingtalk.WithRetryPolicy(fastRetry), dingtalk.WithObserver(obsB), dingtalk.WithLogger(quietLog()), dingtalk.WithClock(clk.Now))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	// B's quota runs out after its token and one send; A goes on.
+	fake.SetOrgQuota("app-b", 2)
+	keyB := sendGroup(t, b, "cid", 1)[0]
+	_, err = b.SendGroup(ctx, "cid", dingtalk.Text("x"))
+	require.True(t, dingtalk.IsQuotaExhausted(err), "%v", err)
+	res, err := b.RecallGroup(ctx, "cid", []string{keyB})
+	require.NoError(t, err)
+	assert.Equal(t, dingtalk.CodeOrgQuota, res.Failed[keyB].Code)
+	quota, _, _ := obsB.counts()
+	assert.Equal(t, map[string]int{dingtalktest.PathGroupSend: 1, dingtalktest.PathGroupRecall: 1}, quota)
+	sendGroup(t, a, "cid", 1)
+
+	// A ban page holds A back for BanBackoff; B's calls are its own.
+	fake.ServeBanPage(1)
+	_, err = a.SendGroup(ctx, "cid", dingtalk.Text("x"))
+	require.ErrorIs(t, err, dingtalk.ErrBanned)
+	calls := fake.CallCount(dingtalktest.PathGroupSend)
+	_, err = a.SendGroup(ctx, "cid", dingtalk.Text("x"))
+	require.ErrorIs(t, err, dingtalk.ErrBanned)
+	assert.Equal(t, calls, fake.CallCount(dingtalktest.PathGroupSend), "held back without HTTP")
+	_, banned, _ := obsA.counts()
+	assert.Equal(t, map[string]int{dingtalktest.PathGroupSend: 1}, banned)
+	clk.Advance(dingtalk.BanBackoff)
+	sendGroup(t, a, "cid", 1)
+}

@@ -76,8 +76,9 @@
 //   - PushCallback fills in the connection's robotCode when the body has none; a body
 //     that names one is sent as it is.
 //   - Checks run in a fixed order: the ban page (ServeBanPage), then after any SetLatency
-//     delay path and method, QPS limit, token, quota (SetOrgQuota), injected faults, content type (application/json is required of POST and PUT
-//     calls), body or query string, then fields. DingTalk's own order is not documented.
+//     delay path and method, QPS limit, token, quota (SetOrgQuota), injected faults,
+//     content type (application/json is required of POST and PUT calls), body or query
+//     string, then fields. DingTalk's own order is not documented.
 //   - An unknown path answers 404 InvalidAction.NotFound and a method other than the
 //     call's (GET for oToMessages/readStatus, PUT for the card update, POST for every
 //     other call) answers 405 InvalidAction.MethodNotAllowed; both codes are the fake's
