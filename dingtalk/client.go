@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -66,6 +67,15 @@ type Observer interface {
 	Retry(api string, code string)
 	// TokenRefresh is told of every access token fetch, with its error.
 	TokenRefresh(err error)
+	// QuotaRefused is told of every answer refusing api for the
+	// organisation's spent monthly quota (IsQuotaExhausted).
+	QuotaRefused(api string)
+	// Banned is told of every answer to api that was DingTalk's HTML IP ban
+	// page; the client then holds every call back for BanBackoff.
+	Banned(api string)
+	// OptionalStopped is told of every optional call to api (IsOptional)
+	// refused locally because the Meter says the monthly quota is spent.
+	OptionalStopped(api string)
 }
 
 // Client calls DingTalk's open API for one app and robot. It is safe for
@@ -83,6 +93,10 @@ type Client struct {
 	now       func() time.Time
 	log       logrus.FieldLogger
 	observer  Observer
+	meter     Meter // WithMeter; nil for none
+
+	banMu       sync.Mutex
+	bannedUntil time.Time // the ban backoff's end; zero for none
 
 	limitersMu sync.Mutex
 	limiters   map[string]*qpsLimiter
@@ -283,6 +297,9 @@ func tokenless(api string) bool {
 func (c *Client) call(ctx context.Context, api string, in, out any, mode retryMode) error {
 	refreshed := false
 	for attempt := 1; ; attempt++ {
+		if err := c.refuseLocally(api); err != nil {
+			return err
+		}
 		if err := c.wait(ctx, api); err != nil {
 			return fmt.Errorf("dingtalk %s: waiting for rate limit: %w", api, err)
 		}
@@ -341,11 +358,24 @@ func (c *Client) backoff(attempt int, err *APIError) time.Duration {
 	return d
 }
 
-// errorBody is DingTalk's error answer.
+// errorBody is DingTalk's error answer: {code, message, requestid}, or the
+// old style's {errcode, errmsg}.
 type errorBody struct {
 	Code      string `json:"code"`
 	Message   string `json:"message"`
 	RequestID string `json:"requestid"`
+	ErrCode   int64  `json:"errcode"`
+	ErrMsg    string `json:"errmsg"`
+}
+
+// legacy turns an old-style error answer into the new style's code and
+// message; it reports false when the body carries no errcode.
+func (eb *errorBody) legacy() bool {
+	if eb.Code != "" || eb.ErrCode == 0 {
+		return false
+	}
+	eb.Code, eb.Message = strconv.FormatInt(eb.ErrCode, 10), eb.ErrMsg
+	return true
 }
 
 // do performs one HTTP exchange: POST in as JSON to api (PUT when in is a
@@ -375,6 +405,9 @@ func (c *Client) do(ctx context.Context, api, tok string, in, out any) error {
 	if tok != "" {
 		req.Header.Set(headerToken, tok)
 	}
+	if c.meter != nil {
+		c.meter.Metered(ctx, api)
+	}
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -386,12 +419,26 @@ func (c *Client) do(ctx context.Context, api, tok string, in, out any) error {
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		apiErr := c.decodeError(api, tok, resp)
-		c.observe(api, resp.StatusCode, apiErr.Code, start)
+		c.observeError(api, resp.StatusCode, apiErr, start)
 		return apiErr
 	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
 	if err == nil && len(raw) > maxBodyBytes {
 		err = errors.New("answer larger than 1 MiB")
+	}
+	if err == nil && isHTML(resp, raw) {
+		apiErr := c.banned(api, resp.StatusCode, resp.Header.Get("x-acs-request-id"))
+		c.observe(api, resp.StatusCode, apiErr.Code, start)
+		return apiErr
+	}
+	if err == nil && bytes.Contains(raw, []byte(`"errcode"`)) {
+		// An old-style API answers its errors with 200 and a non-zero errcode.
+		var eb errorBody
+		if json.Unmarshal(raw, &eb) == nil && eb.legacy() {
+			apiErr := &APIError{API: api, Status: resp.StatusCode, Code: eb.Code, Message: c.redact(eb.Message, tok)}
+			c.observeError(api, resp.StatusCode, apiErr, start)
+			return apiErr
+		}
 	}
 	if err == nil && out != nil {
 		err = json.Unmarshal(raw, out)
@@ -404,11 +451,15 @@ func (c *Client) do(ctx context.Context, api, tok string, in, out any) error {
 	return nil
 }
 
-// decodeError reads an error answer through a size limit.
+// decodeError reads an error answer through a size limit. An HTML page is
+// DingTalk's IP ban page, which starts the ban backoff.
 func (c *Client) decodeError(api, tok string, resp *http.Response) *APIError {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+	if isHTML(resp, raw) {
+		return c.banned(api, resp.StatusCode, resp.Header.Get("x-acs-request-id"))
+	}
 	var eb errorBody
-	if json.Unmarshal(raw, &eb) != nil || eb.Code == "" {
+	if json.Unmarshal(raw, &eb) != nil || (eb.Code == "" && !eb.legacy()) {
 		eb.Message = strings.TrimSpace(string(raw))
 		if len(eb.Message) > 200 {
 			eb.Message = eb.Message[:200] + "…"
@@ -433,6 +484,15 @@ func transportMessage(err error) string {
 		return "timed out"
 	}
 	return err.Error()
+}
+
+// observeError tells the observer of one exchange that failed with apiErr,
+// and of a quota refusal.
+func (c *Client) observeError(api string, status int, apiErr *APIError, start time.Time) {
+	c.observe(api, status, apiErr.Code, start)
+	if c.observer != nil && apiErr.isQuotaRefusal() {
+		c.observer.QuotaRefused(api)
+	}
 }
 
 // observe tells the observer of one exchange.

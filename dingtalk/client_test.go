@@ -553,7 +553,7 @@ func TestTransportAndOversizedErrors(t *testing.T) {
 			return
 		}
 		w.WriteHeader(http.StatusBadGateway)
-		_, _ = w.Write([]byte(strings.Repeat("<html>", 1<<20)))
+		_, _ = w.Write([]byte(strings.Repeat("gateway ", 1<<20)))
 	}))
 	t.Cleanup(huge.Close)
 	c, err := dingtalk.NewClient("k", "s", dingtalk.WithBaseURL(huge.URL), dingtalk.WithRetryPolicy(dingtalk.RetryPolicy{MaxAttempts: 1}))
@@ -585,8 +585,11 @@ func (o *countingObserver) APICall(string, int, string, time.Duration) {
 	defer o.mu.Unlock()
 	o.calls++
 }
-func (o *countingObserver) Retry(string, string) { o.mu.Lock(); defer o.mu.Unlock(); o.retries++ }
-func (o *countingObserver) TokenRefresh(error)   { o.mu.Lock(); defer o.mu.Unlock(); o.refresh++ }
+func (o *countingObserver) Retry(string, string)   { o.mu.Lock(); defer o.mu.Unlock(); o.retries++ }
+func (o *countingObserver) TokenRefresh(error)     { o.mu.Lock(); defer o.mu.Unlock(); o.refresh++ }
+func (o *countingObserver) QuotaRefused(string)    {}
+func (o *countingObserver) Banned(string)          {}
+func (o *countingObserver) OptionalStopped(string) {}
 
 func TestObserverSeesCallsRetriesAndRefreshes(t *testing.T) {
 	fake := dingtalktest.NewTest(t)

@@ -117,7 +117,7 @@ func TestEmotionAnswers(t *testing.T) {
 		{"success", []emotionAnswer{ok200}, "", 1},
 		{"success false", []emotionAnswer{{http.StatusOK, `{"success":false}`}}, dingtalk.CodeEmotionNotApplied, 1},
 		{"empty answer", []emotionAnswer{{http.StatusOK, `{}`}}, dingtalk.CodeEmotionNotApplied, 1},
-		{"not JSON", []emotionAnswer{{http.StatusOK, `<html>`}}, dingtalk.CodeBadResponse, 1},
+		{"not JSON", []emotionAnswer{{http.StatusOK, `{"success":`}}, dingtalk.CodeBadResponse, 1},
 		{"system error is not retried", []emotionAnswer{{http.StatusInternalServerError, `{"code":"system.error","message":"boom"}`}}, dingtalk.CodeSystemError, 1},
 		{"refused", []emotionAnswer{{http.StatusBadRequest, `{"code":"invalidParameter.param.invalid","message":"no"}`}}, dingtalk.CodeInvalidParam, 1},
 		{"QPS limit is retried", []emotionAnswer{{http.StatusForbidden, `{"code":"Forbidden.AccessDenied.QpsLimitForApi","message":"slow down"}`}, ok200}, "", 2},

@@ -67,7 +67,8 @@ type APIError struct {
 	Message string
 	// RequestID is DingTalk's request id, for support tickets.
 	RequestID string
-	// Err is the underlying transport error, if any.
+	// Err is the underlying transport error, or ErrBanned for DingTalk's
+	// IP ban page (CodeBanPage); nil otherwise.
 	Err error
 }
 
@@ -95,15 +96,16 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the transport error, if any.
+// Unwrap returns Err: the transport error, or ErrBanned.
 func (e *APIError) Unwrap() error { return e.Err }
 
 // Retryable reports whether the same call may succeed when tried again: a 5xx
 // answer, system.error, a per-second QPS limit, or a transport failure. The
-// monthly org quota and every other 4xx are final.
+// monthly org quota (IsQuotaExhausted), the IP ban page (CodeBanPage) and
+// every other 4xx are final.
 func (e *APIError) Retryable() bool {
 	switch {
-	case e.Code == CodeOrgQuota:
+	case e.isQuotaRefusal(), e.Code == CodeBanPage:
 		return false
 	case e.isQPSLimit(), e.Code == CodeSystemError, e.Code == CodeTransport:
 		return true

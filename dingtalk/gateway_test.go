@@ -86,7 +86,7 @@ func TestOpenGatewayBadAnswers(t *testing.T) {
 		{name: "no ticket", body: `{"endpoint":"wss://gw.example/connect"}`, wantMsg: "no endpoint or no ticket"},
 		{name: "no endpoint", body: `{"ticket":"t-1"}`, wantMsg: "no endpoint or no ticket"},
 		{name: "http endpoint", body: `{"endpoint":"https://gw.example/connect","ticket":"t-2"}`, wantMsg: "not a ws or wss url"},
-		{name: "not json", body: `<xml/>`, wantMsg: "invalid character"},
+		{name: "not json", body: `ticket=t`, wantMsg: "invalid character"},
 		{name: "too large", body: `{"endpoint":"` + strings.Repeat("x", 1<<20) + `","ticket":"t"}`, wantMsg: "larger than 1 MiB"},
 	}
 	for _, tt := range tests {

@@ -69,6 +69,8 @@ type Card struct {
 	// OutTrackID and TemplateID are the createAndDeliver call's outTrackId and
 	// cardTemplateId; CallbackType its callbackType and RobotCode the deliver model's.
 	OutTrackID, TemplateID, CallbackType, RobotCode string
+	// AppKey is the app that delivered it; only that app can update it.
+	AppKey string
 	// SpaceType is IM_GROUP or IM_ROBOT and SpaceID the openConversationId or staff ID
 	// the openSpaceId names.
 	SpaceType, SpaceID string
@@ -142,7 +144,7 @@ type (
 )
 
 // deliverCard answers createAndDeliver.
-func (s *Server) deliverCard(body []byte) (any, []string, *apiError) {
+func (s *Server) deliverCard(a *app, body []byte) (any, []string, *apiError) {
 	var req cardDeliverRequest
 	if err := decode(body, &req); err != nil {
 		return nil, nil, err
@@ -169,7 +171,7 @@ func (s *Server) deliverCard(body []byte) (any, []string, *apiError) {
 		return nil, nil, invalidParam(fmt.Sprintf("callbackType %q: want STREAM or HTTP", req.CallbackType))
 	case model == nil:
 		return nil, nil, invalidParam(fmt.Sprintf("the open deliver model of %s is missing", spaceType))
-	case model.RobotCode != "" && model.RobotCode != s.robotCode:
+	case model.RobotCode != "" && model.RobotCode != a.robotCode:
 		return nil, nil, badRequest(codeUnknownRobot, fmt.Sprintf("robot %q does not exist", model.RobotCode))
 	case spaceType == spaceGroup && model.RobotCode == "":
 		return nil, nil, badRequest(codeMissingRobot, "imGroupOpenDeliverModel.robotCode is missing")
@@ -184,7 +186,7 @@ func (s *Server) deliverCard(body []byte) (any, []string, *apiError) {
 		key = randomHex(16)
 	}
 	now := s.now()
-	m := &Message{Key: key, RobotCode: s.robotCode, MsgKey: CardMsgKey, OutTrackID: req.OutTrackID, SentAt: now}
+	m := &Message{Key: key, RobotCode: a.robotCode, AppKey: a.key, MsgKey: CardMsgKey, OutTrackID: req.OutTrackID, SentAt: now}
 	m.MsgParam = string(mustJSON(data))
 	if spaceType == spaceGroup {
 		m.Kind, m.ConversationID = KindGroup, spaceID
@@ -195,7 +197,7 @@ func (s *Server) deliverCard(body []byte) (any, []string, *apiError) {
 	s.sent = append(s.sent, m)
 	s.cards[req.OutTrackID] = &Card{
 		OutTrackID: req.OutTrackID, TemplateID: req.CardTemplateID, CallbackType: req.CallbackType,
-		RobotCode: s.robotCode, SpaceType: spaceType, SpaceID: spaceID, CarrierID: key,
+		RobotCode: a.robotCode, AppKey: a.key, SpaceType: spaceType, SpaceID: spaceID, CarrierID: key,
 		SupportForward: space != nil && space.SupportForward, Data: data, DeliveredAt: now, UpdatedAt: now,
 	}
 	var res cardDeliverResponse
@@ -206,7 +208,7 @@ func (s *Server) deliverCard(body []byte) (any, []string, *apiError) {
 }
 
 // updateCard answers the card update.
-func (s *Server) updateCard(body []byte) (any, []string, *apiError) {
+func (s *Server) updateCard(a *app, body []byte) (any, []string, *apiError) {
 	var req cardUpdateRequest
 	if err := decode(body, &req); err != nil {
 		return nil, nil, err
@@ -221,7 +223,7 @@ func (s *Server) updateCard(body []byte) (any, []string, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.cards[req.OutTrackID]
-	if !ok {
+	if !ok || c.AppKey != a.key { // another app's card is unknown to a
 		return nil, nil, badRequest(codeCardNotExist, fmt.Sprintf("no card with outTrackId %q", req.OutTrackID))
 	}
 	if req.CardUpdateOptions.UpdateCardDataByKey {

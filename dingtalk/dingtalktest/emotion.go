@@ -105,12 +105,12 @@ func (s *Server) ReactionsShown(msgID string) []string {
 
 // emotion answers the reaction call; recall takes a reaction off instead of putting it.
 func (s *Server) emotion(recall bool) handlerFunc {
-	return func(body []byte) (any, []string, *apiError) {
+	return func(a *app, body []byte) (any, []string, *apiError) {
 		var req emotionRequest
 		if err := decode(body, &req); err != nil {
 			return nil, nil, err
 		}
-		if err := s.checkTarget(KindGroup, req.RobotCode, req.OpenConversationID); err != nil {
+		if err := checkTarget(a, KindGroup, req.RobotCode, req.OpenConversationID); err != nil {
 			return nil, nil, err
 		}
 		te := req.TextEmotion
@@ -125,7 +125,10 @@ func (s *Server) emotion(recall bool) handlerFunc {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		list := s.reactions[req.OpenMsgID]
-		i := slices.IndexFunc(list, func(r *Reaction) bool { return !r.Recalled && r.Text == req.EmotionName })
+		// Each robot sees and takes off only its own reactions.
+		i := slices.IndexFunc(list, func(r *Reaction) bool {
+			return !r.Recalled && r.Text == req.EmotionName && r.RobotCode == a.robotCode
+		})
 		if recall {
 			if i < 0 {
 				return nil, nil, &apiError{http.StatusBadRequest, codeNotFound, "no such reaction on the message"}

@@ -2,9 +2,11 @@ package dingtalktest
 
 import (
 	"fmt"
+	"io"
 	mathrand "math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -102,10 +104,12 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.latency = d
 }
 
-// SetQPSLimit lets at most n calls through to each robot path in any one-second window
-// of the real clock (the strictest reading of DingTalk's "20 calls per second"). Calls over
-// it answer 403 Forbidden.AccessDenied.QpsLimitForAppkeyAndApi, change no state and do not
-// count against the window. 0 turns it off.
+// SetQPSLimit lets at most n calls of each app through to each robot path in any
+// one-second window of the real clock (the strictest reading of DingTalk's "20 calls per
+// second", which is per app and API), for every app without a limit of its own
+// (SetAppQPSLimit). Calls over it answer 403 Forbidden.AccessDenied.QpsLimitForAppkeyAndApi,
+// change no state and do not count against the window. A call whose access token the fake
+// never issued counts as the default app's. 0 turns it off.
 func (s *Server) SetQPSLimit(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -113,24 +117,132 @@ func (s *Server) SetQPSLimit(n int) {
 	clear(s.qpsWindows)
 }
 
-// admit applies the QPS limit to a call to path.
-func (s *Server) admit(path string) *apiError {
+// SetAppQPSLimit sets the QPS limit of the app appKey alone, as SetQPSLimit does for
+// every app: at most n of its calls per robot path in any one-second window, whatever
+// the other apps call. 0 gives the app SetQPSLimit's limit again.
+func (s *Server) SetAppQPSLimit(appKey string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.qpsLimit <= 0 {
+	if n <= 0 {
+		delete(s.appQPS, appKey)
+	} else {
+		s.appQPS[appKey] = n
+	}
+	for k := range s.qpsWindows {
+		if strings.HasPrefix(k, appKey+" ") {
+			delete(s.qpsWindows, k)
+		}
+	}
+}
+
+// admit applies the QPS limit of app a (nil: the default app) to a call to path.
+func (s *Server) admit(path string, a *app) *apiError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := s.appKey
+	if a != nil {
+		key = a.key
+	}
+	limit, own := s.appQPS[key]
+	if !own {
+		limit = s.qpsLimit
+	}
+	if limit <= 0 {
 		return nil
 	}
 	now := time.Now()
-	window := s.qpsWindows[path]
+	name := key + " " + path
+	window := s.qpsWindows[name]
 	for len(window) > 0 && now.Sub(window[0]) >= time.Second {
 		window = window[1:]
 	}
-	if len(window) >= s.qpsLimit {
-		s.qpsWindows[path] = window
+	if len(window) >= limit {
+		s.qpsWindows[name] = window
 		return FaultQPSLimit.apiError()
 	}
-	s.qpsWindows[path] = append(window, now)
+	s.qpsWindows[name] = append(window, now)
 	return nil
+}
+
+// SetOrgQuota gives the app appKey a quota of n calls: every later call of the app (the
+// token call, connections/open and the robot calls, counted once they pass the QPS limit
+// and the token check, whatever they answer afterwards) counts against it, and once n
+// have, each further call answers 403 Forbidden.AccessDenied.ApiCountLimitForOrg, as
+// DingTalk does for an organisation's spent monthly quota, changing nothing. Calls made
+// before SetOrgQuota do not count. A negative n lifts the quota.
+func (s *Server) SetOrgQuota(appKey string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n < 0 {
+		delete(s.quota, appKey)
+	} else {
+		s.quota[appKey] = n
+	}
+	delete(s.quotaUsed, appKey)
+}
+
+// OrgQuotaUsed returns how many calls of the app appKey counted against its SetOrgQuota
+// quota.
+func (s *Server) OrgQuotaUsed(appKey string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.quotaUsed[appKey]
+}
+
+// chargeQuota counts a call of app a (nil: none known) against its quota, or refuses it
+// when the quota is spent.
+func (s *Server) chargeQuota(a *app) *apiError {
+	if a == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	limit, ok := s.quota[a.key]
+	if !ok {
+		return nil
+	}
+	if s.quotaUsed[a.key] >= limit {
+		return &apiError{http.StatusForbidden, codeOrgQuotaReached,
+			fmt.Sprintf("您的企业本月api调用量已超过限制,调用量:%d次,额度:%d次,请登录开发者后台-资源管理-查看用量明细", s.quotaUsed[a.key]+1, limit)}
+	}
+	s.quotaUsed[a.key]++
+	return nil
+}
+
+// ServeBanPage makes the next n calls, from any app and to any path of the open API
+// (connections/open included, the WebSocket endpoint not), answer 403 with an HTML page
+// (Content-Type text/html) like the one DingTalk shows an IP address it refuses for 5
+// minutes, changing nothing. Call.BanPage marks them.
+func (s *Server) ServeBanPage(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.banPages = max(n, 0)
+}
+
+// banPageHTML is the fake's ban page: an HTML document carrying the fields DingTalk's
+// is reported to carry (status, wait in minutes, punish "deny").
+const banPageHTML = `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>访问被拒绝</title></head>
+<body><p>您的访问过于频繁，已被暂时限制，请 5 分钟后再试。</p>
+<script>var data = {"status": 1111, "wait": 5, "source": "x5", "punish": "deny", "uuid": "dingtalktest"};</script>
+</body></html>
+`
+
+// banPage answers call with the ban page if ServeBanPage asked for it, and reports
+// whether it did.
+func (s *Server) banPage(w http.ResponseWriter, call *Call) bool {
+	s.mu.Lock()
+	if s.banPages <= 0 {
+		s.mu.Unlock()
+		return false
+	}
+	s.banPages--
+	call.Status, call.BanPage = http.StatusForbidden, true
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusForbidden)
+	_, _ = io.WriteString(w, banPageHTML)
+	return true
 }
 
 // SetRecallFailRate makes each recall call, after the other checks, fail as a whole with

@@ -27,7 +27,8 @@ import (
 //
 // Where the gateway differs from DingTalk's:
 //   - The endpoint is plain ws:// on the fake's host, never wss://.
-//   - connections/open checks clientId and clientSecret against WithCredentials and wants
+//   - connections/open checks clientId and clientSecret against the apps the fake knows
+//     (WithCredentials, WithApp), and the ticket and its connection belong to that app; it wants
 //     at least one subscription of type EVENT or CALLBACK with a topic; it pushes only what
 //     the test asks for, whatever was subscribed. Without Accept: application/json it
 //     answers 406 with an XML body (DingTalk is said to answer XML; its status is not
@@ -96,6 +97,8 @@ type Ticket struct {
 	// UA and Subscriptions are what the connections/open call asked with.
 	UA            string
 	Subscriptions []Subscription
+	// AppKey is the app whose clientId and clientSecret obtained it.
+	AppKey string
 }
 
 // Dial is one request to the WebSocket endpoint.
@@ -129,6 +132,9 @@ type Connection struct {
 	Draining bool
 	// Pings counts the WebSocket pings the client sent on it.
 	Pings int
+	// AppKey is the app whose ticket opened it: its frames carry the app's key as
+	// appId, and PushCallback fills in the app's robotCode.
+	AppKey string
 }
 
 // Frame is a frame the gateway sent.
@@ -197,6 +203,7 @@ func newGateway() *gateway {
 // gatewayConn is one accepted WebSocket connection.
 type gatewayConn struct {
 	id, ticket string
+	app        *app
 	openedAt   time.Time
 	seq        int
 	ws         *websocket.Conn
@@ -263,12 +270,19 @@ type (
 )
 
 // openConnection answers POST /v1.0/gateway/connections/open. Checks run in this order:
-// method, injected faults (FailNextOn(PathGatewayOpen, …)), Accept, content type, body,
-// credentials, subscriptions.
+// the ban page (ServeBanPage), method, injected faults (FailNextOn(PathGatewayOpen, …)),
+// Accept, content type, body, credentials (those of any app the fake knows), the app's
+// quota (SetOrgQuota), subscriptions.
 func (s *Server) openConnection(w http.ResponseWriter, r *http.Request) {
 	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	call := s.arrive(PathGatewayOpen, false, nil)
+	var probe openRequest
+	_ = json.Unmarshal(body, &probe)
+	a := s.credentials(probe.ClientID, probe.ClientSecret)
+	call := s.arrive(PathGatewayOpen, false, nil, a)
 	defer s.depart(PathGatewayOpen, false)
+	if s.banPage(w, call) {
+		return
+	}
 
 	res, apiErr := s.issueTicket(r, body, readErr)
 	if apiErr != nil {
@@ -308,8 +322,12 @@ func (s *Server) issueTicket(r *http.Request, body []byte, readErr error) (*open
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	if req.ClientID != s.appKey || req.ClientSecret != s.appSecret {
+	a := s.credentials(req.ClientID, req.ClientSecret)
+	if a == nil {
 		return nil, badRequest(codeBadCredentials, "clientId or clientSecret is wrong")
+	}
+	if err := s.chargeQuota(a); err != nil {
+		return nil, err
 	}
 	if len(req.Subscriptions) == 0 {
 		return nil, invalidParam("subscriptions must not be empty")
@@ -319,7 +337,7 @@ func (s *Server) issueTicket(r *http.Request, body []byte, readErr error) (*open
 			return nil, invalidParam(fmt.Sprintf("subscription %+v: want type EVENT or CALLBACK and a topic", sub))
 		}
 	}
-	t := &Ticket{Value: randomHex(16), IssuedAt: s.now(), UA: req.UA, Subscriptions: slices.Clone(req.Subscriptions)}
+	t := &Ticket{Value: randomHex(16), IssuedAt: s.now(), UA: req.UA, Subscriptions: slices.Clone(req.Subscriptions), AppKey: a.key}
 	s.gw.mu.Lock()
 	s.gw.tickets[t.Value] = t
 	s.gw.issued = append(s.gw.issued, t)
@@ -425,7 +443,7 @@ func (s *Server) admitDial(ticket string) (*gatewayConn, int, int, string) {
 		return nil, 0, status, reason
 	}
 	s.gw.seq++
-	c := &gatewayConn{id: "conn-" + strconv.Itoa(s.gw.seq), seq: s.gw.seq, ticket: ticket, openedAt: now}
+	c := &gatewayConn{id: "conn-" + strconv.Itoa(s.gw.seq), seq: s.gw.seq, ticket: ticket, openedAt: now, app: s.apps[t.AppKey]}
 	s.gw.dials = append(s.gw.dials, Dial{At: now, Ticket: ticket, Accepted: true, Status: http.StatusSwitchingProtocols, ConnID: c.id})
 	return c, len(s.gw.dials) - 1, 0, ""
 }
@@ -493,7 +511,7 @@ func (s *Server) Push(connID, typ, topic, data string) (string, error) {
 		SpecVersion: "1.0",
 		Type:        typ,
 		Headers: map[string]string{
-			"appId": s.appKey, "connectionId": c.id, "contentType": "application/json",
+			"appId": c.app.key, "connectionId": c.id, "contentType": "application/json",
 			"messageId": id, "time": strconv.FormatInt(now.UnixMilli(), 10), "topic": topic,
 		},
 		Data: data,
@@ -520,7 +538,9 @@ func (s *Server) sendFrame(c *gatewayConn, f Frame) error {
 
 // PushCallback sends a robot message callback (type CALLBACK, topic TopicBotMessage) on
 // connection connID ("" as for Push) and returns its messageId. body is the callback: a
-// string or []byte is sent as is (so it may be malformed), anything else as its JSON.
+// string or []byte is sent as is (so it may be malformed), anything else as its JSON;
+// either way, a JSON object without a robotCode (or with an empty one) gets the robotCode
+// of the connection's app, as DingTalk's callbacks carry the robot they are for.
 func (s *Server) PushCallback(connID string, body any) (string, error) {
 	var data string
 	switch b := body.(type) {
@@ -535,7 +555,36 @@ func (s *Server) PushCallback(connID string, body any) (string, error) {
 		}
 		data = string(raw)
 	}
-	return s.Push(connID, FrameCallback, TopicBotMessage, data)
+	s.gw.mu.Lock()
+	c, err := s.gw.conn(connID)
+	s.gw.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	return s.Push(c.id, FrameCallback, TopicBotMessage, withRobotCode(data, c.app.robotCode))
+}
+
+// withRobotCode returns data, a callback body, with "robotCode": code added when it is a
+// JSON object without a non-empty robotCode; anything else is returned as it is.
+func withRobotCode(data, code string) string {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal([]byte(data), &fields) != nil || fields == nil {
+		return data
+	}
+	if raw, ok := fields["robotCode"]; ok {
+		var have string
+		if json.Unmarshal(raw, &have) != nil || have != "" {
+			return data
+		}
+		fields["robotCode"] = mustJSON(code)
+		return string(mustJSON(fields))
+	}
+	open := strings.Index(data, "{") + 1 // the object's first byte, after any space
+	sep := ","
+	if len(fields) == 0 {
+		sep = ""
+	}
+	return data[:open] + `"robotCode":` + string(mustJSON(code)) + sep + data[open:]
 }
 
 // PushRaw sends raw as a text message on connection connID ("" as for Push), for frames
@@ -702,7 +751,18 @@ func (s *Server) Connections() []Connection {
 	slices.SortFunc(conns, func(a, b *gatewayConn) int { return a.seq - b.seq })
 	out := make([]Connection, len(conns))
 	for i, c := range conns {
-		out[i] = Connection{ID: c.id, Ticket: c.ticket, OpenedAt: c.openedAt, Draining: c.draining, Pings: int(c.pings.Load())}
+		out[i] = Connection{ID: c.id, Ticket: c.ticket, OpenedAt: c.openedAt, Draining: c.draining, Pings: int(c.pings.Load()), AppKey: c.app.key}
+	}
+	return out
+}
+
+// ConnectionsOf returns the live connections of the app appKey, oldest first.
+func (s *Server) ConnectionsOf(appKey string) []Connection {
+	var out []Connection
+	for _, c := range s.Connections() {
+		if c.AppKey == appKey {
+			out = append(out, c)
+		}
 	}
 	return out
 }

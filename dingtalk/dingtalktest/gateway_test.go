@@ -305,7 +305,7 @@ func TestGatewayPushAndAcks(t *testing.T) {
 		"appId": s.AppKey(), "connectionId": connID, "contentType": "application/json", "messageId": id,
 		"time": "1764147600000", "topic": "/v1.0/im/bot/messages/get",
 	}, f.Headers)
-	assert.JSONEq(t, `{"msgId":"m1","conversationId":"cid1"}`, f.Data)
+	assert.JSONEq(t, `{"msgId":"m1","conversationId":"cid1","robotCode":"`+s.RobotCode()+`"}`, f.Data, "the connection's robotCode is filled in")
 	assert.Equal(t, []dingtalktest.Frame{{ConnID: connID, Type: "CALLBACK", Topic: dingtalktest.TopicBotMessage, MessageID: id, Data: f.Data, At: clk.Now()}}, stripRaw(s.Frames()))
 	require.Len(t, s.Unacked(), 1)
 

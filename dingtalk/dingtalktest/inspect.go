@@ -18,8 +18,12 @@ type Message struct {
 	// UserIDs are the userIds of a one-to-one message as requested, invalid ones
 	// included; empty for other kinds.
 	UserIDs []string
-	// RobotCode, MsgKey, MsgParam and CoolAppCode are the send call's fields.
+	// RobotCode, MsgKey, MsgParam and CoolAppCode are the send call's fields: RobotCode is
+	// the robot that sent it.
 	RobotCode, MsgKey, MsgParam, CoolAppCode string
+	// AppKey is the app whose access token sent it; only that app can recall it, ask
+	// for its status or update its card.
+	AppKey string
 	// OutTrackID is, for a card createAndDeliver delivered (MsgKey
 	// CardMsgKey, Key its carrierId), the card's outTrackId; empty for robot
 	// messages. Card returns the card itself.
@@ -46,6 +50,13 @@ type Call struct {
 	Keys []string
 	// At is when the fake's clock said the request arrived.
 	At time.Time
+	// AppKey is the app the call came from: for the token call the app its key and
+	// secret name, for connections/open its clientId's, for other calls its access
+	// token's; empty when none is known.
+	AppKey string
+	// BanPage reports whether the fake answered it with its HTML ban page
+	// (ServeBanPage).
+	BanPage bool
 }
 
 // Sent returns copies of every message sent, in send order.
@@ -98,6 +109,18 @@ func (s *Server) Calls() []Call {
 	return out
 }
 
+// CallsByApp returns copies of every request from the app appKey (see Call.AppKey), in
+// arrival order.
+func (s *Server) CallsByApp(appKey string) []Call {
+	var out []Call
+	for _, c := range s.Calls() {
+		if c.AppKey == appKey {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // CallCount returns the number of requests to path, whatever they answered.
 func (s *Server) CallCount(path string) int {
 	s.mu.Lock()
@@ -145,11 +168,14 @@ func (s *Server) Reset() {
 	}
 }
 
-// arrive records the start of a request to path naming keys.
-func (s *Server) arrive(path string, robot bool, keys []string) *Call {
+// arrive records the start of a request to path from app a (nil: unknown) naming keys.
+func (s *Server) arrive(path string, robot bool, keys []string, a *app) *Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := &Call{Path: path, Keys: keys, At: s.now()}
+	if a != nil {
+		c.AppKey = a.key
+	}
 	s.calls = append(s.calls, c)
 	for _, k := range keys {
 		s.attempts[k]++

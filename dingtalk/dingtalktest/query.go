@@ -72,18 +72,18 @@ type readInfo struct {
 
 // queryStatus answers the group or private status call.
 func (s *Server) queryStatus(kind Kind) handlerFunc {
-	return func(body []byte) (any, []string, *apiError) {
+	return func(a *app, body []byte) (any, []string, *apiError) {
 		var req statusRequest
 		if err := decode(body, &req); err != nil {
 			return nil, nil, err
 		}
-		if err := s.checkTarget(kind, req.RobotCode, req.OpenConversationID); err != nil {
+		if err := checkTarget(a, kind, req.RobotCode, req.OpenConversationID); err != nil {
 			return nil, nil, err
 		}
 		if req.MaxResults < 1 || req.MaxResults > MaxStatusResults {
 			return nil, nil, invalidParam(fmt.Sprintf("maxResults is %d, want 1 to %d", req.MaxResults, MaxStatusResults))
 		}
-		status, err := s.sendStatus(kind, req.OpenConversationID, req.ProcessQueryKey)
+		status, err := s.sendStatus(a, kind, req.OpenConversationID, req.ProcessQueryKey)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -92,28 +92,29 @@ func (s *Server) queryStatus(kind Kind) handlerFunc {
 }
 
 // readStatus answers the one-to-one status call from its query string.
-func (s *Server) readStatus(q url.Values) (any, []string, *apiError) {
+func (s *Server) readStatus(a *app, q url.Values) (any, []string, *apiError) {
 	key := q.Get("processQueryKey")
-	if err := s.checkTarget(KindOTO, q.Get("robotCode"), ""); err != nil {
+	if err := checkTarget(a, KindOTO, q.Get("robotCode"), ""); err != nil {
 		return nil, nil, err
 	}
-	status, err := s.sendStatus(KindOTO, "", key)
+	status, err := s.sendStatus(a, KindOTO, "", key)
 	if err != nil {
 		return nil, nil, err
 	}
 	return readStatusResponse{SendStatus: status, MessageReadInfoList: []readInfo{}}, []string{key}, nil
 }
 
-// sendStatus returns the sendStatus of the message with key, sent to the chat named by
-// kind and conversationID, or the error DingTalk answers for the key.
-func (s *Server) sendStatus(kind Kind, conversationID, key string) (string, *apiError) {
+// sendStatus returns the sendStatus of the message with key, sent by app a to the chat
+// named by kind and conversationID, or the error DingTalk answers for the key (a key
+// another app sent is unknown to a).
+func (s *Server) sendStatus(a *app, kind Kind, conversationID, key string) (string, *apiError) {
 	if key == "" {
 		return "", badRequest(codeMissingKeys, "processQueryKey is missing")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.messages[key]
-	if !ok || m.Kind != kind || (kind != KindOTO && m.ConversationID != conversationID) {
+	if !ok || m.AppKey != a.key || m.Kind != kind || (kind != KindOTO && m.ConversationID != conversationID) {
 		return "", badRequest(codeInvalidKey, "processQueryKey is invalid")
 	}
 	age := s.now().Sub(m.SentAt)

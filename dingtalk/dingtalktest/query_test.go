@@ -108,7 +108,7 @@ func TestStatusFollowsTheMessage(t *testing.T) {
 
 			calls := s.Calls()
 			last := calls[len(calls)-1]
-			assert.Equal(t, dingtalktest.Call{Path: statusPath[kind], Status: http.StatusBadRequest, Code: "processQueryKey.expireTime", At: clk.Now()}, last)
+			assert.Equal(t, dingtalktest.Call{Path: statusPath[kind], Status: http.StatusBadRequest, Code: "processQueryKey.expireTime", At: clk.Now(), AppKey: s.AppKey()}, last)
 			assert.Equal(t, 7, s.CallCount(statusPath[kind]))
 			assert.Equal(t, 2, s.RecallAttempts(key), "status calls are not recall attempts")
 		})

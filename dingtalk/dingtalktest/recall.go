@@ -23,12 +23,12 @@ const (
 
 // recall answers the recall call for kind.
 func (s *Server) recall(kind Kind) handlerFunc {
-	return func(body []byte) (any, []string, *apiError) {
+	return func(a *app, body []byte) (any, []string, *apiError) {
 		var req recallRequest
 		if err := decode(body, &req); err != nil {
 			return nil, nil, err
 		}
-		if err := s.checkTarget(kind, req.RobotCode, req.OpenConversationID); err != nil {
+		if err := checkTarget(a, kind, req.RobotCode, req.OpenConversationID); err != nil {
 			return nil, nil, err
 		}
 		switch n := len(req.ProcessQueryKeys); {
@@ -43,7 +43,7 @@ func (s *Server) recall(kind Kind) handlerFunc {
 		defer s.mu.Unlock()
 		now := s.now()
 		for _, key := range distinct(req.ProcessQueryKeys) {
-			if reason := s.refusal(kind, req.OpenConversationID, key, now); reason != "" {
+			if reason := s.refusal(a, kind, req.OpenConversationID, key, now); reason != "" {
 				res.FailedResult[key] = reason
 				continue
 			}
@@ -56,15 +56,16 @@ func (s *Server) recall(kind Kind) handlerFunc {
 	}
 }
 
-// refusal returns why key cannot be recalled from the chat named by kind and
-// conversationID at now, or "" when it can. The caller holds s.mu.
-func (s *Server) refusal(kind Kind, conversationID, key string, now time.Time) string {
+// refusal returns why app a cannot recall key from the chat named by kind and
+// conversationID at now, or "" when it can. A key another app sent is unknown to a. The
+// caller holds s.mu.
+func (s *Server) refusal(a *app, kind Kind, conversationID, key string, now time.Time) string {
 	if reason, ok := s.keyFailures[key]; ok {
 		return reason
 	}
 	m, ok := s.messages[key]
 	switch {
-	case !ok:
+	case !ok, m.AppKey != a.key:
 		return ReasonNotFound
 	case m.Kind != kind:
 		return ReasonOtherKind

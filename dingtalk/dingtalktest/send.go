@@ -25,12 +25,12 @@ var templates = map[string][]string{
 
 // send answers the send call for kind.
 func (s *Server) send(kind Kind) handlerFunc {
-	return func(body []byte) (any, []string, *apiError) {
+	return func(a *app, body []byte) (any, []string, *apiError) {
 		var req sendRequest
-		if err := s.validateSend(kind, body, &req); err != nil {
+		if err := s.validateSend(a, kind, body, &req); err != nil {
 			return nil, nil, err
 		}
-		key := s.deliver(kind, req)
+		key := s.deliver(a, kind, req)
 		if kind != KindOTO {
 			return sendResponse{ProcessQueryKey: key}, []string{key}, nil
 		}
@@ -48,12 +48,12 @@ func (s *Server) send(kind Kind) handlerFunc {
 	}
 }
 
-// validateSend decodes a send body into req and checks it for a chat of kind.
-func (s *Server) validateSend(kind Kind, body []byte, req *sendRequest) *apiError {
+// validateSend decodes a send body of app a into req and checks it for a chat of kind.
+func (s *Server) validateSend(a *app, kind Kind, body []byte, req *sendRequest) *apiError {
 	if err := decode(body, req); err != nil {
 		return err
 	}
-	if err := s.checkTarget(kind, req.RobotCode, req.OpenConversationID); err != nil {
+	if err := checkTarget(a, kind, req.RobotCode, req.OpenConversationID); err != nil {
 		return err
 	}
 	if kind == KindOTO {
@@ -70,12 +70,12 @@ func (s *Server) validateSend(kind Kind, body []byte, req *sendRequest) *apiErro
 }
 
 // checkTarget checks the robotCode and, except one-to-one, the openConversationId of a
-// send or recall call.
-func (s *Server) checkTarget(kind Kind, robotCode, conversationID string) *apiError {
+// send or recall call of app a: the robotCode must be the app's own.
+func checkTarget(a *app, kind Kind, robotCode, conversationID string) *apiError {
 	switch {
 	case robotCode == "":
 		return badRequest(codeMissingRobot, "robotCode is missing")
-	case robotCode != s.robotCode:
+	case robotCode != a.robotCode:
 		return badRequest(codeUnknownRobot, fmt.Sprintf("robot %q does not exist", robotCode))
 	case kind != KindOTO && conversationID == "":
 		return badRequest(codeMissingConv, "openConversationId is missing")
@@ -105,8 +105,8 @@ func checkTemplate(msgKey, msgParam string) *apiError {
 	return nil
 }
 
-// deliver records a validated message and returns its new processQueryKey.
-func (s *Server) deliver(kind Kind, req sendRequest) string {
+// deliver records a validated message of app a and returns its new processQueryKey.
+func (s *Server) deliver(a *app, kind Kind, req sendRequest) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := randomHex(16)
@@ -117,6 +117,7 @@ func (s *Server) deliver(kind Kind, req sendRequest) string {
 		Key:         key,
 		Kind:        kind,
 		RobotCode:   req.RobotCode,
+		AppKey:      a.key,
 		MsgKey:      req.MsgKey,
 		MsgParam:    req.MsgParam,
 		CoolAppCode: req.CoolAppCode,

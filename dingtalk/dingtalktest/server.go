@@ -77,27 +77,33 @@ type Server struct {
 	gw        *gateway // Stream mode gateway (gateway.go)
 
 	// Set by options before the server starts; read-only afterwards.
-	appKey, appSecret, robotCode string
+	appKey, appSecret, robotCode string          // the default app's
+	extraApps                    []*app          // WithApp, in order
+	apps                         map[string]*app // app key → app, the default one included
 	tokenTTL                     time.Duration
 	now                          func() time.Time
 	invalidStaff                 map[string]bool
 	processing                   time.Duration // WithProcessingTime
 
 	mu              sync.Mutex
-	tokens          map[string]time.Time // token → expiry
-	messages        map[string]*Message  // processQueryKey → message
-	sent            []*Message           // in send order
-	recalled        []string             // in recall order
-	calls           []*Call              // in arrival order
-	attempts        map[string]int       // processQueryKey → recall calls naming it
-	inflight        map[string]int       // path ("" = all robot paths) → requests in flight
-	peak            map[string]int       // path ("" = all robot paths) → highest inflight
+	tokens          map[string]issuedToken // token → its app and expiry
+	messages        map[string]*Message    // processQueryKey → message
+	sent            []*Message             // in send order
+	recalled        []string               // in recall order
+	calls           []*Call                // in arrival order
+	attempts        map[string]int         // processQueryKey → recall calls naming it
+	inflight        map[string]int         // path ("" = all robot paths) → requests in flight
+	peak            map[string]int         // path ("" = all robot paths) → highest inflight
 	faults          []faultRule
 	keyFailures     map[string]string
 	cards           map[string]*Card // outTrackId → card (card.go)
 	latency         time.Duration
-	qpsLimit        int
-	qpsWindows      map[string][]time.Time
+	qpsLimit        int                    // SetQPSLimit: every app without its own
+	appQPS          map[string]int         // app key → SetAppQPSLimit
+	qpsWindows      map[string][]time.Time // app key + " " + path → admitted calls
+	quota           map[string]int         // app key → SetOrgQuota
+	quotaUsed       map[string]int         // app key → calls counted against it
+	banPages        int                    // ServeBanPage: calls still to answer with it
 	reactions       map[string][]*Reaction // openMsgId → reactions, in the order put
 	refusedEmotions map[string]*apiError   // emotionName → the answer RefuseEmotion set
 	failRate        float64
@@ -116,6 +122,25 @@ func WithCredentials(appKey, appSecret string) Option {
 // WithRobotCode sets the robotCode send and recall calls must name (default: the app key).
 func WithRobotCode(code string) Option {
 	return func(s *Server) { s.robotCode = code }
+}
+
+// WithApp adds an app beside the default one (WithCredentials, WithRobotCode): its token
+// call accepts appKey and appSecret, and its calls must name robotCode (the app key when
+// empty). Each app has its own tokens, messages, reactions, cards, QPS limit
+// (SetAppQPSLimit), quota (SetOrgQuota) and Stream mode connections. An app key given
+// twice keeps the last.
+func WithApp(appKey, appSecret, robotCode string) Option {
+	return func(s *Server) {
+		if robotCode == "" {
+			robotCode = appKey
+		}
+		s.extraApps = append(s.extraApps, &app{key: appKey, secret: appSecret, robotCode: robotCode})
+	}
+}
+
+// app is one DingTalk app the fake knows.
+type app struct {
+	key, secret, robotCode string
 }
 
 // WithTokenTTL sets how long an issued access token stays valid (default 2h).
@@ -148,7 +173,7 @@ func New(opts ...Option) *Server {
 		tokenTTL:        defaultTokenTTL,
 		now:             time.Now,
 		invalidStaff:    map[string]bool{},
-		tokens:          map[string]time.Time{},
+		tokens:          map[string]issuedToken{},
 		messages:        map[string]*Message{},
 		attempts:        map[string]int{},
 		inflight:        map[string]int{},
@@ -156,6 +181,9 @@ func New(opts ...Option) *Server {
 		keyFailures:     map[string]string{},
 		cards:           map[string]*Card{},
 		qpsWindows:      map[string][]time.Time{},
+		appQPS:          map[string]int{},
+		quota:           map[string]int{},
+		quotaUsed:       map[string]int{},
 		reactions:       map[string][]*Reaction{},
 		refusedEmotions: map[string]*apiError{},
 		gw:              newGateway(),
@@ -166,6 +194,11 @@ func New(opts ...Option) *Server {
 	if s.robotCode == "" {
 		s.robotCode = s.appKey
 	}
+	s.apps = map[string]*app{}
+	for _, a := range s.extraApps {
+		s.apps[a.key] = a
+	}
+	s.apps[s.appKey] = &app{key: s.appKey, secret: s.appSecret, robotCode: s.robotCode}
 	s.routes = map[string]route{
 		PathToken:         {handle: s.issueToken},
 		PathGroupSend:     {robot: true, handle: s.send(KindGroup)},
@@ -221,7 +254,7 @@ type route struct {
 	recall bool // names processQueryKeys; subject to SetRecallFailRate
 	put    bool // a PUT call (card updates)
 	handle handlerFunc
-	get    func(url.Values) (any, []string, *apiError) // a GET call, answered from its query string
+	get    func(*app, url.Values) (any, []string, *apiError) // a GET call, answered from its query string
 }
 
 // method is the HTTP method of the call.
@@ -235,9 +268,10 @@ func (rt route) method() string {
 	return http.MethodPost
 }
 
-// handlerFunc answers a call whose body passed the common checks. keys, when not nil,
-// replace the keys recorded for the call (sends record the key they issue).
-type handlerFunc func(body []byte) (result any, keys []string, err *apiError)
+// handlerFunc answers a call of app a (nil for the token call) whose body passed the
+// common checks. keys, when not nil, replace the keys recorded for the call (sends record
+// the key they issue).
+type handlerFunc func(a *app, body []byte) (result any, keys []string, err *apiError)
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
@@ -247,19 +281,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if rt.recall {
 		named = requestedKeys(body)
 	}
-	call := s.arrive(path, rt.robot, named)
+	a := s.appOf(path, r.Header.Get(tokenHeader), body)
+	call := s.arrive(path, rt.robot, named, a)
 	defer s.depart(path, rt.robot)
 
+	if s.banPage(w, call) {
+		return
+	}
 	if rt.robot && !s.wait(r.Context()) {
 		panic(http.ErrAbortHandler) // no answer at all, not an empty 200; Status stays 0
 	}
-	apiErr := s.gate(r, rt, known, readErr)
+	apiErr := s.gate(r, rt, known, readErr, a)
 	var result any
 	var keys []string
 	if apiErr == nil && rt.get != nil {
-		result, keys, apiErr = rt.get(r.URL.Query())
+		result, keys, apiErr = rt.get(a, r.URL.Query())
 	} else if apiErr == nil {
-		result, keys, apiErr = rt.handle(body)
+		result, keys, apiErr = rt.handle(a, body)
 	}
 	if apiErr != nil {
 		s.finish(call, apiErr.status, apiErr.code, nil)
@@ -270,8 +308,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, result)
 }
 
-// gate runs the checks every call passes before its handler, in the documented order.
-func (s *Server) gate(r *http.Request, rt route, known bool, readErr error) *apiError {
+// gate runs the checks every call of app a passes before its handler, in the documented
+// order.
+func (s *Server) gate(r *http.Request, rt route, known bool, readErr error, a *app) *apiError {
 	switch {
 	case !known:
 		return &apiError{http.StatusNotFound, "InvalidAction.NotFound", "no such API: " + r.URL.Path}
@@ -279,12 +318,15 @@ func (s *Server) gate(r *http.Request, rt route, known bool, readErr error) *api
 		return &apiError{http.StatusMethodNotAllowed, "InvalidAction.MethodNotAllowed", "use " + rt.method() + ", not " + r.Method}
 	}
 	if rt.robot {
-		if err := s.admit(r.URL.Path); err != nil {
+		if err := s.admit(r.URL.Path, a); err != nil {
 			return err
 		}
 		if err := s.authenticate(r.Header.Get(tokenHeader)); err != nil {
 			return err
 		}
+	}
+	if err := s.chargeQuota(a); err != nil {
+		return err
 	}
 	if err := s.injectedFault(r.URL.Path, rt); err != nil {
 		return err

@@ -194,7 +194,7 @@ func TestSendRecordsMessages(t *testing.T) {
 			require.True(t, ok)
 			want := dingtalktest.Message{
 				Key: res.ProcessQueryKey, Kind: kind, RobotCode: s.RobotCode(),
-				MsgKey: "sampleMarkdown", MsgParam: `{"title":"t","text":"x"}`, CoolAppCode: "cool1", SentAt: clk.Now(),
+				MsgKey: "sampleMarkdown", MsgParam: `{"title":"t","text":"x"}`, CoolAppCode: "cool1", SentAt: clk.Now(), AppKey: s.AppKey(),
 			}
 			if kind == dingtalktest.KindOTO {
 				want.UserIDs = []string{"chat-oto"}
@@ -542,10 +542,10 @@ func TestCallsAndReset(t *testing.T) {
 
 	at := clk.Now()
 	assert.Equal(t, []dingtalktest.Call{
-		{Path: dingtalktest.PathToken, Status: http.StatusOK, At: at},
-		{Path: dingtalktest.PathGroupSend, Status: http.StatusOK, Keys: []string{key}, At: at},
-		{Path: dingtalktest.PathGroupRecall, Status: http.StatusInternalServerError, Code: "system.error", Keys: []string{key, "other"}, At: at},
-		{Path: dingtalktest.PathGroupRecall, Status: http.StatusOK, Keys: []string{key}, At: at},
+		{Path: dingtalktest.PathToken, Status: http.StatusOK, At: at, AppKey: s.AppKey()},
+		{Path: dingtalktest.PathGroupSend, Status: http.StatusOK, Keys: []string{key}, At: at, AppKey: s.AppKey()},
+		{Path: dingtalktest.PathGroupRecall, Status: http.StatusInternalServerError, Code: "system.error", Keys: []string{key, "other"}, At: at, AppKey: s.AppKey()},
+		{Path: dingtalktest.PathGroupRecall, Status: http.StatusOK, Keys: []string{key}, At: at, AppKey: s.AppKey()},
 	}, s.Calls())
 	assert.Equal(t, 2, s.CallCount(dingtalktest.PathGroupRecall))
 	assert.Equal(t, 2, s.RecallAttempts(key))

@@ -178,8 +178,8 @@ func TestAuthFailuresAreCountedInMetrics(t *testing.T) {
 	body := rec.Body.String()
 	assert.Contains(t, body, "\ndingrecall_stream_auth_failures_total 2\n")
 	// connections/open went through the dingtalk client's observer too.
-	assert.Contains(t, body, fmt.Sprintf(`dingrecall_dingtalk_calls_total{api=%q,status="401"} 2`, dingtalk.PathGatewayOpen))
-	assert.Contains(t, body, fmt.Sprintf(`dingrecall_dingtalk_calls_total{api=%q,status="200"} 1`, dingtalk.PathGatewayOpen))
+	assert.Contains(t, body, fmt.Sprintf(`dingrecall_dingtalk_calls_total{api=%q,bot="default",status="401"} 2`, dingtalk.PathGatewayOpen))
+	assert.Contains(t, body, fmt.Sprintf(`dingrecall_dingtalk_calls_total{api=%q,bot="default",status="200"} 1`, dingtalk.PathGatewayOpen))
 }
 
 func TestIsCredentialsRejected(t *testing.T) {
