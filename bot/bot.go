@@ -357,7 +357,8 @@ func TemplateNames() []string {
 	}
 	codes := append(dingtalk.SeedCodes[:len(dingtalk.SeedCodes):len(dingtalk.SeedCodes)],
 		dingtalk.CodeQPSLimitAppAndAPI, dingtalk.CodeQPSLimitAPI, dingtalk.CodeOrgQuota,
-		dingtalk.CodeInvalidAuthentication, dingtalk.CodeInvalidClient, dingtalk.CodeTransport)
+		dingtalk.CodeInvalidAuthentication, dingtalk.CodeInvalidClient, dingtalk.CodeTransport,
+		dingtalk.CodeOrgQuotaLegacy, dingtalk.CodeBanPage)
 	for _, c := range codes {
 		names = append(names, templates.CodeName(c))
 	}

@@ -121,7 +121,7 @@ func (b *Bot) recallData(out Outcome, asked int, label string) templates.RecallD
 		TooOld: len(out.TooOld), MaxAge: b.span(b.cfg.MaxAge), Chat: label, InFlight: len(out.InFlight)}
 	for _, m := range out.Selected {
 		if f, failed := out.Failed[m.Key]; failed {
-			data.Failures = append(data.Failures, templates.Failure{Preview: Preview(m, 40), Reason: b.tpl.Explain(f.Code, f.Message)})
+			data.Failures = append(data.Failures, templates.Failure{Preview: Preview(m, 40), Reason: b.tpl.ExplainWith(f.Code, f.Message, b.codeData())})
 		}
 	}
 	return data

@@ -68,7 +68,7 @@ func (b *Bot) runRestore(ctx context.Context, req Request) (Reply, error) {
 		if err != nil && m.Key == "" {
 			f := failureOf(err)
 			it.Result, it.Code, it.Reason = store.ResultNotSent, f.Code, f.Message
-			data.Failures = append(data.Failures, templates.Failure{Preview: previewParam(it.MsgParam), Reason: b.tpl.Explain(f.Code, f.Message)})
+			data.Failures = append(data.Failures, templates.Failure{Preview: previewParam(it.MsgParam), Reason: b.tpl.ExplainWith(f.Code, f.Message, b.codeData())})
 		} else {
 			data.Resent++
 		}

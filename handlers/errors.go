@@ -20,6 +20,8 @@ type apiError struct {
 	code    string
 	message string
 	field   string
+	// resetsOn is, for a spent DingTalk quota, the day it starts again.
+	resetsOn string
 }
 
 // Error is the message.
@@ -117,6 +119,15 @@ func (h *handler) writeError(c *gin.Context, err error) {
 	case dingTalkUnreached(err):
 		h.requestLogger(c).WithError(err).Warn("DingTalk could not be reached")
 		ae = errDingTalkUnreached
+	case dingtalk.IsQuotaExhausted(err):
+		resets := dingtalk.QuotaResetsOn(h.d.Now())
+		c.Header("Retry-After", strconv.Itoa(int(resets.Sub(h.d.Now()).Seconds())))
+		ae = &apiError{status: http.StatusServiceUnavailable, code: "dingtalk_quota_exhausted", resetsOn: resets.Format("2006-01-02"),
+			message: "DingTalk refused the call: the organisation's monthly API quota is used up (" + dingtalk.CodeOrgQuota + "); it starts again on " + resets.Format("2006-01-02")}
+	case errors.Is(err, dingtalk.ErrBanned):
+		c.Header("Retry-After", strconv.Itoa(int(dingtalk.BanBackoff.Seconds())))
+		ae = &apiError{status: http.StatusServiceUnavailable, code: "dingtalk_ip_banned",
+			message: "DingTalk answered with its IP ban page: no call goes to DingTalk for 5 minutes; try again after that"}
 	case errors.As(err, &dt):
 		ae = &apiError{status: http.StatusBadGateway, code: dt.Code, message: dt.Message}
 	case storeUnavailable(err):
@@ -134,6 +145,9 @@ func writeAPIError(c *gin.Context, ae *apiError) {
 	body := gin.H{"code": ae.code, "message": ae.message}
 	if ae.field != "" {
 		body["field"] = ae.field
+	}
+	if ae.resetsOn != "" {
+		body["resetsOn"] = ae.resetsOn
 	}
 	c.AbortWithStatusJSON(ae.status, gin.H{"error": body})
 }

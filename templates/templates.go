@@ -52,6 +52,7 @@ const (
 	QuoteUntracked   = "quote.untracked"
 	QuoteChoose      = "quote.choose"
 	QuotePick        = "quote.pick"
+	QuotaWarning     = "quota.warning"
 )
 
 // Names lists every reply a language must define.
@@ -60,7 +61,7 @@ var Names = []string{
 	OnlyOneToOne, BadNumber, OutOfRange, UnknownChat, MissingChat, AmbiguousChat, UnknownCommand, NotText,
 	StoreDown, MissingTag, BadDuration, MissingDuration, NotWhole, DidYouMean, Preview, NothingToConfirm, RetryDone, NothingToRetry,
 	AuditLog, AuditEmpty, RestoreDone, NothingToRestore, RestoreTooLate, BurstNotice,
-	QuoteNotMine, QuoteUntracked, QuoteChoose, QuotePick,
+	QuoteNotMine, QuoteUntracked, QuoteChoose, QuotePick, QuotaWarning,
 }
 
 // Languages are the reply languages (BOT_LANG).
@@ -130,10 +131,22 @@ func (s *Set) Render(name string, data any) (string, error) {
 // failure's own message, or "code: message" when DingTalk's words alone
 // would hide the code.
 func (s *Set) Explain(code, message string) string {
+	return s.ExplainWith(code, message, CodeData{})
+}
+
+// CodeData is what an explanation of a code may say beyond the code.
+type CodeData struct {
+	// ResetsOn is the day DingTalk's monthly API quota starts again
+	// (2006-01-02), for the quota codes; empty when unknown.
+	ResetsOn string
+}
+
+// ExplainWith is Explain with data for the explanations that use it.
+func (s *Set) ExplainWith(code, message string, data CodeData) string {
 	if code != "" {
 		if t := s.t.Lookup(CodeName(code)); t != nil {
 			var b bytes.Buffer
-			if t.Execute(&b, nil) == nil {
+			if t.Execute(&b, data) == nil {
 				return strings.TrimSpace(b.String())
 			}
 		}
@@ -256,6 +269,15 @@ type BurstData struct {
 	Limit      int    // BURST_LIMIT
 	RetryAfter string // when sends resume
 	Recalled   bool   // messages beyond the limit are being recalled (BURST_AUTO_RECALL)
+}
+
+// QuotaData is the data of QuotaWarning.
+type QuotaData struct {
+	Bot      string // the bot's name
+	Used     int64  // metered calls this month
+	Limit    int64  // monthlyQuota
+	Percent  int64  // Used as a percentage of Limit
+	ResetsOn string // the first day of next month (2006-01-02)
 }
 
 // ChatLine is one chat in the Chats reply.

@@ -64,6 +64,9 @@ type Route struct {
 	// Card posts the firing message as an interactive card with a Recall
 	// button (bot.AsCard); resolved notices stay plain messages.
 	Card bool
+	// Bot names the bot (BOTS_FILE) that posts and recalls; empty for the
+	// default.
+	Bot string
 }
 
 // Bot is what the receiver needs of the bot: its one send path and its
@@ -245,7 +248,7 @@ func (r *Receiver) Handle(ctx context.Context, route Route, p Payload) (Result, 
 		if len(firing) == 0 {
 			what = "its alerts resolved"
 		}
-		out, err := r.bot.Recall(ctx, bot.Selection{ChatID: route.ConversationID, Tag: Tag(route.Name, p.GroupKey)},
+		out, err := r.bot.Recall(ctx, bot.Selection{ChatID: route.ConversationID, Tag: Tag(route.Name, p.GroupKey), Bot: route.Bot},
 			bot.Actor{Source: store.SourceAlertmanager, Request: fmt.Sprintf("alertmanager %s: group %s %s", route.Name, gid, what)})
 		if err != nil {
 			return res, fmt.Errorf("recall the group's message: %w", err)
@@ -267,7 +270,7 @@ func (r *Receiver) Handle(ctx context.Context, route Route, p Payload) (Result, 
 		if route.Card {
 			msg = bot.AsCard(msg)
 		}
-		sent, err := r.bot.Send(ctx, bot.Outgoing{Kind: store.KindGroup, ChatID: route.ConversationID, Message: msg, Tag: Tag(route.Name, p.GroupKey)})
+		sent, err := r.bot.Send(ctx, bot.Outgoing{Kind: store.KindGroup, ChatID: route.ConversationID, Message: msg, Tag: Tag(route.Name, p.GroupKey), Bot: route.Bot})
 		var dup *bot.DuplicateError
 		switch {
 		case err == nil:
@@ -314,7 +317,7 @@ func (r *Receiver) notice(ctx context.Context, route Route, p Payload, fps []str
 		}
 	}
 	sent, err := r.bot.Send(ctx, bot.Outgoing{Kind: store.KindGroup, ChatID: route.ConversationID, Message: msg,
-		Tag: NoticeTag(route.Name, p.GroupKey), TTL: route.NoticeTTL})
+		Tag: NoticeTag(route.Name, p.GroupKey), TTL: route.NoticeTTL, Bot: route.Bot})
 	var dup *bot.DuplicateError
 	switch {
 	case err == nil:

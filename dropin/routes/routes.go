@@ -36,6 +36,10 @@ type Options struct {
 	// Lang is the language of the built-in alert template, which a route's
 	// template file builds on (BOT_LANG).
 	Lang string
+	// Bots are the names a route's bot field may give (BOTS_FILE's bots
+	// and "default" when the single-app settings define it); nil takes any
+	// name (the fleet refuses an unknown one when the route is used).
+	Bots []string
 }
 
 // Set is one reading of the file.
@@ -251,13 +255,26 @@ func (e *entry) duration(field string, max time.Duration) (time.Duration, bool) 
 	return 0, false
 }
 
+// bot reads the optional bot field: one of Options.Bots.
+func (e *entry) bot() string {
+	name, ok := e.fields["bot"]
+	if !ok {
+		return ""
+	}
+	name = strings.TrimSpace(name)
+	if bots := e.p.opts.Bots; bots != nil && !slices.Contains(bots, name) {
+		e.fail("bot", "is %q: want one of the bots %s", name, strings.Join(bots, ", "))
+	}
+	return name
+}
+
 // nameRE is what a route name may be: it goes in logs and, for Alertmanager
 // routes, in the URL path.
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // webhook reads webhooks[i].
 func (p *parser) webhook(i int, n *yaml.Node) {
-	e := p.readEntry("webhooks", i, n, "name", "token", "conversationId", "secret", "tag", "ttl", "card")
+	e := p.readEntry("webhooks", i, n, "name", "token", "conversationId", "secret", "tag", "ttl", "card", "bot")
 	if e == nil {
 		return
 	}
@@ -281,6 +298,7 @@ func (p *parser) webhook(i int, n *yaml.Node) {
 	}
 	r.TTL, _ = e.duration("ttl", p.opts.MaxTTL)
 	r.Card = e.boolean("card")
+	r.Bot = e.bot()
 	r.Token = webhook.Secret(token)
 	if token == "" {
 		return
@@ -300,7 +318,7 @@ func (p *parser) webhook(i int, n *yaml.Node) {
 
 // receiver reads alertmanager[i].
 func (p *parser) receiver(i int, n *yaml.Node) {
-	e := p.readEntry("alertmanager", i, n, "name", "conversationId", "resolved", "template", "noticeTTL", "card")
+	e := p.readEntry("alertmanager", i, n, "name", "conversationId", "resolved", "template", "noticeTTL", "card", "bot")
 	if e == nil {
 		return
 	}
@@ -331,6 +349,7 @@ func (p *parser) receiver(i int, n *yaml.Node) {
 		r.Template = p.template(e, path)
 	}
 	r.Card = e.boolean("card")
+	r.Bot = e.bot()
 	if r.Name == "" || !nameRE.MatchString(r.Name) || slices.Contains(p.set.receiverNames, r.Name) {
 		return
 	}

@@ -266,3 +266,30 @@ alertmanager:
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, []string{`webhooks[0] (line 2) card: is "yes": want true or false`}, e.Problems)
 }
+
+func TestBotField(t *testing.T) {
+	withBots := routes.Options{MaxTTL: opts.MaxTTL, Lang: "en", Bots: []string{"default", "alerts"}}
+	text := `
+webhooks:
+  - {name: grafana, token: t1, conversationId: cidA==, bot: alerts}
+  - {name: jenkins, token: t2, conversationId: cidA==}
+alertmanager:
+  - {name: ops, conversationId: cidA==, bot: alerts}
+`
+	s, err := routes.Parse("r.yaml", []byte(text), ".", withBots)
+	require.NoError(t, err)
+	w, _ := s.Webhook("t1")
+	assert.Equal(t, "alerts", w.Bot)
+	w, _ = s.Webhook("t2")
+	assert.Empty(t, w.Bot, "no bot field: the default bot")
+	a, _ := s.Receiver("ops")
+	assert.Equal(t, "alerts", a.Bot)
+
+	_, err = routes.Parse("r.yaml", []byte("webhooks:\n  - {name: g, token: t1, conversationId: cidA==, bot: deploys}\nalertmanager:\n  - {name: ops, conversationId: cidA==, bot: nobody}\n"), ".", withBots)
+	var bad *routes.Error
+	require.ErrorAs(t, err, &bad)
+	assert.Equal(t, []string{
+		`webhooks[0] "g" (line 2) bot: is "deploys": want one of the bots default, alerts`,
+		`alertmanager[0] "ops" (line 4) bot: is "nobody": want one of the bots default, alerts`,
+	}, bad.Problems)
+}

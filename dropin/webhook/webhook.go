@@ -87,6 +87,8 @@ type Route struct {
 	// Card posts every message as an interactive card with a Recall button
 	// (bot.AsCard) instead of the mapped message.
 	Card bool
+	// Bot names the bot (BOTS_FILE) that posts; empty for the default.
+	Bot string
 }
 
 // Routes finds the route of an access_token.
@@ -187,7 +189,7 @@ func (h *handler) send(c *gin.Context) {
 		out = bot.AsCard(out)
 	}
 	sent, err := h.d.Sender.Send(c.Request.Context(), bot.Outgoing{
-		Kind: store.KindGroup, ChatID: route.ConversationID, Message: out, Tag: route.Tag, TTL: route.TTL,
+		Kind: store.KindGroup, ChatID: route.ConversationID, Message: out, Tag: route.Tag, TTL: route.TTL, Bot: route.Bot,
 	})
 	var dup *bot.DuplicateError
 	switch {

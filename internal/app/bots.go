@@ -14,7 +14,9 @@ import (
 	"github.com/dingrecall/dingrecall/dingtalk/stream"
 	"github.com/dingrecall/dingrecall/handlers"
 	"github.com/dingrecall/dingrecall/metrics"
+	"github.com/dingrecall/dingrecall/quota"
 	"github.com/dingrecall/dingrecall/store"
+	"github.com/dingrecall/dingrecall/store/scoped"
 	"github.com/dingrecall/dingrecall/templates"
 )
 
@@ -58,14 +60,33 @@ func startBots(ctx context.Context, d fleetDeps) (*bot.Fleet, []botRun, error) {
 		}
 		runs = append(runs, r)
 	}
+	// The queue depth is that of every bot's pool.
+	d.mx.WatchQueue(func() int {
+		n := 0
+		for _, r := range runs {
+			n += r.bot.Queued()
+		}
+		return n
+	})
 	return fleet, runs, nil
 }
 
 // startBot builds and starts one bot.
 func startBot(ctx context.Context, d fleetDeps, fleet *bot.Fleet, spec botsfile.Bot) (botRun, error) {
 	cfg, log := d.cfg, d.log.WithField("bot", spec.Name)
+	obs := d.mx.Bot(spec.Name)
+	// b is set once the bot is built; the governor warns through it.
+	var b *bot.Bot
+	gov := quota.New(quota.Config{
+		Bot: spec.Name, Limit: spec.MonthlyQuota, States: d.st.states, Now: d.o.now, Observer: obs, Log: log,
+		Warn: func(ctx context.Context, used, limit int64) {
+			if b != nil {
+				b.WarnQuota(ctx, used, limit)
+			}
+		},
+	})
 	clientOpts := []dingtalk.Option{dingtalk.WithBaseURL(cfg.APIBase), robotCodeOption(spec.RobotCode),
-		dingtalk.WithQPS(spec.QPS), dingtalk.WithLogger(log), dingtalk.WithObserver(d.mx)}
+		dingtalk.WithQPS(spec.QPS), dingtalk.WithLogger(log), dingtalk.WithObserver(obs), dingtalk.WithMeter(gov), dingtalk.WithClock(d.o.now)}
 	if d.st.limiter != nil {
 		// Replicas on one Redis share DingTalk's per-app limit.
 		clientOpts = append(clientOpts, dingtalk.WithLimiter(d.st.limiter(spec.AppKey, spec.QPS)))
@@ -74,10 +95,10 @@ func startBot(ctx context.Context, d fleetDeps, fleet *bot.Fleet, spec botsfile.
 	if err != nil {
 		return botRun{}, err
 	}
-	v := botStores(d.st, spec.Name)
-	b, err := bot.New(bot.Deps{
-		DingTalk: client, Cards: client, Ledger: v.ledger, Deduper: v.dedup, LocalDeduper: d.local, Audit: v.audit, States: v.states,
-		Templates: d.tpl, Log: log, Observer: d.mx, Now: d.o.now, Fleet: fleet,
+	v := scoped.New(spec.Name, d.st.ledger, d.st.audit, d.st.states, d.st.dedup)
+	b, err = bot.New(bot.Deps{
+		DingTalk: client, Cards: client, Ledger: v.Ledger, Deduper: v.Dedup, LocalDeduper: d.local, Audit: v.Audit, States: v.States,
+		Templates: d.tpl, Log: log, Observer: obs, Now: d.o.now, Fleet: fleet,
 	}, bot.Config{
 		Name:            spec.Name,
 		RecallMax:       cfg.RecallMax,
@@ -116,13 +137,15 @@ func startBot(ctx context.Context, d fleetDeps, fleet *bot.Fleet, spec botsfile.
 		}
 		return nil
 	})
-	d.mx.WatchQueue(b.Queued)
 	d.sup.spawn("auto-recall of bot "+spec.Name, context.WithoutCancel(ctx), b.RunAutoRecall)
 	// Reservations that a crash (of this process or another replica) left
 	// behind are settled at start and then every lease.
 	d.sup.spawn("settlement of bot "+spec.Name, context.WithoutCancel(ctx), b.RunSettler)
+	// The quota count is flushed to the shared store every second, and a
+	// last time at shutdown.
+	d.sup.spawn("quota governor of bot "+spec.Name, ctx, gov.Run)
 
-	sc, err := newStreamClient(spec.CallbackMode, cfg.cardButtons(spec), client, b, d.mx)
+	sc, err := newStreamClient(spec.CallbackMode, cfg.cardButtons(spec), client, b, d.mx, obs)
 	if err != nil {
 		return botRun{}, err
 	}
@@ -183,17 +206,4 @@ func fleetReady(runs []botRun) func() error {
 		}
 		return nil
 	}
-}
-
-// botViews are one bot's views of the shared store.
-type botViews struct {
-	ledger store.Ledger
-	audit  store.Audit
-	states store.States
-	dedup  store.Deduper
-}
-
-// botStores returns bot name's views of the store.
-func botStores(st stores, name string) botViews {
-	return botViews{ledger: st.ledger, audit: st.audit, states: st.states, dedup: st.dedup}
 }

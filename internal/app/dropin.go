@@ -51,7 +51,7 @@ alertmanager:
 // built-in routes. It returns nil when there are no routes: then
 // /robot/send and /alertmanager/<name> answer 404.
 func openRoutes(cfg config) (*routes.Table, error) {
-	opts := routes.Options{MaxTTL: maxTTL(cfg.LedgerTTL), Lang: cfg.Lang}
+	opts := routes.Options{MaxTTL: maxTTL(cfg.LedgerTTL), Lang: cfg.Lang, Bots: botNames(cfg)}
 	switch {
 	case cfg.RoutesFile != "":
 		return routes.Open(cfg.RoutesFile, opts)
@@ -63,6 +63,15 @@ func openRoutes(cfg config) (*routes.Table, error) {
 		return routes.Fixed(set), nil
 	}
 	return nil, nil
+}
+
+// botNames are the names of the bots cfg serves.
+func botNames(cfg config) []string {
+	var names []string
+	for _, b := range cfg.bots() {
+		names = append(names, b.Name)
+	}
+	return names
 }
 
 // startDropins loads the routes and, when there are any, serves the custom

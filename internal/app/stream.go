@@ -17,7 +17,7 @@ import (
 // clicks come over Stream mode whatever the robot's mode), else nil. Its
 // callbacks and clicks take the same intake as HTTP ones; one the pool
 // cannot take is acknowledged with 500 so that DingTalk delivers it again.
-func newStreamClient(mode string, buttons bool, client *dingtalk.Client, b *bot.Bot, mx *metrics.Metrics) (*stream.Client, error) {
+func newStreamClient(mode string, buttons bool, client *dingtalk.Client, b *bot.Bot, mx *metrics.Metrics, obs stream.Observer) (*stream.Client, error) {
 	if mode == botsfile.ModeHTTP && !buttons {
 		return nil, nil
 	}
@@ -26,7 +26,7 @@ func newStreamClient(mode string, buttons bool, client *dingtalk.Client, b *bot.
 		mx.Callback(outcome)
 		return err
 	}
-	opts := []stream.Option{stream.WithObserver(mx), stream.WithUA("dingrecall/" + Version)}
+	opts := []stream.Option{stream.WithObserver(obs), stream.WithUA("dingrecall/" + Version)}
 	if buttons {
 		opts = append(opts, stream.WithCardHandler(func(ctx context.Context, cb *dingtalk.CardCallback) error {
 			outcome, err := b.AcceptCardClick(ctx, cb)
