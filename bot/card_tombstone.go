@@ -8,6 +8,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/store"
 	"github.com/dingrecall/dingrecall/templates"
 )
@@ -44,8 +45,9 @@ func (b *Bot) label(name string) string {
 // card is updated in place to a struck-through line saying who recalled it
 // and when, and why if they said. Those count as recalled (and are listed
 // in out.Tombstoned); a card the update failed for is failed with the
-// update's error. It returns the messages left to recall: the others, and
-// cards with no record to update.
+// update's error. It returns the messages left to recall: the others,
+// cards with no record to update, and cards whose update the quota
+// governor stopped (dingtalk.ErrOptionalCallStopped).
 func (r *recaller) tombstone(ctx context.Context, msgs []store.Message, by Actor, out *Outcome) []store.Message {
 	if r.cards == nil || !r.cards.tombstones {
 		return msgs
@@ -60,6 +62,10 @@ func (r *recaller) tombstone(ctx context.Context, msgs []store.Message, by Actor
 		switch {
 		case errors.Is(err, errNoCardRecord):
 			rest = append(rest, m) // it can still be recalled
+		case errors.Is(err, dingtalk.ErrOptionalCallStopped):
+			// The month's quota is spent: no card update, but the recall
+			// itself still goes.
+			rest = append(rest, m)
 		case err != nil:
 			r.log.WithError(err).WithField("key", m.Key).Warn("could not replace a card by its tombstone")
 			out.Failed[m.Key] = failureOf(err)
