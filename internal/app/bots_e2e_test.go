@@ -190,8 +190,11 @@ func TestSeveralBotsAnAdminNamesTheBot(t *testing.T) {
 	reply := a.command(oneToOne("recall 2 in "+group+" for deploys", "staff-1001"))
 	assert.Empty(t, recalledKeys(fake, deploys), replyText(t, reply))
 
-	// An admin, one-to-one with the default bot, recalls deploys' newest two.
-	reply = a.command(oneToOne("recall 2 in "+group+" for deploys", "staff-admin"))
+	// An admin, one-to-one with the default bot, recalls deploys' newest
+	// two, naming the group by the title the default bot has seen (the
+	// deploys bot only posts there).
+	a.command(a.callbackBody("help", nil))
+	reply = a.command(oneToOne("recall 2 in ops-alerts for deploys", "staff-admin"))
 	assert.Equal(t, fake.RobotCode(), reply.RobotCode, "the default bot answers")
 	assert.Contains(t, replyText(t, reply), "2")
 	assert.ElementsMatch(t, deploys[2:], recalledKeys(fake, deploys))
