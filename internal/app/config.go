@@ -180,7 +180,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		var bad *botsfile.Error
 		switch {
 		case errors.As(err, &bad):
-			p.fail("BOTS_FILE", "%s: %s", bad.Source, strings.Join(bad.Problems, "; "))
+			for _, problem := range bad.Problems {
+				p.fail("BOTS_FILE", "%s: %s", bad.Source, problem)
+			}
 		case err != nil:
 			p.fail("BOTS_FILE", "%v", err)
 		case c.AppKey != "" && slices.ContainsFunc(bots, func(b botsfile.Bot) bool { return b.Name == bot.DefaultBot }):
