@@ -126,13 +126,19 @@ func (f *Fleet) all() []*Bot {
 	return out
 }
 
-// Send sends o through the bot o.Bot names (Bot.Send).
+// Send sends o through the bot o.Bot names (Bot.Send); the message it
+// returns, when it has one, names that bot in its Bot field, as the
+// fleet's List does.
 func (f *Fleet) Send(ctx context.Context, o Outgoing) (store.Message, error) {
 	b, err := f.Resolve(o.Bot)
 	if err != nil {
 		return store.Message{}, err
 	}
-	return b.Send(ctx, o)
+	m, err := b.Send(ctx, o)
+	if m.Key != "" {
+		m.Bot = b.cfg.Name
+	}
+	return m, err
 }
 
 // Preview returns what Recall would take (Bot.Preview), from the bot
@@ -273,6 +279,9 @@ func (b *Bot) delegate(ctx context.Context, req Request, name string) (Reply, er
 	if peer == nil {
 		return Reply{}, &BotError{Name: name, Err: ErrUnknownBot}
 	}
+	if req.Command.Chat != "" && !req.Event.Group {
+		req.Command.Chat = b.peerChat(ctx, peer, req.Command.Chat)
+	}
 	req.Command.Bot = ""
 	req.Delegated = true
 	req.Log = req.Log.WithField("for_bot", name)
@@ -288,4 +297,20 @@ func (b *Bot) delegate(ctx context.Context, req Request, name string) (Reply, er
 		}
 	}
 	return peer.runRecall(ctx, req)
+}
+
+// peerChat is how to name chat (an "in <chat>", an ID or a title) to peer:
+// as given when peer finds it or cannot look, else by the ID of the chat b
+// knows by that name. A group's title reaches only the bots its commands
+// were typed to, so "recall 2 in ops-alerts for deploys" typed to alerts
+// finds the group by the title alerts knows.
+func (b *Bot) peerChat(ctx context.Context, peer *Bot, chat string) string {
+	if _, err := peer.ledger.FindChat(ctx, chat); !errors.Is(err, store.ErrNotFound) {
+		return chat
+	}
+	c, err := b.ledger.FindChat(ctx, chat)
+	if err != nil {
+		return chat
+	}
+	return c.ID
 }

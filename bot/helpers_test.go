@@ -80,11 +80,19 @@ func newHarness(t *testing.T, opts ...option) *harness {
 // newHarnessOn is newHarness with a fake DingTalk built with fakeOpts.
 func newHarnessOn(t *testing.T, fakeOpts []dingtalktest.Option, opts ...option) *harness {
 	t.Helper()
+	return newHarnessWith(t, fakeOpts, nil, opts...)
+}
+
+// newHarnessWith is newHarnessOn with a DingTalk client built with
+// clientOpts too.
+func newHarnessWith(t *testing.T, fakeOpts []dingtalktest.Option, clientOpts []dingtalk.Option, opts ...option) *harness {
+	t.Helper()
 	clock := storetest.NewClock(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
 	fake := dingtalktest.NewTest(t, append([]dingtalktest.Option{dingtalktest.WithClock(clock.Now)}, fakeOpts...)...)
 	log, hook := test.NewNullLogger()
 	log.SetLevel(logrus.DebugLevel)
-	client, err := dingtalk.NewClient(fake.AppKey(), fake.AppSecret(), dingtalk.WithBaseURL(fake.URL()), dingtalk.WithLogger(log), dingtalk.WithQPS(1_000_000))
+	client, err := dingtalk.NewClient(fake.AppKey(), fake.AppSecret(),
+		append([]dingtalk.Option{dingtalk.WithBaseURL(fake.URL()), dingtalk.WithLogger(log), dingtalk.WithQPS(1_000_000)}, clientOpts...)...)
 	require.NoError(t, err)
 	tpl, err := templates.Load("en", bot.TemplateNames()...)
 	require.NoError(t, err)

@@ -102,6 +102,9 @@ func (r *refusal) Error() string { return "refused: " + r.why }
 type chatError struct {
 	chat string
 	err  error
+	// ledger is the ledger that was searched (a fleet's peer's, for "for
+	// <bot>"): the reply lists its chats. Nil for the bot's own.
+	ledger store.Ledger
 }
 
 // Error names the chat and the problem.
@@ -233,7 +236,11 @@ func argTemplate(err error) string {
 // many chats share the title. It reports false when the ledger cannot list
 // the chats.
 func (b *Bot) chatErrorReply(ctx context.Context, req Request, e *chatError) (Reply, bool) {
-	chats, err := b.ledger.Chats(ctx)
+	ledger := b.ledger
+	if e.ledger != nil {
+		ledger = e.ledger
+	}
+	chats, err := ledger.Chats(ctx)
 	if err != nil {
 		return Reply{}, false
 	}

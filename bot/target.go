@@ -44,7 +44,7 @@ func (b *Bot) target(ctx context.Context, req Request, adminOnly bool) (target, 
 	chat, err := b.ledger.FindChat(ctx, cmd.Chat)
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAmbiguous):
-		return target{}, &chatError{chat: cmd.Chat, err: err}
+		return target{}, &chatError{chat: cmd.Chat, err: err, ledger: b.ledger}
 	case err != nil:
 		return target{}, fmt.Errorf("look up the chat: %w", err)
 	}

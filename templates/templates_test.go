@@ -101,6 +101,7 @@ var cases = []struct {
 		{N: 1, When: "11-26 10:00:00", Preview: "a"}, {N: 2, When: "11-26 10:00:01", Preview: "b"},
 	}}},
 	{"quote-pick", templates.QuotePick, templates.QuoteData{Count: 2, Arg: "5"}},
+	{"quota-warning", templates.QuotaWarning, templates.QuotaData{Bot: "alerts", Used: 8000, Limit: 10000, Percent: 80, ResetsOn: "2026-12-01"}},
 }
 
 func TestGolden(t *testing.T) {
@@ -160,6 +161,56 @@ func TestExplain(t *testing.T) {
 		t.Run(tt.code+" "+tt.message, func(t *testing.T) {
 			assert.Equal(t, tt.en, en.Explain(tt.code, tt.message))
 			assert.Equal(t, tt.zh, zh.Explain(tt.code, tt.message))
+		})
+	}
+}
+
+// The quota codes say when the quota starts again when ExplainWith knows
+// it, and nothing of it when Explain does not; the ban page is explained
+// whatever the data.
+func TestExplainWith(t *testing.T) {
+	en, err := templates.Load("en")
+	require.NoError(t, err)
+	zh, err := templates.Load("zh")
+	require.NoError(t, err)
+	const spent = "the organisation's monthly DingTalk API quota is used up"
+	const spentZh = "本组织本月的钉钉接口调用额度已用完"
+	data := templates.CodeData{ResetsOn: "2026-12-01"}
+	tests := []struct {
+		name, code, message string
+		data                *templates.CodeData // nil: Explain
+		en, zh              string
+	}{
+		{"quota with the day", "Forbidden.AccessDenied.ApiCountLimitForOrg", "您的企业本月api调用量已超过限制", &data,
+			spent + "; it starts again on 2026-12-01", spentZh + "，2026-12-01 起恢复"},
+		{"legacy quota with the day", "90020", "api调用量已超过限制", &data,
+			spent + "; it starts again on 2026-12-01", spentZh + "，2026-12-01 起恢复"},
+		{"quota without data", "Forbidden.AccessDenied.ApiCountLimitForOrg", "x", nil, spent, spentZh},
+		{"legacy quota without data", "90020", "x", nil, spent, spentZh},
+		{"quota with an empty day", "90020", "x", &templates.CodeData{}, spent, spentZh},
+		{"ban page", "ip.banned", "DingTalk answered with an HTML page", &data,
+			"DingTalk is refusing calls from this server for a few minutes (its IP ban page); I wait 5 minutes before calling again",
+			"钉钉暂时拒绝来自本服务器的调用（IP 封禁页面），我会等待 5 分钟后再调用"},
+		{"ban page without data", "ip.banned", "", nil,
+			"DingTalk is refusing calls from this server for a few minutes (its IP ban page); I wait 5 minutes before calling again",
+			"钉钉暂时拒绝来自本服务器的调用（IP 封禁页面），我会等待 5 分钟后再调用"},
+		{"another code ignores the data", "bot.stopped", "robot disabled", &data, "this bot is disabled in DingTalk", "该机器人已在钉钉中被停用"},
+		{"an unknown code with data", "some.newCode", "said", &data, "some.newCode: said", "some.newCode: said"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, c := range []struct {
+				set  *templates.Set
+				want string
+			}{{en, tt.en}, {zh, tt.zh}} {
+				var got string
+				if tt.data == nil {
+					got = c.set.Explain(tt.code, tt.message)
+				} else {
+					got = c.set.ExplainWith(tt.code, tt.message, *tt.data)
+				}
+				assert.Equal(t, c.want, got, c.set.Lang())
+			}
 		})
 	}
 }
