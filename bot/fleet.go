@@ -285,17 +285,6 @@ func (b *Bot) delegate(ctx context.Context, req Request, name string) (Reply, er
 	req.Command.Bot = ""
 	req.Delegated = true
 	req.Log = req.Log.WithField("for_bot", name)
-	if req.Command.Chat != "" {
-		// The chat is named as the person knows it: by a title the bot
-		// they write to has seen, which the named bot (say, one that only
-		// posts) may never have.
-		var chatErr *chatError
-		if _, err := peer.target(ctx, req, false); errors.As(err, &chatErr) {
-			if t, err := b.target(ctx, req, false); err == nil {
-				req.chat = &t
-			}
-		}
-	}
 	return peer.runRecall(ctx, req)
 }
 

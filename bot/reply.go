@@ -23,10 +23,6 @@ type Request struct {
 	// handed over ("for <bot>"): its reply goes out through that bot, so
 	// it carries no card whose buttons would come back to this one.
 	Delegated bool
-	// chat is, for a delegated command naming a chat, the chat the bot
-	// that received it resolved (its chats' titles are the ones the person
-	// has seen); nil to resolve Command.Chat here.
-	chat *target
 }
 
 // Reply is a command's answer: its text and the template it came from.

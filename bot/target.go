@@ -22,9 +22,6 @@ type target struct {
 // ledger's error.
 func (b *Bot) target(ctx context.Context, req Request, adminOnly bool) (target, error) {
 	ev, cmd := req.Event, req.Command
-	if req.chat != nil && cmd.Chat != "" {
-		return *req.chat, nil // resolved by the bot that handed the command over
-	}
 	if cmd.Chat == "" {
 		_, here := ev.here()
 		switch {
