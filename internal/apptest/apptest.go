@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,9 +31,11 @@ type Server struct {
 
 // Start runs the app with API_TOKEN token and env on top of quiet defaults
 // (no reply clean-up, no guards, replies as messages) and waits until it
-// answers. Call Stop when done.
-func Start(token string, env map[string]string) (*Server, error) {
-	fake := dingtalktest.New()
+// answers, against a fake DingTalk built with fakeOpts (such as
+// dingtalktest.WithApp for the apps of a BOTS_FILE given in env). Call Stop
+// when done.
+func Start(token string, env map[string]string, fakeOpts ...dingtalktest.Option) (*Server, error) {
+	fake := dingtalktest.New(fakeOpts...)
 	vars := map[string]string{
 		"DINGTALK_APP_KEY":    fake.AppKey(),
 		"DINGTALK_APP_SECRET": fake.AppSecret(),
@@ -82,9 +87,9 @@ func (s *Server) Stop() error {
 }
 
 // New is Start for a test, stopped when it ends.
-func New(t testing.TB, token string, env map[string]string) *Server {
+func New(t testing.TB, token string, env map[string]string, fakeOpts ...dingtalktest.Option) *Server {
 	t.Helper()
-	s, err := Start(token, env)
+	s, err := Start(token, env, fakeOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,4 +99,29 @@ func New(t testing.TB, token string, env map[string]string) *Server {
 		}
 	})
 	return s
+}
+
+// BotAppKey is the app key of the bot called name in a [BotsFile].
+func BotAppKey(name string) string { return "ding" + name }
+
+// BotsFile writes a BOTS_FILE with a bot for each of names (beside the
+// default bot of DINGTALK_APP_KEY), each its own app: app key
+// [BotAppKey](name), its own secret and robot code. It returns the file's
+// path, for BOTS_FILE in Start's env, and the options that make the fake
+// DingTalk know those apps.
+func BotsFile(t testing.TB, names ...string) (string, []dingtalktest.Option) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("bots:\n")
+	opts := make([]dingtalktest.Option, 0, len(names))
+	for _, name := range names {
+		key, secret, robot := BotAppKey(name), name+"-secret-0123456789", "robot-"+name
+		fmt.Fprintf(&b, "  - {name: %s, appKey: %s, appSecret: %s, robotCode: %s}\n", name, key, secret, robot)
+		opts = append(opts, dingtalktest.WithApp(key, secret, robot))
+	}
+	path := filepath.Join(t.TempDir(), "bots.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, opts
 }
