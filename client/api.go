@@ -54,6 +54,11 @@ type Message struct {
 	// TTL, when above 0, makes the server recall the message by itself
 	// once it has passed (under 24h, and under the server's LEDGER_TTL).
 	TTL time.Duration
+	// Bot names the bot that sends it (one of the server's BOTS_FILE bots,
+	// or "default"); empty means the client's ([WithBot]), or else the
+	// server's default bot. A name the server does not know is a 400 with
+	// Field "bot".
+	Bot string
 }
 
 // Markdown is a markdown message: a title (shown in notifications) and the
@@ -74,6 +79,7 @@ type sendBody struct {
 	MsgParam       string    `json:"msgParam,omitempty"`
 	Tag            string    `json:"tag,omitempty"`
 	TTL            string    `json:"ttl,omitempty"`
+	Bot            string    `json:"bot,omitempty"`
 }
 
 // Sent is the answer to a send: the key dingrecall recorded the message
@@ -89,17 +95,23 @@ type Sent struct {
 	// ExpiresAt is when the server recalls it by itself (Message.TTL);
 	// zero without a TTL.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	// Bot is the bot that sent it ("default" for the server's default
+	// bot); empty from a server that predates several bots.
+	Bot string `json:"bot,omitempty"`
 }
 
 // Send posts m through dingrecall, which records its key (POST
 // /api/v1/messages). The server refuses a message it just sent to the same
 // chat (409, [CodeDuplicate], with the first key in
 // [Error.ProcessQueryKey]) and too many to one chat a minute (429,
-// [CodeBurst]).
+// [CodeBurst]). When DingTalk refuses the bot's calls for the month or has
+// banned the server's address for a while, the error is [ErrQuotaExhausted]
+// or [ErrIPBanned] (503).
 func (c *Client) Send(ctx context.Context, m Message) (*Sent, error) {
 	body := sendBody{
 		ConversationID: m.ConversationID, ChatType: m.ChatType, UserID: m.UserID,
 		Markdown: m.Markdown, MsgKey: m.MsgKey, MsgParam: m.MsgParam, Tag: m.Tag,
+		Bot: c.botOr(m.Bot),
 	}
 	if m.Text != "" {
 		body.Text = &m.Text
@@ -133,6 +145,10 @@ type Selection struct {
 	Tag string
 	// Since takes what was sent in the last Since (1s to 24h).
 	Since time.Duration
+	// Bot names the bot whose messages are taken and which recalls them;
+	// empty means the client's ([WithBot]), or else the server's default
+	// bot. A bot never takes another bot's messages.
+	Bot string
 }
 
 // Last selects the newest n messages of a chat.
@@ -164,11 +180,12 @@ type recallBody struct {
 	Tag            *string  `json:"tag,omitempty"`
 	Since          string   `json:"since,omitempty"`
 	DryRun         bool     `json:"dryRun,omitempty"`
+	Bot            string   `json:"bot,omitempty"`
 }
 
 // body is the JSON of a recall of s.
 func (s Selection) body(dryRun bool) recallBody {
-	b := recallBody{ConversationID: s.ConversationID, UserID: s.UserID, Keys: s.Keys, DryRun: dryRun}
+	b := recallBody{ConversationID: s.ConversationID, UserID: s.UserID, Keys: s.Keys, DryRun: dryRun, Bot: s.Bot}
 	if s.Last != 0 {
 		b.Last = &s.Last
 	}
@@ -222,7 +239,9 @@ func (c *Client) DryRun(ctx context.Context, sel Selection) (*RecallResult, erro
 // recall is Recall and DryRun.
 func (c *Client) recall(ctx context.Context, sel Selection, dryRun bool) (*RecallResult, error) {
 	var out RecallResult
-	if err := c.do(ctx, http.MethodPost, "/api/v1/recall", nil, sel.body(dryRun), &out); err != nil {
+	body := sel.body(dryRun)
+	body.Bot = c.botOr(body.Bot)
+	if err := c.do(ctx, http.MethodPost, "/api/v1/recall", nil, body, &out); err != nil {
 		return nil, err
 	}
 	if out.Failed == nil {
@@ -255,18 +274,26 @@ type TrackedMessage struct {
 	// FailureCode is its code, when it has one.
 	Failure     string `json:"failure"`
 	FailureCode string `json:"failureCode"`
+	// Bot is the bot that sent it ("default" for the server's default
+	// bot); empty from a server that predates several bots.
+	Bot string `json:"bot,omitempty"`
 }
 
 // Messages lists what the server holds for a chat, newest first (GET
 // /api/v1/conversations/{conversationId}/messages): at most limit, or all
-// when limit is 0. For a one-to-one chat give the person's staff ID.
+// when limit is 0. For a one-to-one chat give the person's staff ID. With
+// [WithBot] it lists that bot's messages only, else every bot's (each names
+// its [TrackedMessage.Bot]).
 func (c *Client) Messages(ctx context.Context, conversationID string, limit int) ([]TrackedMessage, error) {
 	if conversationID == "" {
 		return nil, fmt.Errorf("%w: Messages needs a conversation ID", ErrInvalidArgument)
 	}
-	var query url.Values
+	query := url.Values{}
 	if limit != 0 {
-		query = url.Values{"limit": {strconv.Itoa(limit)}}
+		query.Set("limit", strconv.Itoa(limit))
+	}
+	if c.bot != "" {
+		query.Set("bot", c.bot)
 	}
 	var out struct {
 		Messages []TrackedMessage `json:"messages"`
@@ -311,6 +338,9 @@ type AuditEntry struct {
 	Ref string `json:"ref"`
 	// Items are the messages, in the order they were handled.
 	Items []AuditItem `json:"items"`
+	// Bot is the bot that acted ("default" for the server's default bot);
+	// empty from a server that predates several bots.
+	Bot string `json:"bot,omitempty"`
 }
 
 // AuditItem is one message of an [AuditEntry].
@@ -340,7 +370,9 @@ type AuditItem struct {
 
 // Audit reads the audit log, newest first (GET /api/v1/audit): the entries
 // concerning conversationID, or every chat when it is empty; at most limit
-// (1 to 1000), or the server's default of 50 when limit is 0.
+// (1 to 1000), or the server's default of 50 when limit is 0. With
+// [WithBot] it reads that bot's entries only, else every bot's (each names
+// its [AuditEntry.Bot]).
 func (c *Client) Audit(ctx context.Context, conversationID string, limit int) ([]AuditEntry, error) {
 	query := url.Values{}
 	if conversationID != "" {
@@ -348,6 +380,9 @@ func (c *Client) Audit(ctx context.Context, conversationID string, limit int) ([
 	}
 	if limit != 0 {
 		query.Set("limit", strconv.Itoa(limit))
+	}
+	if c.bot != "" {
+		query.Set("bot", c.bot)
 	}
 	var out struct {
 		Entries []AuditEntry `json:"entries"`

@@ -43,6 +43,9 @@ type Client struct {
 	http    *http.Client
 	timeout time.Duration
 	now     func() time.Time
+	// bot is the bot every call names unless a Message or Selection names
+	// another; empty for none.
+	bot string
 }
 
 // Option changes a setting of [New].
@@ -70,6 +73,26 @@ func WithTimeout(d time.Duration) Option {
 			return fmt.Errorf("%w: WithTimeout(%v): want a duration above 0", ErrInvalidOption, d)
 		}
 		c.timeout = d
+		return nil
+	}
+}
+
+// WithBot makes every call name the bot called name (one of the server's
+// BOTS_FILE bots, or "default"): a send goes out through it, a recall takes
+// only its messages, and [Client.Messages] and [Client.Audit] list only its
+// messages and entries. A [Message] or [Selection] that names a bot itself
+// wins. Without WithBot a send or recall acts through the server's default
+// bot, and a listing or the audit log holds every bot's. name must be
+// non-empty and hold no space or control character; whether the server has
+// such a bot is for the server to say (a 400 with Field "bot"). For several
+// bots, build a client per bot; they may share one [http.Client] through
+// [WithHTTPClient].
+func WithBot(name string) Option {
+	return func(c *Client) error {
+		if name == "" || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return fmt.Errorf("%w: WithBot(%q): want a bot's name", ErrInvalidOption, name)
+		}
+		c.bot = name
 		return nil
 	}
 }
@@ -124,6 +147,18 @@ func parseBase(raw string) (*url.URL, error) {
 
 // BaseURL is the server's base URL as the client uses it.
 func (c *Client) BaseURL() string { return c.base.String() }
+
+// Bot is the bot every call names ([WithBot]); empty when the calls name
+// none.
+func (c *Client) Bot() string { return c.bot }
+
+// botOr is name, or the client's bot when name is empty.
+func (c *Client) botOr(name string) string {
+	if name != "" {
+		return name
+	}
+	return c.bot
+}
 
 // endpoint is the URL of an API path. escaped is the path below the base,
 // already escaped; query may be nil.

@@ -6,13 +6,16 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/dingrecall/dingrecall/client"
+	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/dingtalk/dingtalktest"
+	"github.com/dingrecall/dingrecall/internal/apptest"
 )
 
 // newClient is a client of s with opts.
@@ -56,6 +59,9 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"nil HTTP client", "http://h", "tok", []client.Option{client.WithHTTPClient(nil)}, false},
 		{"zero timeout", "http://h", "tok", []client.Option{client.WithTimeout(0)}, false},
 		{"negative timeout", "http://h", "tok", []client.Option{client.WithTimeout(-time.Second)}, false},
+		{"bot", "http://h", "tok", []client.Option{client.WithBot("alerts")}, true},
+		{"empty bot", "http://h", "tok", []client.Option{client.WithBot("")}, false},
+		{"bot with a space", "http://h", "tok", []client.Option{client.WithBot("al erts")}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -371,4 +377,151 @@ func TestUnreachable(t *testing.T) {
 	require.False(t, errors.As(err, &e))
 	var opErr *net.OpError
 	require.ErrorAs(t, err, &opErr)
+}
+
+// newBotsServer runs the app with the bots named names beside the default
+// one (a BOTS_FILE), on a fake DingTalk that knows each bot's app.
+func newBotsServer(t *testing.T, env map[string]string, names ...string) *server {
+	t.Helper()
+	path, opts := apptest.BotsFile(t, names...)
+	vars := map[string]string{"BOTS_FILE": path}
+	for k, v := range env {
+		vars[k] = v
+	}
+	return apptest.New(t, testToken, vars, opts...)
+}
+
+func TestSeveralBots(t *testing.T) {
+	s := newBotsServer(t, nil, "alerts", "deploys")
+	c := newClient(t, s)
+	alerts := newClient(t, s, client.WithBot("alerts"))
+	require.Equal(t, "alerts", alerts.Bot())
+	require.Empty(t, c.Bot())
+	ctx := context.Background()
+	send := func(c *client.Client, m client.Message) *client.Sent {
+		t.Helper()
+		sent, err := c.Send(ctx, m)
+		require.NoError(t, err)
+		return sent
+	}
+
+	byDefault := send(c, client.Message{ConversationID: "cidShared==", Text: "from the default bot", Tag: "rel-1"})
+	require.Equal(t, "default", byDefault.Bot)
+	byAlerts := send(alerts, client.Message{ConversationID: "cidShared==", Text: "from alerts", Tag: "rel-1"})
+	require.Equal(t, "alerts", byAlerts.Bot)
+	byDeploys := send(alerts, client.Message{ConversationID: "cidShared==", Text: "from deploys", Tag: "rel-1", Bot: "deploys"})
+	require.Equal(t, "deploys", byDeploys.Bot, "the message's bot beats the client's")
+	for key, robot := range map[string]string{byAlerts.ProcessQueryKey: "robot-alerts", byDeploys.ProcessQueryKey: "robot-deploys"} {
+		m, ok := s.Fake.Message(key)
+		require.True(t, ok)
+		require.Equal(t, robot, m.RobotCode, "sent through its own app")
+	}
+
+	t.Run("a listing without a bot holds every bot's, each named", func(t *testing.T) {
+		msgs, err := c.Messages(ctx, "cidShared==", 0)
+		require.NoError(t, err)
+		bots := map[string]string{}
+		for _, m := range msgs {
+			bots[m.ProcessQueryKey] = m.Bot
+		}
+		require.Equal(t, map[string]string{
+			byDefault.ProcessQueryKey: "default", byAlerts.ProcessQueryKey: "alerts", byDeploys.ProcessQueryKey: "deploys",
+		}, bots)
+	})
+	t.Run("a client's bot filters the listing", func(t *testing.T) {
+		msgs, err := alerts.Messages(ctx, "cidShared==", 0)
+		require.NoError(t, err)
+		require.Len(t, msgs, 1)
+		require.Equal(t, byAlerts.ProcessQueryKey, msgs[0].ProcessQueryKey)
+		require.Equal(t, "alerts", msgs[0].Bot)
+	})
+	t.Run("a recall takes only its bot's messages", func(t *testing.T) {
+		res, err := alerts.DryRun(ctx, client.Tag("rel-1"))
+		require.NoError(t, err)
+		require.Equal(t, []string{byAlerts.ProcessQueryKey}, res.Selected)
+
+		res, err = c.Recall(ctx, client.Selection{Tag: "rel-1", Bot: "deploys"})
+		require.NoError(t, err)
+		require.Equal(t, []string{byDeploys.ProcessQueryKey}, res.Recalled)
+		res, err = c.Recall(ctx, client.Tag("rel-1"))
+		require.NoError(t, err)
+		require.Equal(t, []string{byDefault.ProcessQueryKey}, res.Recalled, "no bot named: the default bot")
+		require.ElementsMatch(t, []string{byDeploys.ProcessQueryKey, byDefault.ProcessQueryKey}, s.Fake.Recalled())
+	})
+	t.Run("the audit log names the bot and filters by it", func(t *testing.T) {
+		all, err := c.Audit(ctx, "", 0)
+		require.NoError(t, err)
+		require.Len(t, all, 2)
+		require.Equal(t, []string{"default", "deploys"}, []string{all[0].Bot, all[1].Bot}, "newest first")
+
+		deploys := newClient(t, s, client.WithBot("deploys"))
+		mine, err := deploys.Audit(ctx, "cidShared==", 0)
+		require.NoError(t, err)
+		require.Len(t, mine, 1)
+		require.Equal(t, "deploys", mine[0].Bot)
+		require.Equal(t, byDeploys.ProcessQueryKey, mine[0].Items[0].ProcessQueryKey)
+
+		none, err := alerts.Audit(ctx, "", 0)
+		require.NoError(t, err)
+		require.Empty(t, none)
+	})
+	t.Run("an unknown bot is a 400 naming the field", func(t *testing.T) {
+		nobody := newClient(t, s, client.WithBot("nobody"))
+		_, err := nobody.Send(ctx, client.Message{ConversationID: "cidShared==", Text: "lost"})
+		e := apiError(t, err)
+		require.Equal(t, http.StatusBadRequest, e.Status)
+		require.Equal(t, client.CodeInvalidRequest, e.Code)
+		require.Equal(t, "bot", e.Field)
+		_, err = c.Recall(ctx, client.Selection{Tag: "rel-1", Bot: "nobody"})
+		require.Equal(t, "bot", apiError(t, err).Field)
+		_, err = nobody.Messages(ctx, "cidShared==", 0)
+		require.Equal(t, "bot", apiError(t, err).Field)
+		_, err = nobody.Audit(ctx, "", 0)
+		require.Equal(t, "bot", apiError(t, err).Field)
+	})
+}
+
+func TestDingTalkRefusals(t *testing.T) {
+	s := newBotsServer(t, nil, "alerts")
+	c := newClient(t, s)
+	alerts := newClient(t, s, client.WithBot("alerts"))
+	ctx := context.Background()
+	// Each bot has its token before DingTalk starts refusing.
+	for _, cl := range []*client.Client{c, alerts} {
+		_, err := cl.Send(ctx, client.Message{ConversationID: "cidQ==", Text: "warm-up " + cl.Bot()})
+		require.NoError(t, err)
+	}
+
+	t.Run("a spent monthly quota", func(t *testing.T) {
+		s.Fake.SetOrgQuota(apptest.BotAppKey("alerts"), 0)
+		defer s.Fake.SetOrgQuota(apptest.BotAppKey("alerts"), -1)
+		before := time.Now()
+		_, err := alerts.Send(ctx, client.Message{ConversationID: "cidQ==", Text: "over quota"})
+		after := time.Now()
+		require.ErrorIs(t, err, client.ErrQuotaExhausted)
+		require.NotErrorIs(t, err, client.ErrIPBanned)
+		e := apiError(t, err)
+		require.Equal(t, http.StatusServiceUnavailable, e.Status)
+		require.Equal(t, client.CodeQuotaExhausted, e.Code)
+		require.True(t, e.Retryable())
+		resets := []time.Time{dingtalk.QuotaResetsOn(before), dingtalk.QuotaResetsOn(after)}
+		require.True(t, e.ResetsOn.Equal(resets[0]) || e.ResetsOn.Equal(resets[1]), "ResetsOn %v, want %v", e.ResetsOn, resets)
+		require.Equal(t, 1, e.ResetsOn.Day())
+		require.Greater(t, e.RetryAfter, time.Duration(0))
+
+		_, err = c.Send(ctx, client.Message{ConversationID: "cidQ==", Text: "the default app still has quota"})
+		require.NoError(t, err)
+	})
+	t.Run("the IP ban page", func(t *testing.T) {
+		s.Fake.ServeBanPage(1)
+		_, err := alerts.Send(ctx, client.Message{ConversationID: "cidQ==", Text: "banned"})
+		require.ErrorIs(t, err, client.ErrIPBanned)
+		require.NotErrorIs(t, err, client.ErrQuotaExhausted)
+		e := apiError(t, err)
+		require.Equal(t, http.StatusServiceUnavailable, e.Status)
+		require.Equal(t, client.CodeIPBanned, e.Code)
+		require.Equal(t, 5*time.Minute, e.RetryAfter)
+		require.True(t, e.ResetsOn.IsZero())
+		require.True(t, strings.Contains(e.Message, "5 minutes"), e.Message)
+	})
 }

@@ -11,11 +11,21 @@
 //	sent, err := c.Send(ctx, client.Message{ConversationID: "cidAbC123==", Text: "deploy v1.2.3 started", Tag: "deploy-42"})
 //	var apiErr *client.Error
 //	switch {
+//	case errors.Is(err, client.ErrQuotaExhausted) && errors.As(err, &apiErr):
+//		// DingTalk refuses the bot's app until apiErr.ResetsOn: do not retry before
 //	case errors.As(err, &apiErr) && apiErr.Retryable():
-//		// 429, 503 or 504: try again after apiErr.RetryAfter (when the server said)
+//		// 429, 503 (ErrIPBanned among them) or 504: try again after
+//		// apiErr.RetryAfter (when the server said)
 //	case err != nil:
 //		// refused (4xx), failed in DingTalk (502) or the server was not reached
 //	}
+//
+// A server with several bots (its BOTS_FILE) sends and recalls through the
+// bot a [Message] or [Selection] names in Bot, or the one [WithBot] names
+// for every call of the client, else through its default bot; a listing and
+// the audit log hold the client's bot's messages and entries, or every
+// bot's. Each [Sent], [TrackedMessage] and [AuditEntry] names its Bot. A
+// bot the server does not have is a 400 with Field "bot".
 //
 // A recall reports what it selected, what it recalled and why the rest
 // failed:

@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,7 +14,8 @@ import (
 // The codes of the API's errors, as [Error.Code] holds them. A 502 carries
 // DingTalk's own code instead (such as "bot.stopped").
 const (
-	// CodeInvalidRequest (400): a bad field, named in [Error.Field].
+	// CodeInvalidRequest (400): a bad field, named in [Error.Field]; "bot"
+	// for a bot the server does not have.
 	CodeInvalidRequest = "invalid_request"
 	// CodeUnauthorized (401): no or a wrong token, or the API is off.
 	CodeUnauthorized = "unauthorized"
@@ -41,7 +43,30 @@ const (
 	// the send reserved and reports it. Do not send it again blindly:
 	// check the chat (or Messages) first.
 	CodeOutcomeUnknown = "outcome_unknown"
+	// CodeQuotaExhausted (503): DingTalk refused the call because the
+	// organisation's monthly API quota is used up; nothing was done, and no
+	// call of that bot's app succeeds before [Error.ResetsOn]. [Error.Is]
+	// matches it to [ErrQuotaExhausted].
+	CodeQuotaExhausted = "dingtalk_quota_exhausted"
+	// CodeIPBanned (503): DingTalk answered with its IP ban page, so the
+	// server calls DingTalk for nothing for 5 minutes; retry after
+	// [Error.RetryAfter]. [Error.Is] matches it to [ErrIPBanned].
+	CodeIPBanned = "dingtalk_ip_banned"
 )
+
+// Errors to decide an [*Error] by with errors.Is, without reading its Code.
+var (
+	// ErrQuotaExhausted matches an [*Error] with Code [CodeQuotaExhausted]:
+	// retrying before its ResetsOn is in vain.
+	ErrQuotaExhausted = errors.New("dingrecall API: DingTalk's monthly API quota is used up")
+	// ErrIPBanned matches an [*Error] with Code [CodeIPBanned]: retry after
+	// its RetryAfter (5 minutes).
+	ErrIPBanned = errors.New("dingrecall API: DingTalk banned the server's address for a while")
+)
+
+// quotaZone is the zone DingTalk's months turn in (China time, UTC+8),
+// in which [Error.ResetsOn] is.
+var quotaZone = time.FixedZone("UTC+8", 8*60*60)
 
 // Error is an error answer of the API: {"error": {"code", "message",
 // "field"}} with its HTTP status. An answer that is not in that shape (a
@@ -66,6 +91,11 @@ type Error struct {
 	// RequestID is the server's X-Request-ID for the call, to find it in
 	// the server's log.
 	RequestID string
+	// ResetsOn is, for [CodeQuotaExhausted], when DingTalk counts the
+	// month's calls afresh: 00:00 China time (UTC+8) of the day the server
+	// named, the first of the next month. Zero otherwise. RetryAfter is
+	// capped at 24 hours; ResetsOn is not.
+	ResetsOn time.Time
 }
 
 // Error describes the answer: status, code and message.
@@ -77,9 +107,24 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("dingrecall API: %d %s: %s", e.Status, code, e.Message)
 }
 
+// Is reports whether target is the sentinel of e's code:
+// [ErrQuotaExhausted] for [CodeQuotaExhausted], [ErrIPBanned] for
+// [CodeIPBanned].
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrQuotaExhausted:
+		return e.Code == CodeQuotaExhausted
+	case ErrIPBanned:
+		return e.Code == CodeIPBanned
+	}
+	return false
+}
+
 // Retryable reports whether the same call may succeed later: a 429 (the
-// burst guard), 503 (busy, or the store is down) or 504 (DingTalk did not
-// answer in time). Wait [Error.RetryAfter] first when it is set.
+// burst guard), 503 (busy, the store is down, DingTalk's quota is used up or
+// it banned the server's address) or 504 (DingTalk did not answer in time).
+// Wait [Error.RetryAfter] first when it is set; for [ErrQuotaExhausted],
+// until [Error.ResetsOn].
 func (e *Error) Retryable() bool {
 	switch e.Status {
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
@@ -94,6 +139,8 @@ type errorBody struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 		Field   string `json:"field"`
+		// ResetsOn is the day a spent quota starts again, "2006-01-02".
+		ResetsOn string `json:"resetsOn"`
 	} `json:"error"`
 	ProcessQueryKey string `json:"processQueryKey"`
 }
@@ -113,6 +160,9 @@ func (c *Client) answerError(resp *http.Response, raw []byte) *Error {
 	if json.Unmarshal(raw, &body) == nil && body.Error.Code != "" {
 		e.Code, e.Message, e.Field = body.Error.Code, body.Error.Message, body.Error.Field
 		e.ProcessQueryKey = body.ProcessQueryKey
+		if day, err := time.ParseInLocation(time.DateOnly, body.Error.ResetsOn, quotaZone); err == nil {
+			e.ResetsOn = day
+		}
 		return e
 	}
 	e.Message = snippet(raw)

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -146,4 +148,148 @@ func TestRecallResultFields(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"k5", "k4"}, res.InFlight)
 	require.Equal(t, []string{"k3"}, res.Recalled)
+}
+
+// The bot goes in the bodies of a send and a recall and in the query of a
+// listing and the audit log: the call's own name first, else the client's.
+func TestBotOnTheWire(t *testing.T) {
+	type request struct {
+		path, query string
+		body        map[string]any
+	}
+	var got []request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req := request{path: r.URL.Path, query: r.URL.RawQuery}
+		if r.Body != nil && r.Method == http.MethodPost {
+			require.NoError(t, json.NewDecoder(r.Body).Decode(&req.body))
+		}
+		got = append(got, req)
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/api/v1/messages":
+			_, _ = w.Write([]byte(`{"processQueryKey":"k1","conversationId":"cidA==","sentAt":"2026-11-26T10:00:00Z","bot":"alerts"}`))
+		case "/api/v1/recall":
+			_, _ = w.Write([]byte(`{"selected":[],"recalled":[],"failed":{},"failedCodes":{},"inFlight":[],"dryRun":false}`))
+		case "/api/v1/audit":
+			_, _ = w.Write([]byte(`{"entries":[{"id":"e1","action":"recall","source":"api","items":[],"bot":"alerts"}]}`))
+		default:
+			_, _ = w.Write([]byte(`{"messages":[{"processQueryKey":"k1","conversationId":"cidA==","bot":"alerts"}]}`))
+		}
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+
+	plain, err := New(srv.URL, "tok")
+	require.NoError(t, err)
+	sent, err := plain.Send(ctx, Message{ConversationID: "cidA==", Text: "hi"})
+	require.NoError(t, err)
+	require.Equal(t, "alerts", sent.Bot)
+	_, err = plain.Send(ctx, Message{ConversationID: "cidA==", Text: "hi", Bot: "deploys"})
+	require.NoError(t, err)
+	_, err = plain.Recall(ctx, Tag("t"))
+	require.NoError(t, err)
+	msgs, err := plain.Messages(ctx, "cidA==", 0)
+	require.NoError(t, err)
+	require.Equal(t, "alerts", msgs[0].Bot)
+	entries, err := plain.Audit(ctx, "", 0)
+	require.NoError(t, err)
+	require.Equal(t, "alerts", entries[0].Bot)
+
+	alerts, err := New(srv.URL, "tok", WithBot("alerts"))
+	require.NoError(t, err)
+	_, err = alerts.Send(ctx, Message{ConversationID: "cidA==", Text: "hi"})
+	require.NoError(t, err)
+	_, err = alerts.DryRun(ctx, Selection{Tag: "t", Bot: "deploys"})
+	require.NoError(t, err)
+	_, err = alerts.Recall(ctx, Last("cidA==", 2))
+	require.NoError(t, err)
+	_, err = alerts.Messages(ctx, "cidA==", 3)
+	require.NoError(t, err)
+	_, err = alerts.Audit(ctx, "cidA==", 0)
+	require.NoError(t, err)
+
+	bot := func(r request) any { return r.body["bot"] }
+	require.Len(t, got, 10)
+	require.Nil(t, bot(got[0]), "no bot named: none sent")
+	require.Equal(t, "deploys", bot(got[1]))
+	require.Nil(t, bot(got[2]))
+	require.Empty(t, got[3].query)
+	require.Empty(t, got[4].query)
+	require.Equal(t, "alerts", bot(got[5]), "the client's bot")
+	require.Equal(t, "deploys", bot(got[6]), "the selection's bot wins")
+	require.Equal(t, true, got[6].body["dryRun"])
+	require.Equal(t, "alerts", bot(got[7]))
+	require.Equal(t, "bot=alerts&limit=3", got[8].query)
+	require.Equal(t, "bot=alerts&conversationId=cidA%3D%3D", got[9].query)
+}
+
+// The errors of DingTalk's refusals match their sentinels with errors.Is,
+// through any wrapping, and carry when to try again.
+func TestRefusalErrors(t *testing.T) {
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name     string
+		header   map[string]string
+		body     string
+		is       []error
+		isNot    []error
+		resetsOn time.Time
+		retry    time.Duration
+	}{
+		{
+			name:   "quota exhausted",
+			header: map[string]string{"Retry-After": "432000"},
+			body:   `{"error":{"code":"dingtalk_quota_exhausted","message":"DingTalk refused the call: the organisation's monthly API quota is used up (Forbidden.AccessDenied.ApiCountLimitForOrg); it starts again on 2026-12-01","resetsOn":"2026-12-01"}}`,
+			is:     []error{ErrQuotaExhausted}, isNot: []error{ErrIPBanned, ErrBadAnswer},
+			resetsOn: time.Date(2026, 11, 30, 16, 0, 0, 0, time.UTC), retry: 24 * time.Hour,
+		},
+		{
+			name:   "quota exhausted with a reset day that does not parse",
+			header: map[string]string{"Retry-After": "60"},
+			body:   `{"error":{"code":"dingtalk_quota_exhausted","message":"used up","resetsOn":"December"}}`,
+			is:     []error{ErrQuotaExhausted}, isNot: []error{ErrIPBanned},
+			retry: time.Minute,
+		},
+		{
+			name:   "IP ban",
+			header: map[string]string{"Retry-After": "300"},
+			body:   `{"error":{"code":"dingtalk_ip_banned","message":"DingTalk answered with its IP ban page"}}`,
+			is:     []error{ErrIPBanned}, isNot: []error{ErrQuotaExhausted},
+			retry: 5 * time.Minute,
+		},
+		{
+			name:  "another 503",
+			body:  `{"error":{"code":"busy","message":"too much work queued; retry later"}}`,
+			isNot: []error{ErrIPBanned, ErrQuotaExhausted},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tc.header {
+					w.Header().Set(k, v)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			c, err := New(srv.URL, "tok")
+			require.NoError(t, err)
+			c.now = func() time.Time { return now }
+			_, err = c.Send(context.Background(), Message{ConversationID: "cidA==", Text: "hi"})
+			wrapped := fmt.Errorf("deploy step: %w", err)
+			for _, target := range tc.is {
+				require.ErrorIs(t, wrapped, target)
+			}
+			for _, target := range tc.isNot {
+				require.NotErrorIs(t, wrapped, target)
+			}
+			var e *Error
+			require.ErrorAs(t, wrapped, &e)
+			require.True(t, e.Retryable())
+			require.Equal(t, tc.retry, e.RetryAfter)
+			require.True(t, tc.resetsOn.Equal(e.ResetsOn), "ResetsOn %v, want %v", e.ResetsOn, tc.resetsOn)
+		})
+	}
 }
