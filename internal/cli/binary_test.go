@@ -158,10 +158,17 @@ func TestBinary(t *testing.T) {
 		require.Equal(t, ExitUnavailable, r.code)
 		require.Contains(t, r.stderr, "connection refused")
 
-		s.Fake.FailCallWith(dingtalktest.PathGroupSend, 1, http.StatusForbidden, "Forbidden.AccessDenied.ApiCountLimitForOrg", "the monthly quota is spent")
-		r = runBinary(t, bin, "", env, "send", "-c", "cidCI==", "over quota")
+		s.Fake.FailCallWith(dingtalktest.PathGroupSend, 1, http.StatusBadRequest, "bot.stopped", "the bot is off")
+		r = runBinary(t, bin, "", env, "send", "-c", "cidCI==", "to a stopped bot")
 		require.Equal(t, ExitUnavailable, r.code)
-		require.Contains(t, r.stderr, "502 Forbidden.AccessDenied.ApiCountLimitForOrg")
+		require.Contains(t, r.stderr, "502 bot.stopped: the bot is off")
+	})
+	t.Run("exit 4: DingTalk's monthly quota is used up", func(t *testing.T) {
+		s.Fake.FailCallWith(dingtalktest.PathGroupSend, 1, http.StatusForbidden, "Forbidden.AccessDenied.ApiCountLimitForOrg", "the monthly quota is spent")
+		r := runBinary(t, bin, "", env, "send", "-c", "cidCI==", "over quota")
+		require.Equal(t, ExitQuota, r.code, r.stderr)
+		require.Contains(t, r.stderr, "503 dingtalk_quota_exhausted")
+		require.Regexp(t, `starts again on \d{4}-\d{2}-01`, r.stderr)
 	})
 	t.Run("help", func(t *testing.T) {
 		for _, args := range [][]string{{"--help"}, {"send", "--help"}, {"recall", "--help"}, {"list", "--help"}, {"audit", "--help"}} {

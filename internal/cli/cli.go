@@ -31,15 +31,21 @@ const (
 	// server refused the request as wrong (400, 401, 404, 413).
 	ExitUsage = 2
 	// ExitUnavailable: the server was not reached or did not answer in
-	// time, or answered 5xx (DingTalk refused or was down, the store was
-	// down).
+	// time, or answered 5xx (DingTalk refused or was down, DingTalk banned
+	// the server's address for 5 minutes, the store was down): try again
+	// later.
 	ExitUnavailable = 3
+	// ExitQuota: DingTalk refused the call because the organisation's
+	// monthly API quota is used up (503 dingtalk_quota_exhausted): no retry
+	// succeeds before the reset date the message names.
+	ExitQuota = 4
 )
 
 // Environment variables the API commands read when the flag is not given.
 const (
 	envURL   = "DINGRECALL_URL"
 	envToken = "DINGRECALL_TOKEN"
+	envBot   = "DINGRECALL_BOT"
 )
 
 // Env is what a run reads and writes besides its arguments.
@@ -47,8 +53,8 @@ type Env struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
-	// Getenv reads the environment: DINGRECALL_URL and DINGRECALL_TOKEN
-	// here, the server's settings for serve and healthcheck.
+	// Getenv reads the environment: DINGRECALL_URL, DINGRECALL_TOKEN and
+	// DINGRECALL_BOT here, the server's settings for serve and healthcheck.
 	Getenv func(string) string
 }
 
@@ -124,15 +130,20 @@ var commandNames = []string{"serve", "healthcheck", "send", "recall", "list", "a
 const rootHelp = `Without a command, dingrecall serves: it runs the DingTalk bot and its HTTP API
 with the settings in the environment (see README.md). send, recall, list and
 audit call a running server's API; they take the server from --url or
-$DINGRECALL_URL and its API_TOKEN from --token or $DINGRECALL_TOKEN.
+$DINGRECALL_URL and its API_TOKEN from --token or $DINGRECALL_TOKEN, and
+the bot (of a server with several, its BOTS_FILE) from --bot or
+$DINGRECALL_BOT.
 
 Exit codes of send, recall, list and audit:
   0  everything asked was done
   1  done in part or refused: some keys failed to recall, or a send was
      refused as a duplicate (409) or by the burst guard (429)
   2  usage error: bad flags or arguments, no URL or token, or the server
-     refused the request (400, 401, 404, 413)
+     refused the request (400, 401, 404, 413; an unknown --bot)
   3  the server was not reached or did not answer in time, or answered 5xx
+     (DingTalk's 5-minute IP ban among them): try again later
+  4  DingTalk's monthly API quota is used up (503 dingtalk_quota_exhausted):
+     nothing goes out before the reset date printed
 serve exits 1 when the server cannot start; healthcheck exits 1 when the
 local /healthz does not answer 200.
 
@@ -140,7 +151,8 @@ Examples:
   export DINGRECALL_URL=https://dingrecall.example.com DINGRECALL_TOKEN=...
   dingrecall send -c cidAbC123== --tag deploy-42 "deploying v1.2.3 to prod"
   dingrecall recall --tag deploy-42 --dry-run
-  dingrecall recall --tag deploy-42`
+  dingrecall recall --tag deploy-42
+  dingrecall send --bot alerts -c cidAbC123== "disk 91% on db-1"`
 
 // rootCommand builds the command tree for one run.
 func rootCommand(env Env) *ucli.Command {
@@ -275,7 +287,12 @@ func serverFlags(env Env) []ucli.Flag {
 	}
 }
 
-// newClient is the client the server flags of cmd describe.
+// botFlag is --bot of an API command; usage says what it does there.
+func botFlag(env Env, usage string) ucli.Flag {
+	return &ucli.StringFlag{Name: "bot", Usage: usage, Sources: fromEnv(env, envBot)}
+}
+
+// newClient is the client the server flags and --bot of cmd describe.
 func newClient(cmd *ucli.Command) (*client.Client, error) {
 	url, token := cmd.String("url"), cmd.String("token")
 	switch {
@@ -284,7 +301,11 @@ func newClient(cmd *ucli.Command) (*client.Client, error) {
 	case token == "":
 		return nil, usageError("no token: give --token or set %s", envToken)
 	}
-	c, err := client.New(url, token, client.WithTimeout(cmd.Duration("timeout")))
+	opts := []client.Option{client.WithTimeout(cmd.Duration("timeout"))}
+	if bot := cmd.String("bot"); bot != "" {
+		opts = append(opts, client.WithBot(bot))
+	}
+	c, err := client.New(url, token, opts...)
 	if err != nil {
 		return nil, &exitError{code: ExitUsage, err: err, named: true}
 	}
@@ -295,6 +316,8 @@ func newClient(cmd *ucli.Command) (*client.Client, error) {
 func callError(err error) error {
 	var apiErr *client.Error
 	switch {
+	case errors.Is(err, client.ErrQuotaExhausted) && errors.As(err, &apiErr):
+		return &exitError{code: ExitQuota, err: describe(apiErr), named: true}
 	case errors.As(err, &apiErr):
 		return &exitError{code: statusCode(apiErr.Status), err: describe(apiErr), named: true}
 	case errors.Is(err, client.ErrInvalidArgument):
@@ -320,7 +343,13 @@ func describe(e *client.Error) error {
 	if e.ProcessQueryKey != "" && !strings.Contains(e.Message, e.ProcessQueryKey) { // said once is enough
 		more = append(more, "the first message's key: "+e.ProcessQueryKey)
 	}
-	if e.Retryable() {
+	switch {
+	case errors.Is(e, client.ErrQuotaExhausted):
+		// Retry-After is capped; the reset day is what counts.
+		if day := e.ResetsOn.Format(time.DateOnly); !e.ResetsOn.IsZero() && !strings.Contains(e.Message, day) {
+			more = append(more, "DingTalk counts afresh on "+day)
+		}
+	case e.Retryable():
 		if e.RetryAfter > 0 {
 			more = append(more, "retry after "+e.RetryAfter.Round(time.Second).String())
 		} else {

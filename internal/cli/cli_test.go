@@ -15,6 +15,7 @@ import (
 
 	"github.com/dingrecall/dingrecall/client"
 	"github.com/dingrecall/dingrecall/dingtalk/dingtalktest"
+	"github.com/dingrecall/dingrecall/internal/apptest"
 )
 
 // keyLine is what send prints: a key and a newline.
@@ -342,4 +343,134 @@ func TestServeAndHealthcheck(t *testing.T) {
 		require.Equal(t, ExitFailed, r.code)
 		require.Contains(t, r.stderr, "LISTEN_ADDR 127.0.0.1:"+port)
 	}
+}
+
+// newBotsServer runs the app with the bots named names beside the default
+// one (a BOTS_FILE), on a fake DingTalk that knows each bot's app.
+func newBotsServer(t *testing.T, names ...string) *server {
+	t.Helper()
+	path, opts := apptest.BotsFile(t, names...)
+	return apptest.New(t, testToken, map[string]string{"BOTS_FILE": path}, opts...)
+}
+
+func TestSeveralBots(t *testing.T) {
+	s := newBotsServer(t, "alerts", "deploys")
+	viaAlerts := map[string]string{envBot: "alerts"}
+	byDefault := sendKey(t, s, "cidShared==", "from default", "-t", "rel-2")
+	byAlerts := sendKey(t, s, "cidShared==", "from alerts", "-t", "rel-2", "--bot", "alerts")
+	r := runCLI(t, s, "", viaAlerts, "send", "-c", "cidShared==", "--bot", "deploys", "-t", "rel-2", "--json", "from deploys")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	var sent client.Sent
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &sent))
+	require.Equal(t, "deploys", sent.Bot, "the flag beats the environment")
+	byDeploys := sent.ProcessQueryKey
+	r = runCLI(t, s, "", viaAlerts, "send", "-c", "cidShared==", "from alerts by the environment")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	byAlertsEnv := strings.TrimSpace(r.stdout)
+	for key, robot := range map[string]string{byAlerts: "robot-alerts", byAlertsEnv: "robot-alerts", byDeploys: "robot-deploys"} {
+		m, ok := s.Fake.Message(key)
+		require.True(t, ok)
+		require.Equal(t, robot, m.RobotCode, "sent through its own app")
+	}
+
+	t.Run("list shows every bot's with a BOT column", func(t *testing.T) {
+		r := runCLI(t, s, "", nil, "list", "-c", "cidShared==")
+		require.Equal(t, ExitOK, r.code, r.stderr)
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		require.Len(t, lines, 5)
+		require.Regexp(t, `^KEY\s+BOT\s+SENT\s+TAG\s+CONTENT\s+NOTE$`, lines[0])
+		require.Regexp(t, `^`+byAlertsEnv+`\s+alerts\s+\S+Z\s+-\s+"from alerts by the environment"\s*$`, lines[1])
+		require.Regexp(t, `^`+byDeploys+`\s+deploys\s+\S+Z\s+rel-2\s+"from deploys"\s*$`, lines[2])
+		require.Regexp(t, `^`+byAlerts+`\s+alerts\s+`, lines[3])
+		require.Regexp(t, `^`+byDefault+`\s+default\s+`, lines[4])
+	})
+	t.Run("list of one bot", func(t *testing.T) {
+		r := runCLI(t, s, "", nil, "list", "-c", "cidShared==", "--bot", "default")
+		require.Equal(t, ExitOK, r.code, r.stderr)
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		require.Len(t, lines, 2)
+		require.Regexp(t, `^KEY\s+SENT\s+TAG\s+CONTENT\s+NOTE$`, lines[0], "the default bot's table is as before")
+		require.Regexp(t, `^`+byDefault+`\s+\S+Z\s+rel-2\s+"from default"\s*$`, lines[1])
+
+		r = runCLI(t, s, "", viaAlerts, "list", "-c", "cidShared==", "--json")
+		require.Equal(t, ExitOK, r.code, r.stderr)
+		var msgs []client.TrackedMessage
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &msgs))
+		require.Len(t, msgs, 2)
+		for _, m := range msgs {
+			require.Equal(t, "alerts", m.Bot)
+		}
+	})
+	t.Run("recall takes only the bot's messages", func(t *testing.T) {
+		r := runCLI(t, s, "", nil, "recall", "--tag", "rel-2", "--bot", "alerts")
+		require.Equal(t, ExitOK, r.code, r.stderr)
+		require.Equal(t, "recalled "+byAlerts+"\n1 selected, 1 recalled, 0 failed\n", r.stdout)
+		r = runCLI(t, s, "", viaAlerts, "recall", "-c", "cidShared==", "--last", "5")
+		require.Equal(t, ExitOK, r.code, r.stderr)
+		require.Equal(t, "recalled "+byAlertsEnv+"\n1 selected, 1 recalled, 0 failed\n", r.stdout)
+		r = runCLI(t, s, "", nil, "recall", "--tag", "rel-2")
+		require.Equal(t, ExitOK, r.code, r.stderr)
+		require.Equal(t, "recalled "+byDefault+"\n1 selected, 1 recalled, 0 failed\n", r.stdout, "no bot named: the default bot")
+		_, ok := s.Fake.Message(byDeploys)
+		require.True(t, ok)
+		require.NotContains(t, s.Fake.Recalled(), byDeploys)
+	})
+	t.Run("audit names the bot", func(t *testing.T) {
+		r := runCLI(t, s, "", nil, "audit")
+		require.Equal(t, ExitOK, r.code, r.stderr)
+		require.Regexp(t, `^\S+Z recall by api in cidShared==: tag rel-2\n  recalled `+byDefault+` "from default"\n`+
+			`\S+Z recall by api in cidShared== for alerts: last 5\n  recalled `+byAlertsEnv+` .+\n`+
+			`\S+Z recall by api in cidShared== for alerts: tag rel-2\n  recalled `+byAlerts+` "from alerts"\n$`, r.stdout)
+
+		r = runCLI(t, s, "", nil, "audit", "--bot", "alerts", "--json")
+		require.Equal(t, ExitOK, r.code, r.stderr)
+		var entries []client.AuditEntry
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &entries))
+		require.Len(t, entries, 2)
+		for _, e := range entries {
+			require.Equal(t, "alerts", e.Bot)
+		}
+		r = runCLI(t, s, "", nil, "audit", "--bot", "deploys")
+		require.Equal(t, ExitOK, r.code, r.stderr)
+		require.Equal(t, "no audit entries\n", r.stdout)
+	})
+	t.Run("an unknown bot is a usage error", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"send", "-c", "cidShared==", "--bot", "nobody", "hi"},
+			{"recall", "--tag", "rel-2", "--bot", "nobody"},
+			{"list", "-c", "cidShared==", "--bot", "nobody"},
+			{"audit", "--bot", "nobody"},
+		} {
+			r := runCLI(t, s, "", nil, args...)
+			require.Equal(t, ExitUsage, r.code, "%v: %s", args, r.stderr)
+			require.Contains(t, r.stderr, `400 invalid_request: no bot is called "nobody"`, args)
+			require.Empty(t, r.stdout)
+		}
+		r := runCLI(t, s, "", nil, "audit", "--bot", "al erts")
+		require.Equal(t, ExitUsage, r.code)
+		require.Contains(t, r.stderr, "invalid option: WithBot")
+	})
+}
+
+func TestDingTalkRefusalExitCodes(t *testing.T) {
+	s := newBotsServer(t, "alerts")
+	alerts := map[string]string{envBot: "alerts"}
+	// Each bot has its token before DingTalk starts refusing.
+	sendKey(t, s, "cidQ==", "warm-up")
+	sendKey(t, s, "cidQ==", "warm-up alerts", "--bot", "alerts")
+
+	s.Fake.SetOrgQuota(apptest.BotAppKey("alerts"), 0)
+	r := runCLI(t, s, "", alerts, "send", "-c", "cidQ==", "over quota")
+	require.Equal(t, ExitQuota, r.code, r.stderr)
+	require.Regexp(t, `503 dingtalk_quota_exhausted: .*starts again on \d{4}-\d{2}-01 \(request \w+\)\n$`, r.stderr)
+	require.NotContains(t, r.stderr, "retry after")
+	require.Empty(t, r.stdout)
+	sendKey(t, s, "cidQ==", "the default app still has quota")
+	s.Fake.SetOrgQuota(apptest.BotAppKey("alerts"), -1)
+
+	s.Fake.ServeBanPage(1)
+	r = runCLI(t, s, "", alerts, "send", "-c", "cidQ==", "banned")
+	require.Equal(t, ExitUnavailable, r.code, r.stderr)
+	require.Regexp(t, `503 dingtalk_ip_banned: .*\(retry after 5m0s; request \w+\)\n$`, r.stderr)
+	require.Empty(t, r.stdout)
 }

@@ -34,17 +34,22 @@ func sendCommand(env Env) *ucli.Command {
 		Description: `Posts TEXT (the arguments joined by spaces, or stdin with "-") to a chat
 and prints the processQueryKey dingrecall recorded it under, or the whole
 answer with --json. Tag it to recall everything a job posted at once.
+With --bot (or $DINGRECALL_BOT) it goes out through that bot of a server
+with several (its BOTS_FILE); without, through the server's default bot.
 
 Exit codes: 0 sent; 1 refused as a duplicate (the first key is printed) or
-by the burst guard; 2 usage error or a field the server refused; 3 server
-not reached, or DingTalk refused (502) or was down.
+by the burst guard; 2 usage error or a field the server refused (an
+unknown --bot among them); 3 server not reached, or DingTalk refused (502),
+was down or banned the server's address for 5 minutes; 4 DingTalk's monthly
+API quota is used up (the reset date is printed).
 
 Examples:
   dingrecall send -c cidAbC123== --tag deploy-42 "deploying v1.2.3 to prod"
   git log -1 --format=%B | dingrecall send -c cidAbC123== --tag deploy-42 -
   dingrecall send -c cidAbC123== --ttl 10m "maintenance: db-1 restarts now"
   dingrecall send -u 0420506555 --json "your build is done"
-  dingrecall send -c cidAbC123== --markdown "Release" "**v1.2.3** is out"`,
+  dingrecall send -c cidAbC123== --markdown "Release" "**v1.2.3** is out"
+  dingrecall send --bot alerts -c cidAbC123== "disk 91% on db-1"`,
 		Flags: withServer(env,
 			&ucli.StringFlag{Name: "conversation", Aliases: []string{"c"}, Usage: "the group or private chat's conversation ID"},
 			&ucli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "a staff ID: send one-to-one (chat type oto)"},
@@ -52,6 +57,7 @@ Examples:
 			&ucli.StringFlag{Name: "tag", Aliases: []string{"t"}, Usage: "a label to recall the message by later"},
 			&ucli.DurationFlag{Name: "ttl", Usage: "recall the message by itself after this long, such as 10m (under 24h)"},
 			&ucli.StringFlag{Name: "markdown", Usage: "send TEXT as markdown, with this title"},
+			botFlag(env, "send through this bot of the server's BOTS_FILE (default: the server's default bot)"),
 			jsonFlag(),
 		),
 		Action: func(ctx context.Context, cmd *ucli.Command) error {
@@ -137,9 +143,13 @@ happened to it ("recalled KEY", or "failed KEY: reason"; with --dry-run,
 and --since. --last, --keys and --since need the chat (-c, or -u for a
 one-to-one chat); --tag without one takes every chat. One call takes at most
 the server's RECALL_MAX messages, the newest first; run it again for more.
+A bot takes only what it sent: --bot (or $DINGRECALL_BOT) names the bot of
+a server with several; without, the server's default bot.
 
-Exit codes: 0 all recalled (or the dry run answered); 1 some keys failed;
-2 usage error or a field the server refused; 3 server not reached or 5xx.
+Exit codes: 0 all recalled (or the dry run answered); 1 some keys failed
+(DingTalk's quota refusal or IP ban among the reasons); 2 usage error or a
+field the server refused (an unknown --bot among them); 3 server not reached
+or 5xx; 4 DingTalk's monthly API quota is used up.
 
 Examples:
   dingrecall recall --tag deploy-42 --dry-run
@@ -147,7 +157,8 @@ Examples:
   dingrecall recall -c cidAbC123== --last 3
   dingrecall recall -c cidAbC123== --since 15m --json
   dingrecall recall -c cidAbC123== --keys key1,key2
-  dingrecall recall -c cidAbC123== --keys - < keys.txt   # one key a line`,
+  dingrecall recall -c cidAbC123== --keys - < keys.txt   # one key a line
+  dingrecall recall --bot deploys --tag deploy-42`,
 		Flags: withServer(env,
 			&ucli.StringFlag{Name: "tag", Aliases: []string{"t"}, Usage: "the messages sent with this tag"},
 			&ucli.IntFlag{Name: "last", Aliases: []string{"n"}, Usage: "the newest N messages of the chat (not the bot's command replies)"},
@@ -156,6 +167,7 @@ Examples:
 			&ucli.StringFlag{Name: "conversation", Aliases: []string{"c"}, Usage: "the chat's conversation ID"},
 			&ucli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "a staff ID: the one-to-one chat with this person"},
 			&ucli.BoolFlag{Name: "dry-run", Usage: "only print what would be recalled"},
+			botFlag(env, "recall what this bot of the server's BOTS_FILE sent (default: the server's default bot)"),
 			jsonFlag(),
 		),
 		Action: func(ctx context.Context, cmd *ucli.Command) error {
@@ -261,21 +273,26 @@ func listCommand(env Env) *ucli.Command {
 	return &ucli.Command{
 		Name:      "list",
 		Usage:     "list the messages dingrecall holds for a chat",
-		UsageText: "dingrecall list (-c CONVERSATION | -u STAFF_ID) [--limit N] [--json]",
+		UsageText: "dingrecall list (-c CONVERSATION | -u STAFF_ID) [--bot BOT] [--limit N] [--json]",
 		Description: `Lists the messages the server holds for one chat (those it can still
 recall), newest first: key, time sent, tag, the start of the content, and
 notes (a command reply, when a TTL recalls it, why its last recall failed).
+Without --bot (or $DINGRECALL_BOT) it lists every bot's messages, with a BOT
+column when any is not the default bot's; with it, that bot's only.
 
-Exit codes: 0 listed; 2 usage error or refused; 3 server not reached or 5xx.
+Exit codes: 0 listed; 2 usage error or refused (an unknown --bot among
+them); 3 server not reached or 5xx.
 
 Examples:
   dingrecall list -c cidAbC123==
   dingrecall list -c cidAbC123== --limit 5 --json | jq -r '.[].processQueryKey'
-  dingrecall list -u 0420506555`,
+  dingrecall list -u 0420506555
+  dingrecall list -c cidAbC123== --bot alerts`,
 		Flags: withServer(env,
 			&ucli.StringFlag{Name: "conversation", Aliases: []string{"c"}, Usage: "the chat's conversation ID"},
 			&ucli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "a staff ID: the one-to-one chat with this person"},
 			&ucli.IntFlag{Name: "limit", Aliases: []string{"n"}, Usage: "at most this many (default: all)"},
+			botFlag(env, "only this bot's messages (default: every bot's)"),
 			jsonFlag(),
 		),
 		Action: func(ctx context.Context, cmd *ucli.Command) error {
@@ -324,19 +341,24 @@ func auditCommand(env Env) *ucli.Command {
 	return &ucli.Command{
 		Name:      "audit",
 		Usage:     "show the audit log of recalls and restores",
-		UsageText: "dingrecall audit [-c CONVERSATION] [--limit N] [--json]",
+		UsageText: "dingrecall audit [-c CONVERSATION] [--bot BOT] [--limit N] [--json]",
 		Description: `Prints the audit log, newest first: when, what (recall or restore), who
 (a person, the API, a TTL or the burst guard), what was asked and each
-message with its result. Without -c, every chat.
+message with its result. Without -c, every chat. Without --bot (or
+$DINGRECALL_BOT), every bot's entries; an entry of a bot other than the
+default one says "for BOT".
 
-Exit codes: 0 printed; 2 usage error or refused; 3 server not reached or 5xx.
+Exit codes: 0 printed; 2 usage error or refused (an unknown --bot among
+them); 3 server not reached or 5xx.
 
 Examples:
   dingrecall audit --limit 10
-  dingrecall audit -c cidAbC123== --json`,
+  dingrecall audit -c cidAbC123== --json
+  dingrecall audit --bot deploys --limit 5`,
 		Flags: withServer(env,
 			&ucli.StringFlag{Name: "conversation", Aliases: []string{"c"}, Usage: "only entries concerning this chat (a staff ID for a one-to-one chat)"},
 			&ucli.IntFlag{Name: "limit", Aliases: []string{"n"}, Usage: "at most this many entries, 1 to 1000 (default 50)"},
+			botFlag(env, "only this bot's entries (default: every bot's)"),
 			jsonFlag(),
 		),
 		Action: func(ctx context.Context, cmd *ucli.Command) error {

@@ -63,14 +63,27 @@ func printRecall(w io.Writer, res *client.RecallResult) error {
 	return written(err)
 }
 
-// printMessages writes a chat's messages as a table.
+// defaultBot is the name the API gives the server's default bot.
+const defaultBot = "default"
+
+// otherBot reports whether name is a bot other than the default one (an
+// empty name, from a server without several bots, is the default).
+func otherBot(name string) bool { return name != "" && name != defaultBot }
+
+// printMessages writes a chat's messages as a table, with a BOT column
+// after the key when any of them is not the default bot's.
 func printMessages(w io.Writer, chat string, msgs []client.TrackedMessage) error {
 	if len(msgs) == 0 {
 		_, err := fmt.Fprintf(w, "nothing held for %s\n", chat)
 		return written(err)
 	}
+	bots := slices.ContainsFunc(msgs, func(m client.TrackedMessage) bool { return otherBot(m.Bot) })
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tSENT\tTAG\tCONTENT\tNOTE")
+	if bots {
+		fmt.Fprint(tw, "KEY\tBOT\tSENT\tTAG\tCONTENT\tNOTE\n")
+	} else {
+		fmt.Fprint(tw, "KEY\tSENT\tTAG\tCONTENT\tNOTE\n")
+	}
 	for _, m := range msgs {
 		var notes []string
 		if m.Reply {
@@ -82,13 +95,18 @@ func printMessages(w io.Writer, chat string, msgs []client.TrackedMessage) error
 		if m.Failure != "" {
 			notes = append(notes, "last recall failed: "+m.Failure)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.ProcessQueryKey, m.SentAt.UTC().Format(time.RFC3339),
+		fmt.Fprintf(tw, "%s\t", m.ProcessQueryKey)
+		if bots {
+			fmt.Fprintf(tw, "%s\t", orDash(m.Bot))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.SentAt.UTC().Format(time.RFC3339),
 			orDash(m.Tag), content(m.MsgKey, m.MsgParam), strings.Join(notes, "; "))
 	}
 	return written(tw.Flush())
 }
 
-// printAudit writes audit entries, each with its messages below it.
+// printAudit writes audit entries, each with its messages below it; an
+// entry of a bot other than the default one says "for BOT" after the chat.
 func printAudit(w io.Writer, entries []client.AuditEntry) error {
 	if len(entries) == 0 {
 		_, err := fmt.Fprintln(w, "no audit entries")
@@ -99,6 +117,9 @@ func printAudit(w io.Writer, entries []client.AuditEntry) error {
 		where := ""
 		if e.ConversationID != "" {
 			where = " in " + e.ConversationID
+		}
+		if otherBot(e.Bot) {
+			where += " for " + e.Bot
 		}
 		fmt.Fprintf(&b, "%s %s by %s%s: %s\n", e.At.UTC().Format(time.RFC3339), e.Action, who(e), where, orDash(e.Request))
 		for _, it := range e.Items {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,7 @@ func TestStatusCode(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
+	resetsOn := time.Date(2026, 12, 1, 0, 0, 0, 0, time.FixedZone("UTC+8", 8*60*60))
 	cases := []struct {
 		err  *client.Error
 		want string
@@ -62,6 +64,16 @@ func TestDescribe(t *testing.T) {
 		{&client.Error{Status: 503, Code: "busy", Message: "retry later", RequestID: "r1"}, "dingrecall API: 503 busy: retry later (retry later; request r1)"},
 		{&client.Error{Status: 429, Code: "burst", Message: "slow down", RetryAfter: 1500 * time.Millisecond}, "dingrecall API: 429 burst: slow down (retry after 2s)"},
 		{&client.Error{Status: 409, Code: "duplicate", Message: "sent already", ProcessQueryKey: "k1"}, "dingrecall API: 409 duplicate: sent already (the first message's key: k1)"},
+		{&client.Error{Status: 503, Code: client.CodeIPBanned, Message: "banned", RetryAfter: 5 * time.Minute}, "dingrecall API: 503 dingtalk_ip_banned: banned (retry after 5m0s)"},
+		{
+			&client.Error{Status: 503, Code: client.CodeQuotaExhausted, Message: "used up; it starts again on 2026-12-01", RetryAfter: 24 * time.Hour, ResetsOn: resetsOn, RequestID: "r2"},
+			"dingrecall API: 503 dingtalk_quota_exhausted: used up; it starts again on 2026-12-01 (request r2)",
+		},
+		{
+			&client.Error{Status: 503, Code: client.CodeQuotaExhausted, Message: "used up", RetryAfter: 24 * time.Hour, ResetsOn: resetsOn},
+			"dingrecall API: 503 dingtalk_quota_exhausted: used up (DingTalk counts afresh on 2026-12-01)",
+		},
+		{&client.Error{Status: 503, Code: client.CodeQuotaExhausted, Message: "used up"}, "dingrecall API: 503 dingtalk_quota_exhausted: used up"},
 	}
 	for _, tc := range cases {
 		err := describe(tc.err)
@@ -81,6 +93,86 @@ func TestPrintMessagesNotes(t *testing.T) {
 	require.Equal(t, "KEY  SENT                  TAG  CONTENT       NOTE\n"+
 		"k2   2026-11-26T10:00:00Z  -    \"3 recalled\"  command reply\n"+
 		"k1   2026-11-26T10:00:00Z  t    \"hi\"          auto-recall at 2026-11-26T11:00:00Z; last recall failed: bot.stopped\n", b.String())
+}
+
+func TestCallError(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		code int
+	}{
+		{"quota exhausted", &client.Error{Status: 503, Code: client.CodeQuotaExhausted, Message: "used up"}, ExitQuota},
+		{"quota exhausted, wrapped", fmt.Errorf("send: %w", &client.Error{Status: 503, Code: client.CodeQuotaExhausted}), ExitQuota},
+		{"IP ban", &client.Error{Status: 503, Code: client.CodeIPBanned, RetryAfter: 5 * time.Minute}, ExitUnavailable},
+		{"busy", &client.Error{Status: 503, Code: client.CodeBusy}, ExitUnavailable},
+		{"unknown bot", &client.Error{Status: 400, Code: client.CodeInvalidRequest, Field: "bot"}, ExitUsage},
+		{"burst", &client.Error{Status: 429, Code: client.CodeBurst}, ExitFailed},
+		{"bad argument", fmt.Errorf("%w: empty", client.ErrInvalidArgument), ExitUsage},
+		{"not reached", errors.New("dial tcp: connection refused"), ExitUnavailable},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var ee *exitError
+			require.ErrorAs(t, callError(tc.err), &ee)
+			require.Equal(t, tc.code, ee.code)
+			want := tc.err // an API error is kept, without what wrapped it
+			var apiErr *client.Error
+			if errors.As(tc.err, &apiErr) {
+				want = apiErr
+			}
+			require.ErrorIs(t, ee, want)
+		})
+	}
+}
+
+func TestPrintMessagesBots(t *testing.T) {
+	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name string
+		msgs []client.TrackedMessage
+		want string
+	}{
+		{
+			name: "only the default bot: no BOT column",
+			msgs: []client.TrackedMessage{{ProcessQueryKey: "k1", SentAt: at, Bot: "default", MsgKey: "sampleText", MsgParam: `{"content":"hi"}`}},
+			want: "KEY  SENT                  TAG  CONTENT  NOTE\n" +
+				"k1   2026-11-26T10:00:00Z  -    \"hi\"     \n",
+		},
+		{
+			name: "several bots",
+			msgs: []client.TrackedMessage{
+				{ProcessQueryKey: "k2", SentAt: at, Bot: "alerts", MsgKey: "sampleText", MsgParam: `{"content":"disk full"}`},
+				{ProcessQueryKey: "k1", SentAt: at, Bot: "default", Tag: "t", MsgKey: "sampleText", MsgParam: `{"content":"hi"}`, Reply: true},
+			},
+			want: "KEY  BOT      SENT                  TAG  CONTENT      NOTE\n" +
+				"k2   alerts   2026-11-26T10:00:00Z  -    \"disk full\"  \n" +
+				"k1   default  2026-11-26T10:00:00Z  t    \"hi\"         command reply\n",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			require.NoError(t, printMessages(&b, "cid==", tc.msgs))
+			require.Equal(t, tc.want, b.String())
+		})
+	}
+}
+
+func TestPrintAuditBots(t *testing.T) {
+	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	require.NoError(t, printAudit(&b, []client.AuditEntry{
+		{At: at, Action: "recall", Source: "api", ConversationID: "cid==", Request: "last 1", Bot: "alerts",
+			Items: []client.AuditItem{{ProcessQueryKey: "k2", Result: "recalled", MsgKey: "sampleText", MsgParam: `{"content":"disk full"}`}}},
+		{At: at, Action: "recall", Source: "api", Request: "tag t", Bot: "deploys"},
+		{At: at, Action: "recall", Source: "ttl", ConversationID: "cid==", Request: "ttl", Bot: "default"},
+		{At: at, Action: "recall", Source: "ttl", ConversationID: "cid==", Request: "ttl"},
+	}))
+	require.Equal(t, "2026-11-26T10:00:00Z recall by api in cid== for alerts: last 1\n"+
+		"  recalled k2 \"disk full\"\n"+
+		"2026-11-26T10:00:00Z recall by api for deploys: tag t\n"+
+		"2026-11-26T10:00:00Z recall by ttl in cid==: ttl\n"+
+		"2026-11-26T10:00:00Z recall by ttl in cid==: ttl\n", b.String())
 }
 
 // brokenWriter fails every write.
