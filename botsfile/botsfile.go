@@ -83,12 +83,18 @@ var NameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 // Load reads and checks the file at path. Secret file paths are relative
 // to the file's folder. Warnings (a secret file others may read) come back
 // beside the bots.
+// The file itself, when it holds an appSecret, is a warning too when
+// others may read it.
 func Load(path string, d Defaults) (bots []Bot, warnings []string, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, &Error{Source: path, Problems: []string{"cannot be read: " + pathError(err)}}
 	}
-	return Parse(path, data, filepath.Dir(path), d)
+	p := parse(path, data, filepath.Dir(path), d)
+	if info, err := os.Stat(path); err == nil && p.inline && info.Mode().Perm()&0o077 != 0 {
+		p.warnings = append(p.warnings, fmt.Sprintf("%s holds an appSecret and may be read by others (mode %04o); chmod 600 it, or use appSecretFile", path, info.Mode().Perm()))
+	}
+	return p.result(path)
 }
 
 // pathError is err without the path, which the caller names already.
@@ -103,16 +109,27 @@ func pathError(err error) string {
 // Parse checks data (named source in errors), reading secret files from
 // dir when their paths are relative.
 func Parse(source string, data []byte, dir string, d Defaults) ([]Bot, []string, error) {
+	return parse(source, data, dir, d).result(source)
+}
+
+// parse reads data into a parser's bots, problems and warnings.
+func parse(source string, data []byte, dir string, d Defaults) *parser {
 	p := &parser{dir: dir, d: d}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, nil, &Error{Source: source, Problems: []string{"is not valid YAML: " + err.Error()}}
+		p.problem("is not valid YAML: %s", err.Error())
+		return p
 	}
 	if len(doc.Content) == 0 {
 		p.problem("is empty: want a list of bots under the key bots")
 	} else {
 		p.file(doc.Content[0])
 	}
+	return p
+}
+
+// result is what Parse and Load return for the file named source.
+func (p *parser) result(source string) ([]Bot, []string, error) {
 	if len(p.problems) > 0 {
 		return nil, p.warnings, &Error{Source: source, Problems: p.problems}
 	}
@@ -126,6 +143,8 @@ type parser struct {
 	bots     []Bot
 	problems []string
 	warnings []string
+	// inline is true when a bot gives its appSecret in the file.
+	inline bool
 }
 
 // problem records a mistake.
@@ -272,6 +291,7 @@ func (p *parser) secret(e *entry) string {
 		e.fail("appSecret", "give appSecret or appSecretFile, not both")
 		return ""
 	case hasInline:
+		p.inline = true
 		return e.word("appSecret", true)
 	case !hasFile:
 		e.fail("appSecret", "is required (or appSecretFile)")

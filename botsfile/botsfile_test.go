@@ -115,3 +115,32 @@ func TestLoad(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "a", bots[0].Name)
 }
+
+func TestLoadWarnsOfAReadableFileWithSecrets(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "s"), []byte("x"), 0o600))
+	cases := []struct {
+		name, text string
+		mode       os.FileMode
+		warn       bool
+	}{
+		{"inline secret, readable", "bots:\n  - {name: a, appKey: k, appSecret: s}", 0o644, true},
+		{"inline secret, private", "bots:\n  - {name: a, appKey: k, appSecret: s}", 0o600, false},
+		{"secret file only, readable", "bots:\n  - {name: a, appKey: k, appSecretFile: s}", 0o644, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, "bots.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(c.text), c.mode))
+			require.NoError(t, os.Chmod(path, c.mode))
+			_, warnings, err := Load(path, defaults)
+			require.NoError(t, err)
+			if c.warn {
+				require.Len(t, warnings, 1)
+				assert.Contains(t, warnings[0], "holds an appSecret and may be read by others (mode 0644)")
+			} else {
+				assert.Empty(t, warnings)
+			}
+		})
+	}
+}

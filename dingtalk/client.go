@@ -95,8 +95,9 @@ type Client struct {
 	observer  Observer
 	meter     Meter // WithMeter; nil for none
 
-	banMu       sync.Mutex
-	bannedUntil time.Time // the ban backoff's end; zero for none
+	// ban is the IP ban backoff: the client's own, or one shared by the
+	// clients of a process (WithBanGate).
+	ban *BanGate
 
 	limitersMu sync.Mutex
 	limiters   map[string]*qpsLimiter
@@ -249,6 +250,9 @@ func NewClient(appKey, appSecret string, opts ...Option) (*Client, error) {
 		if err := opt(c); err != nil {
 			return nil, fmt.Errorf("dingtalk: %w", err)
 		}
+	}
+	if c.ban == nil {
+		c.ban = NewBanGate()
 	}
 	return c, nil
 }
@@ -452,10 +456,11 @@ func (c *Client) do(ctx context.Context, api, tok string, in, out any) error {
 }
 
 // decodeError reads an error answer through a size limit. An HTML page is
-// DingTalk's IP ban page, which starts the ban backoff.
+// DingTalk's IP ban page, which starts the ban backoff, unless its status is
+// a 5xx: a proxy's or load balancer's error page, retried as any 5xx.
 func (c *Client) decodeError(api, tok string, resp *http.Response) *APIError {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
-	if isHTML(resp, raw) {
+	if isHTML(resp, raw) && resp.StatusCode < http.StatusInternalServerError {
 		return c.banned(api, resp.StatusCode, resp.Header.Get("x-acs-request-id"))
 	}
 	var eb errorBody

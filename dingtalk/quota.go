@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -119,15 +120,51 @@ func isHTML(resp *http.Response, body []byte) bool {
 	return strings.HasPrefix(trimmed, "<")
 }
 
-// banned records DingTalk's ban page answer to api: the client refuses calls
-// for BanBackoff from now, and returns the error for the answer.
+// BanGate is the IP ban backoff. DingTalk bans an address, not an app, so
+// the clients of one process (one per bot) share one gate (WithBanGate):
+// once any of them meets the ban page, none calls DingTalk until it ends.
+// It is safe for concurrent use.
+type BanGate struct {
+	mu    sync.Mutex
+	until time.Time
+}
+
+// NewBanGate returns a gate with no ban.
+func NewBanGate() *BanGate { return &BanGate{} }
+
+// Until is when the ban backoff ends: the zero time when there was none.
+func (g *BanGate) Until() time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.until
+}
+
+// hold extends the backoff to until.
+func (g *BanGate) hold(until time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if until.After(g.until) {
+		g.until = until
+	}
+}
+
+// WithBanGate shares g's IP ban backoff with the other clients given it.
+func WithBanGate(g *BanGate) Option {
+	return func(c *Client) error {
+		if g == nil {
+			return errors.New("WithBanGate: nil gate")
+		}
+		c.ban = g
+		return nil
+	}
+}
+
+// banned records DingTalk's ban page answer to api: the client (and every
+// client sharing its gate) refuses calls for BanBackoff from now, and
+// returns the error for the answer.
 func (c *Client) banned(api string, status int, requestID string) *APIError {
 	until := c.now().Add(BanBackoff)
-	c.banMu.Lock()
-	if until.After(c.bannedUntil) {
-		c.bannedUntil = until
-	}
-	c.banMu.Unlock()
+	c.ban.hold(until)
 	c.log.WithFields(logrus.Fields{"api": api, "status": status, "until": until.Format(time.RFC3339)}).
 		Warn("dingtalk answered with an HTML page (its IP ban): holding every call back")
 	if c.observer != nil {
@@ -141,10 +178,7 @@ func (c *Client) banned(api string, status int, requestID string) *APIError {
 // send: one made during a ban backoff, or an optional one while the Meter
 // says the quota is spent. It returns nil when the call may go out.
 func (c *Client) refuseLocally(api string) error {
-	c.banMu.Lock()
-	until := c.bannedUntil
-	c.banMu.Unlock()
-	if c.now().Before(until) {
+	if until := c.ban.Until(); c.now().Before(until) {
 		return &APIError{API: api, Code: CodeBanPage, Err: ErrBanned,
 			Message: "not called: DingTalk's IP ban page holds calls back until " + until.Format(time.RFC3339)}
 	}
@@ -160,7 +194,5 @@ func (c *Client) refuseLocally(api string) error {
 // BannedUntil is when the client's ban backoff ends: the zero time when
 // DingTalk never answered with its ban page.
 func (c *Client) BannedUntil() time.Time {
-	c.banMu.Lock()
-	defer c.banMu.Unlock()
-	return c.bannedUntil
+	return c.ban.Until()
 }

@@ -321,7 +321,7 @@ func TestBanPage(t *testing.T) {
 		{"403 text/html", "text/html; charset=utf-8", `<!DOCTYPE html><html><body>访问被拒绝</body></html>`, http.StatusForbidden},
 		{"200 text/html", "text/html", `{"processQueryKey":"k"}`, http.StatusOK},
 		{"200 html body labelled json", "application/json", "  \n<html><body>deny</body></html>", http.StatusOK},
-		{"502 html", "", "<html>bad gateway</html>", http.StatusBadGateway},
+		{"429 html", "", "<html>too many</html>", http.StatusTooManyRequests},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -412,4 +412,43 @@ func TestQuotaAndBanOnTheFake(t *testing.T) {
 	assert.Equal(t, map[string]int{dingtalktest.PathGroupSend: 1}, banned)
 	clk.Advance(dingtalk.BanBackoff)
 	sendGroup(t, a, "cid", 1)
+}
+
+func TestHTMLFromA5xxIsNoBan(t *testing.T) {
+	// A proxy's HTML error page on a 5xx is retried like any 5xx, and
+	// holds nothing back.
+	srv, n := answerServer(t, http.StatusBadGateway, "text/html", "<html>bad gateway</html>")
+	c, err := dingtalk.NewClient("k", "s", dingtalk.WithBaseURL(srv.URL), dingtalk.WithRetryPolicy(fastRetry), dingtalk.WithLogger(quietLog()))
+	require.NoError(t, err)
+	_, err = c.RecallGroup(context.Background(), "cid", []string{"k"})
+	require.NoError(t, err)
+	assert.Greater(t, n.Load(), int64(1), "retried")
+	assert.True(t, c.BannedUntil().IsZero())
+}
+
+func TestBanGateIsSharedByItsClients(t *testing.T) {
+	fake := dingtalktest.NewTest(t, dingtalktest.WithApp("app-b", "secret-b", "robot-b"))
+	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	gate := dingtalk.NewBanGate()
+	a := newClient(t, fake, dingtalk.WithClock(clk.Now), dingtalk.WithBanGate(gate))
+	b, err := dingtalk.NewClient("app-b", "secret-b", dingtalk.WithBaseURL(fake.URL()), dingtalk.WithRobotCode("robot-b"),
+		dingtalk.WithRetryPolicy(fastRetry), dingtalk.WithLogger(quietLog()), dingtalk.WithClock(clk.Now), dingtalk.WithBanGate(gate))
+	require.NoError(t, err)
+	ctx := context.Background()
+	sendGroup(t, b, "cid", 1)
+	fake.ServeBanPage(1)
+	_, err = a.SendGroup(ctx, "cid", dingtalk.Text("x"))
+	require.ErrorIs(t, err, dingtalk.ErrBanned)
+	// DingTalk bans the address: B, sharing the gate, holds back too.
+	calls := len(fake.CallsByApp("app-b"))
+	_, err = b.SendGroup(ctx, "cid", dingtalk.Text("x"))
+	require.ErrorIs(t, err, dingtalk.ErrBanned)
+	assert.Equal(t, calls, len(fake.CallsByApp("app-b")), "no call from B during the backoff")
+	assert.Equal(t, a.BannedUntil(), b.BannedUntil())
+	assert.Equal(t, clk.Now().Add(dingtalk.BanBackoff), gate.Until())
+	clk.Advance(dingtalk.BanBackoff)
+	sendGroup(t, b, "cid", 1)
+
+	_, err = dingtalk.NewClient("k", "s", dingtalk.WithBanGate(nil))
+	require.Error(t, err)
 }

@@ -392,6 +392,9 @@ type recallResponse struct {
 	// request was recalling while this one ran (not selected, not failed).
 	InFlight []string `json:"inFlight"`
 	DryRun   bool     `json:"dryRun"`
+	// ResetsOn is, when DingTalk refused keys for the organisation's spent
+	// monthly quota, the day the quota starts again (2006-01-02).
+	ResetsOn string `json:"resetsOn,omitempty"`
 }
 
 // recall is POST /api/v1/recall.
@@ -431,6 +434,9 @@ func (h *handler) recall(c *gin.Context) {
 		resp.Failed[k] = f.String()
 		if f.Code != "" {
 			resp.FailedCodes[k] = f.Code
+		}
+		if f.Code == dingtalk.CodeOrgQuota || f.Code == dingtalk.CodeOrgQuotaLegacy {
+			resp.ResetsOn = dingtalk.QuotaResetsOn(h.d.Now()).Format("2006-01-02")
 		}
 	}
 	for _, m := range out.TooOld {

@@ -71,7 +71,10 @@ func (b *BotMetrics) TokenRefresh(err error) {
 
 // QuotaRefused counts one answer refusing a call for the spent monthly quota
 // (dingtalk.Observer), as dingrecall_dingtalk_quota_refusals_total.
-func (b *BotMetrics) QuotaRefused(string) { b.m.quotaRefusals.WithLabelValues(b.name).Inc() }
+func (b *BotMetrics) QuotaRefused(string) {
+	b.m.quotaRefusals.WithLabelValues(b.name).Inc()
+	b.m.quotaResets.WithLabelValues(b.name).Set(float64(dingtalk.QuotaResetsOn(time.Now()).Unix()))
+}
 
 // Banned counts one HTML ban page answer (dingtalk.Observer), as
 // dingrecall_dingtalk_ban_backoffs_total.
@@ -111,8 +114,10 @@ func (b *BotMetrics) Recall(recalled, failed int) {
 func (b *BotMetrics) Unsettled() { b.m.Unsettled() }
 
 // PendingReservations sets dingrecall_ledger_reservations_pending
-// (bot.Observer), without a bot label: the ledger is shared by every bot.
-func (b *BotMetrics) PendingReservations(n int) { b.m.PendingReservations(n) }
+// (bot.Observer) for the bot: each bot's settlement counts its own.
+func (b *BotMetrics) PendingReservations(n int) {
+	b.m.reservations.WithLabelValues(b.name).Set(float64(n))
+}
 
 // Connected records whether the bot's Stream mode connection is up
 // (stream.Observer); dingrecall_stream_connected counts the bots whose

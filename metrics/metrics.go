@@ -38,9 +38,10 @@ type Metrics struct {
 	acks           *prometheus.CounterVec
 	authFailures   prometheus.Counter
 	unsettled      prometheus.Counter
-	reservations   prometheus.Gauge
+	reservations   *prometheus.GaugeVec
 
 	quotaRefusals   *prometheus.CounterVec
+	quotaResets     *prometheus.GaugeVec
 	banBackoffs     *prometheus.CounterVec
 	optionalStopped *prometheus.CounterVec
 	quotaUsed       *prometheus.GaugeVec
@@ -125,13 +126,17 @@ func New() *Metrics {
 		Name: "dingrecall_ledger_reservations_unsettled_total",
 		Help: "Sends reserved in the ledger whose outcome never reached it (a crash, or DingTalk not answering), reported by settlement: each may be a message in its chat without a key to recall it by.",
 	})
-	m.reservations = prometheus.NewGauge(prometheus.GaugeOpts{
+	m.reservations = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "dingrecall_ledger_reservations_pending",
-		Help: "Sends reserved in the ledger and not yet recorded or dropped (under way, or left over until settled), as of the last settlement pass.",
-	})
+		Help: "Sends reserved in the ledger and not yet recorded or dropped (under way, or left over until settled), as of the bot's last settlement pass, by bot.",
+	}, []string{"bot"})
+	m.quotaResets = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dingrecall_dingtalk_quota_resets_at_seconds",
+		Help: "When the monthly API quota DingTalk last refused the bot for (errcode 90020) starts again, as a Unix time; absent until a refusal.",
+	}, []string{"bot"})
 	for _, c := range []prometheus.Collector{m.callbacks, m.commands, m.keys, m.apiCalls, m.apiLatency, m.retries,
 		m.tokenRefreshes, m.streamUp, m.reconnects, m.frames, m.acks, m.authFailures, m.unsettled, m.reservations,
-		m.quotaRefusals, m.banBackoffs, m.optionalStopped, m.quotaUsed, m.quotaLimit, m.quotaWarnings} {
+		m.quotaRefusals, m.quotaResets, m.banBackoffs, m.optionalStopped, m.quotaUsed, m.quotaLimit, m.quotaWarnings} {
 		f(c)
 	}
 	return m
@@ -180,7 +185,9 @@ func (m *Metrics) Unsettled() { m.unsettled.Inc() }
 
 // PendingReservations sets dingrecall_ledger_reservations_pending
 // (bot.Observer).
-func (m *Metrics) PendingReservations(n int) { m.reservations.Set(float64(n)) }
+func (m *Metrics) PendingReservations(n int) {
+	m.reservations.WithLabelValues(DefaultBot).Set(float64(n))
+}
 
 // APICall counts one HTTP exchange of the default bot with DingTalk
 // (dingtalk.Observer).

@@ -83,7 +83,7 @@ func TestPerBotMetrics(t *testing.T) {
 		}, []string{
 			`dingrecall_commands_total{command="recall",outcome="ok"} 1`,
 			`dingrecall_ledger_reservations_unsettled_total 1`,
-			`dingrecall_ledger_reservations_pending 4`,
+			`dingrecall_ledger_reservations_pending{bot="alerts"} 4`,
 			`dingrecall_stream_reconnects_total{reason="eof"} 1`,
 			`dingrecall_stream_frames_total{topic="/t",type="CALLBACK"} 1`,
 			`dingrecall_stream_acks_total{code="200"} 1`,

@@ -103,6 +103,9 @@ type Governor struct {
 	warned string
 	// failing is set while flushes fail, so that a failure is logged once.
 	failing bool
+	// refused is the month in which DingTalk itself refused for the spent
+	// quota (Refused); "" when it has not.
+	refused string
 }
 
 // New returns the governor of cfg.Bot.
@@ -159,9 +162,25 @@ func (g *Governor) Used() int64 {
 // Limit is the monthly limit, 0 when unknown.
 func (g *Governor) Limit() int64 { return g.cfg.Limit }
 
-// Exhausted reports whether this month's count has reached a known limit.
+// Exhausted reports whether this month's count has reached a known limit,
+// or DingTalk itself refused a call this month for the spent quota
+// (Refused): the organisation's quota is shared with its other apps, so
+// DingTalk may refuse before the count says so, or with no limit set.
 func (g *Governor) Exhausted() bool {
-	return g.cfg.Limit > 0 && g.Used() >= g.cfg.Limit
+	m := monthOf(g.cfg.Now())
+	g.mu.Lock()
+	refused := g.refused == m
+	g.mu.Unlock()
+	return refused || (g.cfg.Limit > 0 && g.Used() >= g.cfg.Limit)
+}
+
+// Refused records that DingTalk refused a call for the organisation's
+// spent monthly quota: the governor is exhausted until the month ends.
+func (g *Governor) Refused() {
+	m := monthOf(g.cfg.Now())
+	g.mu.Lock()
+	g.refused = m
+	g.mu.Unlock()
 }
 
 // ResetsOn is when the count starts again from zero: the start of next

@@ -406,3 +406,15 @@ func TestUsedDuringFlush(t *testing.T) {
 	close(b.entered)
 	assert.Equal(t, int64(6), g.Used(), "added once")
 }
+
+func TestRefusedExhaustsUntilTheMonthEnds(t *testing.T) {
+	for _, limit := range []int64{0, 1000} {
+		now := time.Date(2026, 11, 30, 12, 0, 0, 0, quota.Zone)
+		g := quota.New(quota.Config{Bot: "b", Limit: limit, Now: func() time.Time { return now }})
+		assert.False(t, g.Exhausted(), "limit %d", limit)
+		g.Refused()
+		assert.True(t, g.Exhausted(), "DingTalk refused: limit %d", limit)
+		now = time.Date(2026, 12, 1, 0, 0, 0, 0, quota.Zone)
+		assert.False(t, g.Exhausted(), "a new month: limit %d", limit)
+	}
+}

@@ -258,11 +258,15 @@ func (e *entry) duration(field string, max time.Duration) (time.Duration, bool) 
 // bot reads the optional bot field: one of Options.Bots.
 func (e *entry) bot() string {
 	name, ok := e.fields["bot"]
+	bots := e.p.opts.Bots
 	if !ok {
+		if len(bots) > 1 && !slices.Contains(bots, "default") {
+			e.fail("bot", "is required: there are several bots (%s) and none is called default", strings.Join(bots, ", "))
+		}
 		return ""
 	}
 	name = strings.TrimSpace(name)
-	if bots := e.p.opts.Bots; bots != nil && !slices.Contains(bots, name) {
+	if bots != nil && !slices.Contains(bots, name) {
 		e.fail("bot", "is %q: want one of the bots %s", name, strings.Join(bots, ", "))
 	}
 	return name

@@ -293,3 +293,14 @@ alertmanager:
 		`alertmanager[0] "ops" (line 4) bot: is "nobody": want one of the bots default, alerts`,
 	}, bad.Problems)
 }
+
+func TestBotRequiredWithoutADefault(t *testing.T) {
+	text := "webhooks:\n  - {name: g, token: t1, conversationId: cidA==}\n"
+	_, err := routes.Parse("r.yaml", []byte(text), ".", routes.Options{MaxTTL: opts.MaxTTL, Lang: "en", Bots: []string{"alerts", "deploys"}})
+	var bad *routes.Error
+	require.ErrorAs(t, err, &bad)
+	assert.Equal(t, []string{`webhooks[0] "g" (line 2) bot: is required: there are several bots (alerts, deploys) and none is called default`}, bad.Problems)
+	// One bot alone, whatever its name, is the route's.
+	_, err = routes.Parse("r.yaml", []byte(text), ".", routes.Options{MaxTTL: opts.MaxTTL, Lang: "en", Bots: []string{"alerts"}})
+	require.NoError(t, err)
+}

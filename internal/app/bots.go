@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
 
@@ -39,6 +40,9 @@ type fleetDeps struct {
 	log   *logrus.Logger
 	sup   *supervisor
 	o     options
+	// ban is the IP ban backoff every bot's client shares: DingTalk bans
+	// the address, not the app.
+	ban *dingtalk.BanGate
 }
 
 // startBots builds every bot of cfg.bots() (its DingTalk client with its
@@ -52,6 +56,7 @@ func startBots(ctx context.Context, d fleetDeps) (*bot.Fleet, []botRun, error) {
 		names[i] = s.Name
 	}
 	fleet := bot.NewFleet(names...)
+	d.ban = dingtalk.NewBanGate()
 	runs := make([]botRun, 0, len(specs))
 	for _, spec := range specs {
 		r, err := startBot(ctx, d, fleet, spec)
@@ -75,18 +80,23 @@ func startBots(ctx context.Context, d fleetDeps) (*bot.Fleet, []botRun, error) {
 func startBot(ctx context.Context, d fleetDeps, fleet *bot.Fleet, spec botsfile.Bot) (botRun, error) {
 	cfg, log := d.cfg, d.log.WithField("bot", spec.Name)
 	obs := d.mx.Bot(spec.Name)
-	// b is set once the bot is built; the governor warns through it.
-	var b *bot.Bot
+	// built is the bot once built; the governor warns through it.
+	var built atomic.Pointer[bot.Bot]
 	gov := quota.New(quota.Config{
 		Bot: spec.Name, Limit: spec.MonthlyQuota, States: d.st.states, Now: d.o.now, Observer: obs, Log: log,
 		Warn: func(ctx context.Context, used, limit int64) {
-			if b != nil {
+			if b := built.Load(); b != nil {
 				b.WarnQuota(ctx, used, limit)
 			}
 		},
 	})
+	// The count is flushed to the shared store every second. Registered
+	// before the workers, it stops after them: the calls of the commands
+	// that finish during shutdown are counted in its last flush.
+	d.sup.spawn("quota governor of bot "+spec.Name, context.WithoutCancel(ctx), gov.Run)
 	clientOpts := []dingtalk.Option{dingtalk.WithBaseURL(cfg.APIBase), robotCodeOption(spec.RobotCode),
-		dingtalk.WithQPS(spec.QPS), dingtalk.WithLogger(log), dingtalk.WithObserver(obs), dingtalk.WithMeter(gov), dingtalk.WithClock(d.o.now)}
+		dingtalk.WithQPS(spec.QPS), dingtalk.WithLogger(log), dingtalk.WithObserver(quotaObserver{obs, gov}),
+		dingtalk.WithMeter(gov), dingtalk.WithClock(d.o.now), dingtalk.WithBanGate(d.ban)}
 	if d.st.limiter != nil {
 		// Replicas on one Redis share DingTalk's per-app limit.
 		clientOpts = append(clientOpts, dingtalk.WithLimiter(d.st.limiter(spec.AppKey, spec.QPS)))
@@ -96,8 +106,9 @@ func startBot(ctx context.Context, d fleetDeps, fleet *bot.Fleet, spec botsfile.
 		return botRun{}, err
 	}
 	v := scoped.New(spec.Name, d.st.ledger, d.st.audit, d.st.states, d.st.dedup)
-	b, err = bot.New(bot.Deps{
-		DingTalk: client, Cards: client, Ledger: v.Ledger, Deduper: v.Dedup, LocalDeduper: d.local, Audit: v.Audit, States: v.States,
+	b, err := bot.New(bot.Deps{
+		DingTalk: client, Cards: client, Ledger: v.Ledger, Deduper: v.Dedup, LocalDeduper: scoped.NewDeduper(spec.Name, d.local),
+		Audit: v.Audit, States: v.States,
 		Templates: d.tpl, Log: log, Observer: obs, Now: d.o.now, Fleet: fleet,
 	}, bot.Config{
 		Name:            spec.Name,
@@ -129,6 +140,7 @@ func startBot(ctx context.Context, d fleetDeps, fleet *bot.Fleet, spec botsfile.
 		_ = b.Close(ctx)
 		return botRun{}, err
 	}
+	built.Store(b)
 	// Work accepted before shutdown runs to the end: Close cancels it only
 	// when the shutdown timeout has passed, and waits for the workers.
 	d.sup.onStop("workers of bot "+spec.Name, func(stopCtx context.Context) error {
@@ -141,9 +153,6 @@ func startBot(ctx context.Context, d fleetDeps, fleet *bot.Fleet, spec botsfile.
 	// Reservations that a crash (of this process or another replica) left
 	// behind are settled at start and then every lease.
 	d.sup.spawn("settlement of bot "+spec.Name, context.WithoutCancel(ctx), b.RunSettler)
-	// The quota count is flushed to the shared store every second, and a
-	// last time at shutdown.
-	d.sup.spawn("quota governor of bot "+spec.Name, ctx, gov.Run)
 
 	sc, err := newStreamClient(spec.CallbackMode, cfg.cardButtons(spec), client, b, d.mx, obs)
 	if err != nil {
@@ -206,4 +215,19 @@ func fleetReady(runs []botRun) func() error {
 		}
 		return nil
 	}
+}
+
+// quotaObserver is a bot's DingTalk observer that also tells its quota
+// governor of DingTalk's own refusal for the spent quota, so that the
+// optional calls stop though the count (or an unknown limit) says nothing:
+// the organisation's quota is shared with its other apps.
+type quotaObserver struct {
+	*metrics.BotMetrics
+	gov *quota.Governor
+}
+
+// QuotaRefused counts the refusal and marks the quota spent for the month.
+func (o quotaObserver) QuotaRefused(api string) {
+	o.BotMetrics.QuotaRefused(api)
+	o.gov.Refused()
 }

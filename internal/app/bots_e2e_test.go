@@ -324,10 +324,17 @@ func TestSeveralBotsDingTalkQuotaRefusal(t *testing.T) {
 	assert.Contains(t, reply, "monthly DingTalk API quota is used up; it starts again on "+resets)
 	assert.Empty(t, recalledKeys(fake, keys))
 	assert.Equal(t, 1.0, value(a.scrape(), "dingrecall_dingtalk_quota_refusals_total", map[string]string{"bot": "alerts"}))
+	assert.Equal(t, float64(dingtalk.QuotaResetsOn(time.Now()).Unix()), value(a.scrape(), "dingrecall_dingtalk_quota_resets_at_seconds", map[string]string{"bot": "alerts"}))
+	// The API's recall names the code and the reset day.
+	fake.FailCallWith(dingtalk.PathGroupRecall, 1, http.StatusForbidden, dingtalk.CodeOrgQuota, "api count limit for org")
+	status, out := a.api(http.MethodPost, "/recall", map[string]any{"conversationId": group, "keys": keys[:1], "bot": "alerts"})
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	assert.Equal(t, dingtalk.CodeOrgQuota, out["failedCodes"].(map[string]any)[keys[0]])
+	assert.Equal(t, resets, out["resetsOn"])
 
 	// An API send refused the same way answers 503 with the reset day.
 	fake.SetOrgQuota(alertsKey, 0)
-	status, out := a.api(http.MethodPost, "/messages", map[string]any{"conversationId": group, "text": "x", "bot": "alerts"})
+	status, out = a.api(http.MethodPost, "/messages", map[string]any{"conversationId": group, "text": "x", "bot": "alerts"})
 	assert.Equal(t, http.StatusServiceUnavailable, status, "%v", out)
 	e := out["error"].(map[string]any)
 	assert.Equal(t, "dingtalk_quota_exhausted", e["code"])
@@ -355,11 +362,15 @@ func TestSeveralBotsBanPageBacksOff(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, status, "%v", out)
 	assert.Equal(t, calls, len(fake.CallsByApp(deploysKey)), "no call during the backoff")
 	assert.Equal(t, 1.0, value(a.scrape(), "dingrecall_dingtalk_ban_backoffs_total", map[string]string{"bot": "deploys"}))
-	// The ban page is DingTalk's answer to this server; another app's
-	// client learns of it only from its own calls.
-	assert.Len(t, a.sendAs("alerts", group, 1), 1)
+	// DingTalk bans the address, not the app: the other bots hold back
+	// too.
+	others := len(fake.CallsByApp(alertsKey))
+	status, out = a.api(http.MethodPost, "/messages", map[string]any{"conversationId": group, "text": "x", "bot": "alerts"})
+	assert.Equal(t, http.StatusServiceUnavailable, status, "%v", out)
+	assert.Equal(t, others, len(fake.CallsByApp(alertsKey)))
 	clk.Advance(61 * time.Second)
 	assert.Len(t, a.sendAs("deploys", group, 1), 1, "calls resume after 5 minutes")
+	assert.Len(t, a.sendAs("alerts", group, 1), 1)
 }
 
 func TestSeveralBotsOverStream(t *testing.T) {
@@ -414,4 +425,16 @@ func TestSeveralBotsFileMistakesStopStartUp(t *testing.T) {
 	})
 	require.ErrorContains(t, err, `names a bot "default", which DINGTALK_APP_KEY defines already`)
 	assert.True(t, strings.HasPrefix(err.Error(), "bad configuration"))
+	// The default bot's app key again, under another name, is a mistake.
+	require.NoError(t, os.WriteFile(path, []byte("bots:\n  - {name: other, appKey: k, appSecret: s}\n"), 0o600))
+	_, err = loadConfig(func(k string) string {
+		return map[string]string{"BOTS_FILE": path, "DINGTALK_APP_KEY": "k", "DINGTALK_APP_SECRET": "y"}[k]
+	})
+	require.ErrorContains(t, err, "gives a bot the app key of DINGTALK_APP_KEY")
+	// The default bot's settings without DINGTALK_APP_KEY are no bot's.
+	_, err = loadConfig(func(k string) string {
+		return map[string]string{"BOTS_FILE": path, "DINGTALK_MONTHLY_QUOTA": "100", "DINGTALK_ROBOT_CODE": "r"}[k]
+	})
+	require.ErrorContains(t, err, "DINGTALK_MONTHLY_QUOTA describes the bot of DINGTALK_APP_KEY, which is unset")
+	require.ErrorContains(t, err, "DINGTALK_ROBOT_CODE describes the bot")
 }

@@ -187,6 +187,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 			p.fail("BOTS_FILE", "%v", err)
 		case c.AppKey != "" && slices.ContainsFunc(bots, func(b botsfile.Bot) bool { return b.Name == bot.DefaultBot }):
 			p.fail("BOTS_FILE", "names a bot %q, which DINGTALK_APP_KEY defines already: rename it, or unset DINGTALK_APP_KEY", bot.DefaultBot)
+		case c.AppKey != "" && slices.ContainsFunc(bots, func(b botsfile.Bot) bool { return b.AppKey == c.AppKey }):
+			p.fail("BOTS_FILE", "gives a bot the app key of DINGTALK_APP_KEY (the bot %q): each bot is its own DingTalk app", bot.DefaultBot)
+		}
+		if c.AppKey == "" {
+			// Without DINGTALK_APP_KEY there is no default bot for these
+			// to describe: say so rather than drop them.
+			for _, name := range []string{"DINGTALK_ROBOT_CODE", "DINGTALK_COOL_APP_CODE", "DINGTALK_MONTHLY_QUOTA"} {
+				if strings.TrimSpace(getenv(name)) != "" {
+					p.fail(name, "describes the bot of DINGTALK_APP_KEY, which is unset: with BOTS_FILE alone, set it on a bot in the file")
+				}
+			}
 		}
 	}
 	if c.Sandbox && strings.TrimSpace(getenv("BURST_LIMIT")) == "" {

@@ -371,7 +371,7 @@ func TestOutcomeUnknownIsReportedBySettlement(t *testing.T) {
 	require.Equal(t, http.StatusBadGateway, status, "%v", out)
 	assert.Equal(t, "outcome_unknown", errorCode(out))
 	require.Eventually(t, func() bool {
-		return value(a.scrape(), "dingrecall_ledger_reservations_pending", nil) == 1
+		return value(a.scrape(), "dingrecall_ledger_reservations_pending", map[string]string{"bot": "default"}) == 1
 	}, 10*time.Second, 20*time.Millisecond, "pending")
 	assert.Zero(t, value(a.scrape(), "dingrecall_ledger_reservations_unsettled_total", nil), "not yet: it may still be under way")
 
@@ -387,6 +387,6 @@ func TestOutcomeUnknownIsReportedBySettlement(t *testing.T) {
 	assert.Equal(t, "unknown", item["result"])
 	assert.Contains(t, item["msgParam"], "deploy v9 started")
 	require.Eventually(t, func() bool {
-		return value(a.scrape(), "dingrecall_ledger_reservations_pending", nil) == 0
+		return value(a.scrape(), "dingrecall_ledger_reservations_pending", map[string]string{"bot": "default"}) == 0
 	}, 10*time.Second, 20*time.Millisecond, "dropped once reported")
 }
