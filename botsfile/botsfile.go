@@ -187,14 +187,24 @@ var fields = []string{"name", "appKey", "appSecret", "appSecretFile", "robotCode
 
 // entry is one bot entry's fields, read as strings.
 type entry struct {
-	p      *parser
-	label  string
-	fields map[string]string
+	p     *parser
+	label string // bots[i] and the name
+	line  int    // the entry's line
+	// fields are the values given; lines where each field is; refused the
+	// fields given in a form reported already (a list, a mapping).
+	fields  map[string]string
+	lines   map[string]int
+	refused map[string]bool
 }
 
-// fail records a mistake in field.
+// fail records a mistake in field, at the field's line (the entry's when
+// the field is not there).
 func (e *entry) fail(field, format string, args ...any) {
-	e.p.problem("%s %s: %s", e.label, field, fmt.Sprintf(format, args...))
+	line, ok := e.lines[field]
+	if !ok {
+		line = e.line
+	}
+	e.p.problem("%s (line %d) %s: %s", e.label, line, field, fmt.Sprintf(format, args...))
 }
 
 // word returns a field that, when given, holds no blanks; required ones
@@ -202,6 +212,8 @@ func (e *entry) fail(field, format string, args ...any) {
 func (e *entry) word(field string, required bool) string {
 	v, ok := e.fields[field]
 	switch {
+	case e.refused[field]:
+		return ""
 	case !ok || strings.TrimSpace(v) == "":
 		if required {
 			e.fail(field, "is required")
@@ -229,26 +241,30 @@ func (e *entry) number(field string, def, lo, hi int64) int64 {
 
 // bot reads bots[i].
 func (p *parser) bot(i int, n *yaml.Node) {
-	e := &entry{p: p, label: fmt.Sprintf("bots[%d] (line %d)", i, n.Line), fields: map[string]string{}}
+	e := &entry{p: p, label: fmt.Sprintf("bots[%d]", i), line: n.Line, fields: map[string]string{}, lines: map[string]int{}, refused: map[string]bool{}}
 	if n.Kind != yaml.MappingNode {
-		p.problem("%s: want an entry of fields (%s)", e.label, strings.Join(fields, ", "))
+		p.problem("%s (line %d): want an entry of fields (%s)", e.label, e.line, strings.Join(fields, ", "))
 		return
 	}
 	for j := 0; j+1 < len(n.Content); j += 2 {
 		if k, v := n.Content[j], n.Content[j+1]; k.Value == "name" && v.Kind == yaml.ScalarNode && v.Value != "" {
-			e.label = fmt.Sprintf("bots[%d] %q (line %d)", i, v.Value, n.Line)
+			e.label = fmt.Sprintf("bots[%d] %q", i, v.Value)
 		}
 	}
 	for j := 0; j+1 < len(n.Content); j += 2 {
 		k, v := n.Content[j], n.Content[j+1]
-		_, seen := e.fields[k.Value]
+		_, seen := e.lines[k.Value]
+		if !seen {
+			e.lines[k.Value] = k.Line
+		}
 		switch {
 		case !slices.Contains(fields, k.Value):
 			e.fail(k.Value, "is not a known field; want one of %s", strings.Join(fields, ", "))
 		case seen:
-			e.fail(k.Value, "is given twice (line %d)", k.Line)
+			e.p.problem("%s (line %d) %s: is given twice", e.label, k.Line, k.Value)
 		case v.Kind != yaml.ScalarNode:
 			e.fail(k.Value, "want a single value, not a list or mapping")
+			e.refused[k.Value] = true
 		case v.Tag != "!!null":
 			e.fields[k.Value] = v.Value
 		}
@@ -287,6 +303,8 @@ func (p *parser) secret(e *entry) string {
 	_, hasInline := e.fields["appSecret"]
 	file, hasFile := e.fields["appSecretFile"]
 	switch {
+	case e.refused["appSecret"] || e.refused["appSecretFile"]:
+		return ""
 	case hasInline && hasFile:
 		e.fail("appSecret", "give appSecret or appSecretFile, not both")
 		return ""

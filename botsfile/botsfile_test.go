@@ -57,7 +57,8 @@ func TestParseMistakes(t *testing.T) {
 		{"missing secret file", "bots:\n  - {name: a, appKey: k, appSecretFile: nope}", []string{"appSecretFile: ", "cannot be read: no such file or directory"}},
 		{"bad numbers and mode", "bots:\n  - {name: a, appKey: k, appSecret: s, qps: 0, monthlyQuota: -1, callbackMode: ws}", []string{"qps: is \"0\": want a whole number from 1 to 10000", "monthlyQuota: is \"-1\"", `callbackMode: is "ws": want http, stream or both`}},
 		{"given twice", "bots:\n  - name: a\n    name: b\n    appKey: k\n    appSecret: s", []string{"name: is given twice"}},
-		{"list value", "bots:\n  - {name: a, appKey: [k], appSecret: s}", []string{"appKey: want a single value", "appKey: is required"}},
+		{"list value", "bots:\n  - {name: a, appKey: [k], appSecret: s}", []string{`bots[0] "a" (line 2) appKey: want a single value`}},
+		{"mapping secret", "bots:\n  - {name: a, appKey: k, appSecret: {x: 1}}", []string{`bots[0] "a" (line 2) appSecret: want a single value`}},
 		{"bad yaml", "bots: [", []string{"is not valid YAML"}},
 	}
 	for _, c := range cases {
@@ -68,6 +69,9 @@ func TestParseMistakes(t *testing.T) {
 			joined := strings.Join(bad.Problems, "\n")
 			for _, w := range c.want {
 				assert.Contains(t, joined, w)
+			}
+			if c.name == "list value" || c.name == "mapping secret" {
+				assert.Len(t, bad.Problems, len(c.want), "one line per mistake: %s", joined)
 			}
 			assert.Contains(t, err.Error(), "BOTS_FILE bots.yaml")
 		})
@@ -143,4 +147,19 @@ func TestLoadWarnsOfAReadableFileWithSecrets(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestMistakesNameTheFieldsLine(t *testing.T) {
+	data := "bots:\n  - name: alerts\n    appKey: k\n    appSecret: s\n    qps: 0\n    callbackMode: ws\n"
+	_, _, err := Parse("bots.yaml", []byte(data), t.TempDir(), defaults)
+	var bad *Error
+	require.ErrorAs(t, err, &bad)
+	assert.Equal(t, []string{
+		`bots[0] "alerts" (line 5) qps: is "0": want a whole number from 1 to 10000`,
+		`bots[0] "alerts" (line 6) callbackMode: is "ws": want http, stream or both`,
+	}, bad.Problems)
+	// A field that is not there is named at its bot's line.
+	_, _, err = Parse("bots.yaml", []byte("bots:\n  - name: alerts\n    appSecret: s\n"), t.TempDir(), defaults)
+	require.ErrorAs(t, err, &bad)
+	assert.Equal(t, []string{`bots[0] "alerts" (line 2) appKey: is required`}, bad.Problems)
 }

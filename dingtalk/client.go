@@ -466,6 +466,11 @@ func (c *Client) decodeError(api, tok string, resp *http.Response) *APIError {
 	var eb errorBody
 	if json.Unmarshal(raw, &eb) != nil || (eb.Code == "" && !eb.legacy()) {
 		eb.Message = strings.TrimSpace(string(raw))
+		if isHTML(resp, raw) {
+			// A proxy's (or a server's) error page: its markup helps
+			// nobody in a reply, an API answer or a log line.
+			eb.Message = fmt.Sprintf("answered HTTP %d with an HTML page, not DingTalk's JSON (a proxy or load balancer in between, or DINGTALK_API_BASE pointing elsewhere)", resp.StatusCode)
+		}
 		if len(eb.Message) > 200 {
 			eb.Message = eb.Message[:200] + "…"
 		}

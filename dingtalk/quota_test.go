@@ -418,12 +418,16 @@ func TestHTMLFromA5xxIsNoBan(t *testing.T) {
 	// A proxy's HTML error page on a 5xx is retried like any 5xx, and
 	// holds nothing back.
 	srv, n := answerServer(t, http.StatusBadGateway, "text/html", "<html>bad gateway</html>")
-	c, err := dingtalk.NewClient("k", "s", dingtalk.WithBaseURL(srv.URL), dingtalk.WithRetryPolicy(fastRetry), dingtalk.WithLogger(quietLog()))
+	c, err := dingtalk.NewClient("key-1", "secret-0123456789", dingtalk.WithBaseURL(srv.URL), dingtalk.WithRetryPolicy(fastRetry), dingtalk.WithLogger(quietLog()))
 	require.NoError(t, err)
 	_, err = c.RecallGroup(context.Background(), "cid", []string{"k"})
 	require.NoError(t, err)
 	assert.Greater(t, n.Load(), int64(1), "retried")
 	assert.True(t, c.BannedUntil().IsZero())
+	_, err = c.SendGroup(context.Background(), "cid", dingtalk.Text("x"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "answered HTTP 502 with an HTML page")
+	assert.NotContains(t, err.Error(), "<html>", "no markup in the message")
 }
 
 func TestBanGateIsSharedByItsClients(t *testing.T) {

@@ -81,6 +81,8 @@ func TestCallbacksWithoutDefault(t *testing.T) {
 	wantError(t, r.do(http.MethodPost, "/dingtalk/callback/default", testCallback, signed(testSecret, testNow)...), http.StatusNotFound, "not_found", "")
 	assert.Equal(t, http.StatusOK, r.do(http.MethodPost, "/dingtalk/callback/alerts", testCallback, signed(alertsSecret, testNow)...).Code)
 	assert.Len(t, alerts.accepted, 1)
+	plain := r.do(http.MethodPost, "/dingtalk/callback", testCallback)
+	assert.Contains(t, plain.Body.String(), "each bot's HTTP callbacks go to /dingtalk/callback/", "the plain path says why")
 
 	r = newTestRouter(t, func(d *Deps) { d.Callbacks = []Callback{} })
 	for _, path := range []string{"/dingtalk/callback", "/dingtalk/callback/default"} {

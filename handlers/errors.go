@@ -42,6 +42,8 @@ var (
 	errDingTalkUnreached = &apiError{status: http.StatusGatewayTimeout, code: "dingtalk_unavailable", message: "DingTalk could not be reached in time"}
 	errOutcomeUnknown    = &apiError{status: http.StatusBadGateway, code: "outcome_unknown", message: "DingTalk did not answer after the send went out: the message may or may not be in the chat. " +
 		"Do not resend blindly; look in the chat first (the send stays reserved in the ledger and is reported once settled)"}
+	errNoDefaultCallback = &apiError{status: http.StatusNotFound, code: "not_found",
+		message: "no bot takes HTTP callbacks on this path: it is the bot default's, which is not configured or takes its callbacks by Stream mode; each bot's HTTP callbacks go to /dingtalk/callback/<bot>"}
 	errInternal = &apiError{status: http.StatusInternalServerError, code: "internal", message: "internal error; the X-Request-ID header identifies it in the server's log"}
 )
 

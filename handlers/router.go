@@ -148,11 +148,18 @@ func New(d Deps) *gin.Engine {
 			d.Callbacks = []Callback{{Name: DefaultCallback, AppSecret: d.AppSecret, Bot: a}}
 		}
 	}
+	plain := false
 	for _, cb := range d.Callbacks {
 		r.POST("/dingtalk/callback/"+cb.Name, h.callback(cb))
 		if cb.Name == DefaultCallback {
 			r.POST("/dingtalk/callback", h.callback(cb))
+			plain = true
 		}
+	}
+	if !plain {
+		// Say why, rather than "no such endpoint": the path is right, the
+		// bot it serves is not here (or takes its callbacks by Stream).
+		r.POST("/dingtalk/callback", func(c *gin.Context) { h.writeError(c, errNoDefaultCallback) })
 	}
 	api := r.Group("/api/v1", h.authorize)
 	api.POST("/messages", h.query(), h.sendMessage)

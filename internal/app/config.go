@@ -186,9 +186,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		case err != nil:
 			p.fail("BOTS_FILE", "%v", err)
 		case c.AppKey != "" && slices.ContainsFunc(bots, func(b botsfile.Bot) bool { return b.Name == bot.DefaultBot }):
-			p.fail("BOTS_FILE", "names a bot %q, which DINGTALK_APP_KEY defines already: rename it, or unset DINGTALK_APP_KEY", bot.DefaultBot)
+			p.fail("BOTS_FILE", "%s: names a bot %q, which DINGTALK_APP_KEY defines already: rename it, or unset DINGTALK_APP_KEY", c.BotsFile, bot.DefaultBot)
 		case c.AppKey != "" && slices.ContainsFunc(bots, func(b botsfile.Bot) bool { return b.AppKey == c.AppKey }):
-			p.fail("BOTS_FILE", "gives a bot the app key of DINGTALK_APP_KEY (the bot %q): each bot is its own DingTalk app", bot.DefaultBot)
+			p.fail("BOTS_FILE", "%s: gives a bot the app key of DINGTALK_APP_KEY (the bot %q): each bot is its own DingTalk app", c.BotsFile, bot.DefaultBot)
 		}
 		if c.AppKey == "" {
 			// Without DINGTALK_APP_KEY there is no default bot for these

@@ -65,6 +65,9 @@ type exitError struct {
 	// named: the message names its source already (the client's errors
 	// start with "dingrecall API:" or "dingrecall client:").
 	named bool
+	// answered: the server refused a value --help cannot tell (a bot
+	// name: the server's answer lists the bots there are).
+	answered bool
 }
 
 // Error is the message of the error it wraps.
@@ -87,10 +90,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if err == nil {
 		return ExitOK
 	}
-	code, named := ExitUsage, false // an error not marked otherwise is the library's: a bad flag or argument
+	code, named, answered := ExitUsage, false, false // an error not marked otherwise is the library's: a bad flag or argument
 	var ee *exitError
 	if errors.As(err, &ee) {
-		code, named = ee.code, ee.named
+		code, named, answered = ee.code, ee.named, ee.answered
 	}
 	switch {
 	case errors.Is(err, errReported):
@@ -99,7 +102,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	default:
 		fmt.Fprintln(env.Stderr, "dingrecall:", err)
 	}
-	if code == ExitUsage {
+	if code == ExitUsage && !answered {
 		fmt.Fprintf(env.Stderr, "Run '%s --help' for usage.\n", commandPath(args))
 	}
 	return code
@@ -319,7 +322,7 @@ func callError(err error) error {
 	case errors.Is(err, client.ErrQuotaExhausted) && errors.As(err, &apiErr):
 		return &exitError{code: ExitQuota, err: describe(apiErr), named: true}
 	case errors.As(err, &apiErr):
-		return &exitError{code: statusCode(apiErr.Status), err: describe(apiErr), named: true}
+		return &exitError{code: statusCode(apiErr.Status), err: describe(apiErr), named: true, answered: apiErr.Field == "bot"}
 	case errors.Is(err, client.ErrInvalidArgument):
 		return &exitError{code: ExitUsage, err: err, named: true}
 	}

@@ -444,6 +444,7 @@ func TestSeveralBots(t *testing.T) {
 			r := runCLI(t, s, "", nil, args...)
 			require.Equal(t, ExitUsage, r.code, "%v: %s", args, r.stderr)
 			require.Contains(t, r.stderr, `400 invalid_request: no bot is called "nobody"`, args)
+			require.NotContains(t, r.stderr, "--help", "the answer lists the bots; --help cannot")
 			require.Empty(t, r.stdout)
 		}
 		r := runCLI(t, s, "", nil, "audit", "--bot", "al erts")
