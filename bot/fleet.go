@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dingrecall/dingrecall/store"
 )
@@ -172,43 +173,40 @@ func (f *Fleet) TooOldReason() string {
 // List returns a chat's tracked messages (Bot.List) of the bot called
 // name, or of every bot merged newest first when name is "".
 func (f *Fleet) List(ctx context.Context, name, chatID string, limit int) ([]store.Message, error) {
-	bots, err := f.pick(name)
-	if err != nil {
-		return nil, err
-	}
-	var out []store.Message
-	for _, b := range bots {
-		msgs, err := b.List(ctx, chatID, limit)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, msgs...)
-	}
-	if len(bots) > 1 {
-		slices.SortStableFunc(out, func(a, b store.Message) int { return b.SentAt.Compare(a.SentAt) })
-	}
-	return head(out, limit), nil
+	return merge(f, name, limit, func(b *Bot) ([]store.Message, error) { return b.List(ctx, chatID, limit) },
+		func(m store.Message) time.Time { return m.SentAt })
 }
 
 // AuditLog returns the audit entries (Bot.AuditLog) of the bot called
 // name, or of every bot merged newest first when name is "".
 func (f *Fleet) AuditLog(ctx context.Context, name, chatID string, limit int) ([]store.AuditEntry, error) {
+	return merge(f, name, limit, func(b *Bot) ([]store.AuditEntry, error) { return b.AuditLog(ctx, chatID, limit) },
+		func(e store.AuditEntry) time.Time { return e.At })
+}
+
+// merge is what read returns for the bot called name, or for every bot
+// merged newest first (by at) when name is ""; at most limit items, or all
+// when limit <= 0.
+func merge[T any](f *Fleet, name string, limit int, read func(*Bot) ([]T, error), at func(T) time.Time) ([]T, error) {
 	bots, err := f.pick(name)
 	if err != nil {
 		return nil, err
 	}
-	var out []store.AuditEntry
+	var out []T
 	for _, b := range bots {
-		entries, err := b.AuditLog(ctx, chatID, limit)
+		items, err := read(b)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, entries...)
+		out = append(out, items...)
 	}
 	if len(bots) > 1 {
-		slices.SortStableFunc(out, func(a, b store.AuditEntry) int { return b.At.Compare(a.At) })
+		slices.SortStableFunc(out, func(a, b T) int { return at(b).Compare(at(a)) })
 	}
-	return head(out, limit), nil
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }
 
 // AddAudit writes e into the audit log of the bot e.Bot names (the
@@ -241,14 +239,6 @@ func (f *Fleet) pick(name string) ([]*Bot, error) {
 		return nil, err
 	}
 	return []*Bot{b}, nil
-}
-
-// head is the first limit items of s, or all of them when limit <= 0.
-func head[T any](s []T, limit int) []T {
-	if limit > 0 && len(s) > limit {
-		return s[:limit]
-	}
-	return s
 }
 
 // peers are the other bots of b's fleet.

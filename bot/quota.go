@@ -12,13 +12,10 @@ import (
 	"github.com/dingrecall/dingrecall/templates"
 )
 
-// quotaDay is how a quota's reset day is written.
-const quotaDay = "2006-01-02"
-
 // codeData is what explanations of DingTalk codes may say: the day the
 // monthly API quota starts again.
 func (b *Bot) codeData() templates.CodeData {
-	return templates.CodeData{ResetsOn: dingtalk.QuotaResetsOn(b.now()).Format(quotaDay)}
+	return templates.CodeData{ResetsOn: dingtalk.QuotaResetDay(b.now())}
 }
 
 // WarnQuota tells the recall admins, each one-to-one through this bot,
@@ -26,8 +23,7 @@ func (b *Bot) codeData() templates.CodeData {
 // (the quota governor calls it once a month, at 80 %). It logs the warning
 // too, and a send that fails; it never fails itself.
 func (b *Bot) WarnQuota(ctx context.Context, used, limit int64) {
-	resets := dingtalk.QuotaResetsOn(b.now())
-	data := templates.QuotaData{Bot: b.cfg.Name, Used: used, Limit: limit, ResetsOn: resets.Format(quotaDay)}
+	data := templates.QuotaData{Bot: b.cfg.Name, Used: used, Limit: limit, ResetsOn: dingtalk.QuotaResetDay(b.now())}
 	if limit > 0 {
 		data.Percent = used * 100 / limit
 	}

@@ -105,6 +105,7 @@ type spentMeter struct{ calls atomic.Int64 }
 
 func (m *spentMeter) Metered(context.Context, string) { m.calls.Add(1) }
 func (m *spentMeter) Exhausted() bool                 { return true }
+func (m *spentMeter) Refused()                        {}
 
 // In RECALL_MODE tombstone, a card whose update the quota governor stops
 // (dingtalk.ErrOptionalCallStopped) is recalled outright, not failed and

@@ -497,11 +497,17 @@ func transportMessage(err error) string {
 }
 
 // observeError tells the observer of one exchange that failed with apiErr,
-// and of a quota refusal.
+// and the observer and the meter of a quota refusal.
 func (c *Client) observeError(api string, status int, apiErr *APIError, start time.Time) {
 	c.observe(api, status, apiErr.Code, start)
-	if c.observer != nil && apiErr.isQuotaRefusal() {
+	if !apiErr.isQuotaRefusal() {
+		return
+	}
+	if c.observer != nil {
 		c.observer.QuotaRefused(api)
+	}
+	if c.meter != nil {
+		c.meter.Refused()
 	}
 }
 

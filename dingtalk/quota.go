@@ -53,6 +53,10 @@ type Meter interface {
 	// Exhausted reports whether the month's quota is spent, so that optional
 	// calls stop.
 	Exhausted() bool
+	// Refused is told that DingTalk itself refused a call for the
+	// organisation's spent monthly quota: the quota is shared with the
+	// organisation's other apps, so it may be spent whatever the count.
+	Refused()
 }
 
 // WithMeter sets the Meter told of every request; when it reports the quota
@@ -94,20 +98,25 @@ func IsQuotaExhausted(err error) bool {
 }
 
 // isQuotaRefusal reports whether e is the monthly quota refusal.
-func (e *APIError) isQuotaRefusal() bool {
-	return e.Code == CodeOrgQuota || e.Code == CodeOrgQuotaLegacy
-}
+func (e *APIError) isQuotaRefusal() bool { return IsQuotaCode(e.Code) }
 
-// quotaZone is DingTalk's time zone, in which its calendar months turn:
+// IsQuotaCode reports whether code is the monthly quota refusal's, new
+// style or old (a recall's per-key failure carries it as its code).
+func IsQuotaCode(code string) bool { return code == CodeOrgQuota || code == CodeOrgQuotaLegacy }
+
+// QuotaResetDay is QuotaResetsOn(now) as the day it is: 2006-01-02.
+func QuotaResetDay(now time.Time) string { return QuotaResetsOn(now).Format(time.DateOnly) }
+
+// QuotaZone is DingTalk's time zone, in which its calendar months turn:
 // Asia/Shanghai, UTC+8 all year.
-var quotaZone = time.FixedZone("Asia/Shanghai", 8*60*60)
+var QuotaZone = time.FixedZone("Asia/Shanghai", 8*60*60)
 
 // QuotaResetsOn is when DingTalk's monthly quota, spent at now, is counted
 // afresh: the first day of the next calendar month, 00:00 in Asia/Shanghai
 // (UTC+8), returned in that zone.
 func QuotaResetsOn(now time.Time) time.Time {
-	t := now.In(quotaZone)
-	return time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, quotaZone)
+	t := now.In(QuotaZone)
+	return time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, QuotaZone)
 }
 
 // isHTML reports whether an answer is an HTML page: its Content-Type says

@@ -24,6 +24,7 @@ type fakeMeter struct {
 	mu        sync.Mutex
 	metered   map[string]int
 	exhausted atomic.Bool
+	refused   atomic.Int64
 }
 
 func newMeter(exhausted bool) *fakeMeter {
@@ -39,6 +40,8 @@ func (m *fakeMeter) Metered(_ context.Context, api string) {
 }
 
 func (m *fakeMeter) Exhausted() bool { return m.exhausted.Load() }
+
+func (m *fakeMeter) Refused() { m.refused.Add(1) }
 
 func (m *fakeMeter) count(api string) int {
 	m.mu.Lock()
@@ -260,8 +263,9 @@ func TestQuotaRefusal(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, n := answerServer(t, tt.status, "application/json", tt.body)
-			obs := newEventObserver()
-			c, err := dingtalk.NewClient("k", "s", dingtalk.WithBaseURL(srv.URL), dingtalk.WithRetryPolicy(dingtalk.RetryPolicy{MaxAttempts: 2}), dingtalk.WithObserver(obs), dingtalk.WithLogger(quietLog()))
+			obs, meter := newEventObserver(), newMeter(false)
+			c, err := dingtalk.NewClient("k", "s", dingtalk.WithBaseURL(srv.URL), dingtalk.WithRetryPolicy(dingtalk.RetryPolicy{MaxAttempts: 2}),
+				dingtalk.WithObserver(obs), dingtalk.WithMeter(meter), dingtalk.WithLogger(quietLog()))
 			require.NoError(t, err)
 			_, err = c.SendGroup(context.Background(), "cid", dingtalk.Text("x"))
 			require.Error(t, err)
@@ -272,8 +276,10 @@ func TestQuotaRefusal(t *testing.T) {
 				assert.False(t, dingtalk.IsRetryable(err))
 				assert.Equal(t, int64(1), n.Load(), "a quota refusal is not retried")
 				assert.Equal(t, map[string]int{dingtalktest.PathGroupSend: 1}, quota)
+				assert.Equal(t, int64(1), meter.refused.Load(), "the meter learns the quota is spent")
 			} else {
 				assert.Empty(t, quota)
+				assert.Zero(t, meter.refused.Load())
 			}
 		})
 	}

@@ -435,8 +435,8 @@ func (h *handler) recall(c *gin.Context) {
 		if f.Code != "" {
 			resp.FailedCodes[k] = f.Code
 		}
-		if f.Code == dingtalk.CodeOrgQuota || f.Code == dingtalk.CodeOrgQuotaLegacy {
-			resp.ResetsOn = dingtalk.QuotaResetsOn(h.d.Now()).Format("2006-01-02")
+		if dingtalk.IsQuotaCode(f.Code) {
+			resp.ResetsOn = dingtalk.QuotaResetDay(h.d.Now())
 		}
 	}
 	for _, m := range out.TooOld {

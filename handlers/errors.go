@@ -124,8 +124,8 @@ func (h *handler) writeError(c *gin.Context, err error) {
 	case dingtalk.IsQuotaExhausted(err):
 		resets := dingtalk.QuotaResetsOn(h.d.Now())
 		c.Header("Retry-After", strconv.Itoa(int(resets.Sub(h.d.Now()).Seconds())))
-		ae = &apiError{status: http.StatusServiceUnavailable, code: "dingtalk_quota_exhausted", resetsOn: resets.Format("2006-01-02"),
-			message: "DingTalk refused the call: the organisation's monthly API quota is used up (" + dingtalk.CodeOrgQuota + "); it starts again on " + resets.Format("2006-01-02")}
+		ae = &apiError{status: http.StatusServiceUnavailable, code: "dingtalk_quota_exhausted", resetsOn: dingtalk.QuotaResetDay(h.d.Now()),
+			message: "DingTalk refused the call: the organisation's monthly API quota is used up (" + dingtalk.CodeOrgQuota + "); it starts again on " + dingtalk.QuotaResetDay(h.d.Now())}
 	case errors.Is(err, dingtalk.ErrBanned):
 		c.Header("Retry-After", strconv.Itoa(int(dingtalk.BanBackoff.Seconds())))
 		ae = &apiError{status: http.StatusServiceUnavailable, code: "dingtalk_ip_banned",

@@ -22,11 +22,15 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/store"
 )
 
+// The governor is the DingTalk client's quota meter.
+var _ dingtalk.Meter = (*Governor)(nil)
+
 // Zone is the time zone of DingTalk's calendar months, UTC+8.
-var Zone = time.FixedZone("CST", 8*3600)
+var Zone = dingtalk.QuotaZone
 
 // The governor's tunables.
 const (
@@ -185,10 +189,7 @@ func (g *Governor) Refused() {
 
 // ResetsOn is when the count starts again from zero: the start of next
 // month in Zone.
-func (g *Governor) ResetsOn() time.Time {
-	t := g.cfg.Now().In(Zone)
-	return time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, Zone)
-}
+func (g *Governor) ResetsOn() time.Time { return dingtalk.QuotaResetsOn(g.cfg.Now()) }
 
 // Flush adds the calls counted here to the shared counters of their months
 // and reads back this month's total, then warns if it is due. A count it

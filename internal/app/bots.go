@@ -50,15 +50,10 @@ type fleetDeps struct {
 // pool, auto-recall, settlement and Stream connection), registers each
 // part with the supervisor and returns the fleet.
 func startBots(ctx context.Context, d fleetDeps) (*bot.Fleet, []botRun, error) {
-	specs := d.cfg.bots()
-	names := make([]string, len(specs))
-	for i, s := range specs {
-		names[i] = s.Name
-	}
-	fleet := bot.NewFleet(names...)
+	fleet := bot.NewFleet(botNames(d.cfg)...)
 	d.ban = dingtalk.NewBanGate()
-	runs := make([]botRun, 0, len(specs))
-	for _, spec := range specs {
+	var runs []botRun
+	for _, spec := range d.cfg.bots() {
 		r, err := startBot(ctx, d, fleet, spec)
 		if err != nil {
 			return nil, nil, fmt.Errorf("bot %s: %w", spec.Name, err)
@@ -95,7 +90,7 @@ func startBot(ctx context.Context, d fleetDeps, fleet *bot.Fleet, spec botsfile.
 	// that finish during shutdown are counted in its last flush.
 	d.sup.spawn("quota governor of bot "+spec.Name, context.WithoutCancel(ctx), gov.Run)
 	clientOpts := []dingtalk.Option{dingtalk.WithBaseURL(cfg.APIBase), robotCodeOption(spec.RobotCode),
-		dingtalk.WithQPS(spec.QPS), dingtalk.WithLogger(log), dingtalk.WithObserver(quotaObserver{obs, gov}),
+		dingtalk.WithQPS(spec.QPS), dingtalk.WithLogger(log), dingtalk.WithObserver(obs),
 		dingtalk.WithMeter(gov), dingtalk.WithClock(d.o.now), dingtalk.WithBanGate(d.ban)}
 	if d.st.limiter != nil {
 		// Replicas on one Redis share DingTalk's per-app limit.
@@ -215,19 +210,4 @@ func fleetReady(runs []botRun) func() error {
 		}
 		return nil
 	}
-}
-
-// quotaObserver is a bot's DingTalk observer that also tells its quota
-// governor of DingTalk's own refusal for the spent quota, so that the
-// optional calls stop though the count (or an unknown limit) says nothing:
-// the organisation's quota is shared with its other apps.
-type quotaObserver struct {
-	*metrics.BotMetrics
-	gov *quota.Governor
-}
-
-// QuotaRefused counts the refusal and marks the quota spent for the month.
-func (o quotaObserver) QuotaRefused(api string) {
-	o.BotMetrics.QuotaRefused(api)
-	o.gov.Refused()
 }

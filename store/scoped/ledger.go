@@ -239,13 +239,15 @@ func (v *Ledger) ByTag(ctx context.Context, tag string) ([]store.Message, error)
 	if err != nil {
 		return nil, err
 	}
-	out := ms[:0]
-	for _, m := range ms {
-		if v.s.owns(m.ChatID) {
-			out = append(out, v.s.message(m))
-		}
+	return filter(ms, v.ownMessage), nil
+}
+
+// ownMessage is m unscoped, and whether it is the bot's.
+func (v *Ledger) ownMessage(m store.Message) (store.Message, bool) {
+	if !v.s.owns(m.ChatID) {
+		return m, false
 	}
-	return out, nil
+	return v.s.message(m), true
 }
 
 // Due returns the bot's due messages, earliest first; see store.Ledger
@@ -253,12 +255,7 @@ func (v *Ledger) ByTag(ctx context.Context, tag string) ([]store.Message, error)
 func (v *Ledger) Due(ctx context.Context, now time.Time, limit int) ([]store.Message, error) {
 	return collect(ctx, limit, func(ctx context.Context, n int) ([]store.Message, error) {
 		return v.l.Due(ctx, now, n)
-	}, func(m store.Message) (store.Message, bool) {
-		if !v.s.owns(m.ChatID) {
-			return m, false
-		}
-		return v.s.message(m), true
-	})
+	}, v.ownMessage)
 }
 
 // SetTitle remembers the title of the bot's chat (stored scoped, so that
@@ -276,13 +273,12 @@ func (v *Ledger) Chats(ctx context.Context) ([]store.Chat, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := cs[:0]
-	for _, c := range cs {
-		if v.s.owns(c.ID) {
-			out = append(out, v.s.chat(c))
+	return filter(cs, func(c store.Chat) (store.Chat, bool) {
+		if !v.s.owns(c.ID) {
+			return c, false
 		}
-	}
-	return out, nil
+		return v.s.chat(c), true
+	}), nil
 }
 
 // FindChat finds the bot's chat by ID or title, with the underlying

@@ -31,18 +31,24 @@ func collect[T any](ctx context.Context, limit int, fetch func(ctx context.Conte
 		if err != nil {
 			return nil, err
 		}
-		var out []T
-		for _, v := range got {
-			if w, ok := keep(v); ok {
-				out = append(out, w)
-				if limit > 0 && len(out) == limit {
-					return out, nil
-				}
-			}
+		out := filter(got, keep)
+		if limit > 0 && len(out) >= limit {
+			return out[:limit], nil
 		}
 		if limit <= 0 || len(got) < n || round == Rounds || n > math.MaxInt/Growth {
 			return out, nil
 		}
 		n *= Growth
 	}
+}
+
+// filter keeps, in place, the items keep takes, as keep returns them.
+func filter[T any](items []T, keep func(T) (T, bool)) []T {
+	out := items[:0]
+	for _, it := range items {
+		if kept, ok := keep(it); ok {
+			out = append(out, kept)
+		}
+	}
+	return out
 }
