@@ -24,11 +24,12 @@ type qpsLimiter struct {
 	mu    sync.Mutex
 	slots []*rate.Limiter
 	next  int
+	now   func() time.Time // the wall clock; tests stop it
 }
 
 // newQPSLimiter admits n calls per second.
 func newQPSLimiter(n int) *qpsLimiter {
-	l := &qpsLimiter{slots: make([]*rate.Limiter, n)}
+	l := &qpsLimiter{slots: make([]*rate.Limiter, n), now: time.Now}
 	for i := range l.slots {
 		l.slots[i] = rate.NewLimiter(rate.Every(time.Second+limiterMargin), 1)
 	}
@@ -37,11 +38,7 @@ func newQPSLimiter(n int) *qpsLimiter {
 
 // Wait blocks until a call may go out, or until ctx ends.
 func (l *qpsLimiter) Wait(ctx context.Context) error {
-	l.mu.Lock()
-	r := l.slots[l.next].Reserve()
-	l.next = (l.next + 1) % len(l.slots)
-	l.mu.Unlock()
-	d := r.Delay()
+	d, cancel := l.reserve()
 	if d == 0 {
 		return nil
 	}
@@ -51,7 +48,18 @@ func (l *qpsLimiter) Wait(ctx context.Context) error {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		r.Cancel()
+		cancel()
 		return ctx.Err()
 	}
+}
+
+// reserve takes the next bucket's call and says how long it must wait
+// before it leaves; cancel gives the call back when it never leaves.
+func (l *qpsLimiter) reserve() (wait time.Duration, cancel func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	r := l.slots[l.next].ReserveN(now, 1)
+	l.next = (l.next + 1) % len(l.slots)
+	return r.DelayFrom(now), func() { r.CancelAt(l.now()) }
 }
