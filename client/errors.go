@@ -60,7 +60,7 @@ var (
 	// retrying before its ResetsOn is in vain.
 	ErrQuotaExhausted = errors.New("dingrecall API: DingTalk's monthly API quota is used up")
 	// ErrIPBanned matches an [*Error] with Code [CodeIPBanned]: retry after
-	// its RetryAfter (5 minutes).
+	// its RetryAfter (what is left of the server's 5-minute backoff).
 	ErrIPBanned = errors.New("dingrecall API: DingTalk banned the server's address for a while")
 )
 

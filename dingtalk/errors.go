@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // DingTalk error codes the client and the bot branch on. The first group is the
@@ -70,6 +71,9 @@ type APIError struct {
 	// Err is the underlying transport error, or ErrBanned for DingTalk's
 	// IP ban page (CodeBanPage); nil otherwise.
 	Err error
+	// Until is, for the IP ban (ErrBanned), when the client's backoff
+	// ends and calls go to DingTalk again; the zero time otherwise.
+	Until time.Time
 }
 
 // Error describes the failure without any token or secret.

@@ -180,7 +180,7 @@ func (c *Client) banned(api string, status int, requestID string) *APIError {
 		c.observer.Banned(api)
 	}
 	return &APIError{API: api, Status: status, Code: CodeBanPage, RequestID: requestID,
-		Message: "DingTalk answered with an HTML page, its IP ban; calls are held back until " + until.Format(time.RFC3339), Err: ErrBanned}
+		Message: "DingTalk answered with an HTML page, its IP ban; calls are held back until " + until.Format(time.RFC3339), Err: ErrBanned, Until: until}
 }
 
 // refuseLocally returns the error for a call to api the client does not
@@ -188,7 +188,7 @@ func (c *Client) banned(api string, status int, requestID string) *APIError {
 // says the quota is spent. It returns nil when the call may go out.
 func (c *Client) refuseLocally(api string) error {
 	if until := c.ban.Until(); c.now().Before(until) {
-		return &APIError{API: api, Code: CodeBanPage, Err: ErrBanned,
+		return &APIError{API: api, Code: CodeBanPage, Err: ErrBanned, Until: until,
 			Message: "not called: DingTalk's IP ban page holds calls back until " + until.Format(time.RFC3339)}
 	}
 	if c.meter != nil && IsOptional(api) && c.meter.Exhausted() {

@@ -410,13 +410,19 @@ func TestQuotaAndBanOnTheFake(t *testing.T) {
 	fake.ServeBanPage(1)
 	_, err = a.SendGroup(ctx, "cid", dingtalk.Text("x"))
 	require.ErrorIs(t, err, dingtalk.ErrBanned)
+	var apiErr *dingtalk.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, clk.Now().Add(dingtalk.BanBackoff), apiErr.Until, "the error says when the backoff ends")
 	calls := fake.CallCount(dingtalktest.PathGroupSend)
+	clk.Advance(time.Minute)
 	_, err = a.SendGroup(ctx, "cid", dingtalk.Text("x"))
 	require.ErrorIs(t, err, dingtalk.ErrBanned)
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, clk.Now().Add(dingtalk.BanBackoff-time.Minute), apiErr.Until, "so does a call held back")
 	assert.Equal(t, calls, fake.CallCount(dingtalktest.PathGroupSend), "held back without HTTP")
 	_, banned, _ := obsA.counts()
 	assert.Equal(t, map[string]int{dingtalktest.PathGroupSend: 1}, banned)
-	clk.Advance(dingtalk.BanBackoff)
+	clk.Advance(dingtalk.BanBackoff - time.Minute)
 	sendGroup(t, a, "cid", 1)
 }
 

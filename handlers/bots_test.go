@@ -192,6 +192,9 @@ func TestErrorsOfSeveralBots(t *testing.T) {
 	quota := &dingtalk.APIError{API: dingtalk.PathGroupRecall, Status: http.StatusForbidden, Code: dingtalk.CodeOrgQuota, Message: "您的企业本月api调用量已超过限制"}
 	legacy := &dingtalk.APIError{API: dingtalk.PathGroupRecall, Status: http.StatusOK, Code: dingtalk.CodeOrgQuotaLegacy, Message: "超过限制"}
 	banned := &dingtalk.APIError{API: dingtalk.PathGroupRecall, Code: dingtalk.CodeBanPage, Message: "HTML", Err: dingtalk.ErrBanned}
+	// Met 209.5 s ago: 90.5 s of the backoff are left, answered as 91.
+	bannedEarlier := &dingtalk.APIError{API: dingtalk.PathGroupRecall, Code: dingtalk.CodeBanPage, Err: dingtalk.ErrBanned, Until: testNow.Add(90500 * time.Millisecond)}
+	bannedEnding := &dingtalk.APIError{API: dingtalk.PathGroupRecall, Code: dingtalk.CodeBanPage, Err: dingtalk.ErrBanned, Until: testNow}
 	// The quota starts again on 1 December, 00:00 in Shanghai (UTC+8).
 	resets := time.Date(2026, 11, 30, 16, 0, 0, 0, time.UTC)
 	quotaWait := strconv.Itoa(int(resets.Sub(testNow).Seconds()))
@@ -211,6 +214,8 @@ func TestErrorsOfSeveralBots(t *testing.T) {
 		{"quota spent, errcode 90020", legacy, http.StatusServiceUnavailable, "dingtalk_quota_exhausted", "", "2026-12-01", quotaWait},
 		{"ban page", fmt.Errorf("%w: %w", bot.ErrDingTalk, banned), http.StatusServiceUnavailable, "dingtalk_ip_banned", "", "", "300"},
 		{"ban backoff", fmt.Errorf("recall: %w", dingtalk.ErrBanned), http.StatusServiceUnavailable, "dingtalk_ip_banned", "", "", "300"},
+		{"ban backoff, partly over", fmt.Errorf("%w: %w", bot.ErrDingTalk, bannedEarlier), http.StatusServiceUnavailable, "dingtalk_ip_banned", "", "", "91"},
+		{"ban backoff, ending", fmt.Errorf("%w: %w", bot.ErrDingTalk, bannedEnding), http.StatusServiceUnavailable, "dingtalk_ip_banned", "", "", "1"},
 	}
 	routes := []struct {
 		name         string

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -80,6 +81,18 @@ func dingTalkUnreached(err error) bool {
 	return errors.Is(err, bot.ErrDingTalk) && errors.Is(err, context.DeadlineExceeded)
 }
 
+// banWait is how long the IP ban backoff behind err still lasts at now,
+// in whole seconds rounded up and at least one: the client's own end of
+// the backoff when err carries it, else the whole backoff.
+func banWait(err error, now time.Time) time.Duration {
+	var dt *dingtalk.APIError
+	if !errors.As(err, &dt) || dt.Until.IsZero() {
+		return dingtalk.BanBackoff
+	}
+	secs := (dt.Until.Sub(now) + time.Second - 1) / time.Second
+	return max(1, secs) * time.Second
+}
+
 // writeError answers err as {"error": {"code", "message"[, "field"]}} with
 // the status it maps to. It is the one place errors become status codes.
 // An error it does not know is a 500 internal, logged at error level with
@@ -127,9 +140,10 @@ func (h *handler) writeError(c *gin.Context, err error) {
 		ae = &apiError{status: http.StatusServiceUnavailable, code: "dingtalk_quota_exhausted", resetsOn: dingtalk.QuotaResetDay(h.d.Now()),
 			message: "DingTalk refused the call: the organisation's monthly API quota is used up (" + dingtalk.CodeOrgQuota + "); it starts again on " + dingtalk.QuotaResetDay(h.d.Now())}
 	case errors.Is(err, dingtalk.ErrBanned):
-		c.Header("Retry-After", strconv.Itoa(int(dingtalk.BanBackoff.Seconds())))
+		wait := banWait(err, h.d.Now())
+		c.Header("Retry-After", strconv.Itoa(int(wait.Seconds())))
 		ae = &apiError{status: http.StatusServiceUnavailable, code: "dingtalk_ip_banned",
-			message: "DingTalk answered with its IP ban page: no call goes to DingTalk for 5 minutes; try again after that"}
+			message: fmt.Sprintf("DingTalk answered with its IP ban page: no call goes to DingTalk for %d more seconds (5 minutes in all); try again after that", int(wait.Seconds()))}
 	case errors.As(err, &dt):
 		ae = &apiError{status: http.StatusBadGateway, code: dt.Code, message: dt.Message}
 	case storeUnavailable(err):

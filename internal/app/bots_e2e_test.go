@@ -360,6 +360,7 @@ func TestSeveralBotsBanPageBacksOff(t *testing.T) {
 	clk.Advance(4 * time.Minute)
 	status, out = send()
 	assert.Equal(t, http.StatusServiceUnavailable, status, "%v", out)
+	assert.Contains(t, out["error"].(map[string]any)["message"], "for 60 more seconds", "the answer says what is left")
 	assert.Equal(t, calls, len(fake.CallsByApp(deploysKey)), "no call during the backoff")
 	assert.Equal(t, 1.0, value(a.scrape(), "dingrecall_dingtalk_ban_backoffs_total", map[string]string{"bot": "deploys"}))
 	// DingTalk bans the address, not the app: the other bots hold back
