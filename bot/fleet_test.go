@@ -413,6 +413,7 @@ func TestDelegatedRecall(t *testing.T) {
 		{"admin with a reason", inGroup(admin, "recall 1 wrong env for deploys"), "Recalled 1 message.", []int{5}, false, true},
 		{"admin one-to-one, by chat id", oneToOne(admin, "recall 3 in "+ops+" for deploys"), "Recalled 3 messages", []int{3, 4, 5}, false, true},
 		{"admin, since", inGroup(admin, "recall since 2s for deploys"), "Recalled 2 messages sent in the last 2s.", []int{4, 5}, false, true},
+		{"admin, the name capitalised", inGroup(admin, "recall 2 For Deploys"), "Recalled 2 messages.", []int{4, 5}, false, true},
 		{"admin names the bot typed to", inGroup(admin, "recall 2 for alerts"), "Recalled 2 messages.", nil, false, false},
 		{"a recall user", inGroup(user, "recall 2 for deploys"), "Sorry Nick staff-user, only recall admins may do that.", nil, true, false},
 		{"a group admin", inGroup(owner, "recall 2 for deploys"), "only recall admins may do that", nil, true, false},

@@ -167,17 +167,23 @@ type Registry struct {
 func (r *Registry) SetBots(names []string) { r.bots = slices.Clone(names) }
 
 // cutBot splits a trailing "for <bot>" off args: the last two words, the
-// first "for" (any case) and the second one of bots.
+// first "for" and the second one of bots, both in any case (full-width
+// letters too); the name returned is as bots spells it.
 func cutBot(args string, bots []string) (rest, botName string) {
 	f := fieldsAt(args)
 	if len(f) < 2 {
 		return args, ""
 	}
 	word, name := f[len(f)-2], f[len(f)-1]
-	if fold(word.text) != "for" || !slices.Contains(bots, name.text) {
+	if fold(word.text) != "for" {
 		return args, ""
 	}
-	return strings.TrimSpace(args[:word.at]), name.text
+	// Bot names are lower-case; a phone keyboard's capital is no other bot.
+	i := slices.IndexFunc(bots, func(b string) bool { return fold(b) == fold(name.text) })
+	if i < 0 {
+		return args, ""
+	}
+	return strings.TrimSpace(args[:word.at]), bots[i]
 }
 
 // NewRegistry builds a registry, failing on a command without a name or
