@@ -255,10 +255,10 @@ func (b *Bot) peers() []*Bot {
 	return out
 }
 
-// delegate hands an admin's "recall ... for <name>" to the bot called
-// name: it selects and recalls that bot's messages, and the reply goes out
-// through b, which was asked.
-func (b *Bot) delegate(ctx context.Context, req Request, name string) (Reply, error) {
+// delegate hands an admin's "recall ... for <name>" or "restore for
+// <name>" to the bot called name, which runs it (run) on its own messages;
+// the reply goes out through b, which was asked.
+func (b *Bot) delegate(ctx context.Context, req Request, name string, run func(*Bot, context.Context, Request) (Reply, error)) (Reply, error) {
 	if !b.cfg.Policy.IsAdmin(req.Event.StaffID) {
 		return Reply{}, errAdminOtherBot
 	}
@@ -275,7 +275,7 @@ func (b *Bot) delegate(ctx context.Context, req Request, name string) (Reply, er
 	req.Command.Bot = ""
 	req.Delegated = true
 	req.Log = req.Log.WithField("for_bot", name)
-	return peer.runRecall(ctx, req)
+	return run(peer, ctx, req)
 }
 
 // peerChat is how to name chat (an "in <chat>", an ID or a title) to peer:

@@ -557,3 +557,79 @@ func TestDelegatedInChat(t *testing.T) {
 		assert.Empty(t, h.recalledOf(theirs))
 	})
 }
+
+// sentBy are the texts the robot of the bot called name sent to chat.
+func (h *fleetHarness) sentBy(name, chat string) []string {
+	var out []string
+	for _, m := range h.fake.Sent() {
+		if m.RobotCode == robotOf(name) && m.ConversationID == chat {
+			out = append(out, content(h.t, m.MsgParam))
+		}
+	}
+	return out
+}
+
+// TestDelegatedQuoteList: an admin quotes one of deploys' messages and says
+// "recall for deploys" to alerts; several of deploys' messages are near it,
+// so a list comes back, and "recall <number>" said to alerts picks from
+// deploys' list (not alerts' newest). Anything else cancels the list
+// wherever it is kept.
+func TestDelegatedQuoteList(t *testing.T) {
+	quote := func(h *fleetHarness, m store.Message) *dingtalk.Quote {
+		sent, ok := h.fake.Message(m.Key)
+		require.True(t, ok)
+		return &dingtalk.Quote{MsgID: "dt-" + m.Key, SenderID: "bot-id", BotID: "bot-id", MsgType: "text", CreatedAt: sent.SentAt}
+	}
+	t.Run("the number picks from the named bot's list", func(t *testing.T) {
+		h := newFleetHarness(t, "alerts", "deploys")
+		mine := h.post("alerts", ops, 3)
+		theirs := h.post("deploys", ops, 3)
+		reply, _ := h.say("alerts", quoting(inGroup(admin, "recall for deploys"), quote(h, theirs[1])))
+		require.Contains(t, reply, "3 of my messages here were sent within 3s of the one you quoted")
+		assert.Empty(t, h.recalledOf(theirs))
+		reply, robot := h.say("alerts", inGroup(admin, "recall 2"))
+		assert.Contains(t, reply, "Recalled 1 message.")
+		assert.Equal(t, "robot-alerts", robot)
+		assert.Equal(t, []string{theirs[1].Key}, h.recalledOf(theirs))
+		assert.Empty(t, h.recalledOf(mine), "alerts' newest stay")
+	})
+	t.Run("anything else cancels the named bot's list", func(t *testing.T) {
+		h := newFleetHarness(t, "alerts", "deploys")
+		mine := h.post("alerts", ops, 3)
+		theirs := h.post("deploys", ops, 3)
+		reply, _ := h.say("alerts", quoting(inGroup(admin, "recall for deploys"), quote(h, theirs[1])))
+		require.Contains(t, reply, "3 of my messages here")
+		h.say("alerts", inGroup(admin, "help"))
+		reply, _ = h.say("alerts", inGroup(admin, "recall 2 for deploys"))
+		assert.Contains(t, reply, "Recalled 2 messages.")
+		assert.ElementsMatch(t, keys(theirs[1:]), h.recalledOf(theirs), "deploys' 2 newest, not a pick from the cancelled list")
+		assert.Empty(t, h.recalledOf(mine))
+	})
+}
+
+// TestDelegatedRestore: "restore for deploys" said to alerts undoes the
+// recall "recall ... for deploys" made, through deploys' app; a plain
+// "restore" to alerts finds no recall of alerts' own.
+func TestDelegatedRestore(t *testing.T) {
+	h := newFleetHarness(t, "alerts", "deploys")
+	h.post("alerts", ops, 2)
+	theirs := h.post("deploys", ops, 3)
+	reply, _ := h.say("alerts", inGroup(admin, "recall 2 for deploys"))
+	require.Contains(t, reply, "Recalled 2 messages.")
+	require.ElementsMatch(t, keys(theirs[1:]), h.recalledOf(theirs))
+
+	reply, _ = h.say("alerts", inGroup(admin, "restore"))
+	assert.Contains(t, reply, "There is no recall to restore here.")
+	reply, _ = h.say("alerts", inGroup(user, "restore for deploys"))
+	assert.Contains(t, reply, "only recall admins may do that")
+
+	before := len(h.sentBy("deploys", ops))
+	reply, robot := h.say("alerts", inGroup(admin, "restore for deploys"))
+	assert.Contains(t, reply, "Sent back 2 of 2 messages, in their original order.")
+	assert.Equal(t, "robot-alerts", robot, "the reply goes out through the bot typed to")
+	assert.Equal(t, []string{"deploys 2", "deploys 3"}, h.sentBy("deploys", ops)[before:], "re-sent through deploys' app")
+	entries, err := h.fleet.AuditLog(h.ctx, "deploys", ops, 0)
+	require.NoError(t, err)
+	require.NotEmpty(t, entries)
+	assert.Equal(t, store.ActionRestore, entries[0].Action)
+}

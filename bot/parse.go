@@ -774,7 +774,7 @@ func DefaultRegistry() *Registry {
 			{Text: map[string]string{"en": "recall log", "zh": "撤回 记录"}, Summary: templates.CommandName("recall-log")},
 			{Text: map[string]string{"en": "recall N in <chat>", "zh": "撤回 N 在 <会话>"}, Summary: templates.CommandName("recall-in")},
 		}},
-		Spec{Name: CmdRestore, Aliases: []string{"恢复"}, Parse: parseRestore, Usages: []Usage{
+		Spec{Name: CmdRestore, Aliases: []string{"恢复"}, Parse: parseRestore, ForBot: true, Usages: []Usage{
 			{Text: map[string]string{"en": "restore", "zh": "恢复"}, Summary: templates.CommandName("restore")},
 		}},
 		Spec{Name: CmdChats, Aliases: []string{"会话"}, Parse: parseNoArgs(CmdChats), Usages: []Usage{

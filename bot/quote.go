@@ -71,8 +71,11 @@ func (b *Bot) cancelPick(ctx context.Context, req Request) {
 	if req.Event.StaffID == "" || picking(req) {
 		return
 	}
-	if err := b.states.DeleteState(ctx, quotePickKey(req.Event)); err != nil {
-		req.Log.WithError(err).Warn("could not cancel a list of quoted candidates")
+	// A list a quote "for <bot>" made is kept with that bot.
+	for _, bb := range append([]*Bot{b}, b.peers()...) {
+		if err := bb.states.DeleteState(ctx, quotePickKey(req.Event)); err != nil {
+			req.Log.WithError(err).Warn("could not cancel a list of quoted candidates")
+		}
 	}
 }
 
@@ -233,8 +236,26 @@ func (b *Bot) pick(ctx context.Context, req Request, t target) (Reply, bool, err
 	if err != nil {
 		return Reply{}, false, fmt.Errorf("read a list of quoted candidates: %w", err)
 	}
+	if !ok {
+		// A quote "recall for <bot>" left its list with that bot, which
+		// picks from it and recalls its own message.
+		for _, peer := range b.peers() {
+			if raw, ok, err = peer.states.TakeState(ctx, quotePickKey(req.Event)); err != nil {
+				return Reply{}, false, fmt.Errorf("read a list of quoted candidates: %w", err)
+			} else if ok {
+				req.Delegated = true
+				return peer.pickFrom(ctx, req, t, raw)
+			}
+		}
+	}
+	return b.pickFrom(ctx, req, t, raw)
+}
+
+// pickFrom recalls the candidate req's number picks from the list raw (none
+// when empty), kept by b; it reports false when the list is not for t.
+func (b *Bot) pickFrom(ctx context.Context, req Request, t target, raw string) (Reply, bool, error) {
 	var p quotePick
-	if !ok || json.Unmarshal([]byte(raw), &p) != nil || len(p.Keys) == 0 || p.Chat != t.id {
+	if raw == "" || json.Unmarshal([]byte(raw), &p) != nil || len(p.Keys) == 0 || p.Chat != t.id {
 		return Reply{}, false, nil
 	}
 	n := req.Command.N

@@ -31,7 +31,7 @@ const auditShown = 10
 // runRecall runs recall and its subcommands.
 func (b *Bot) runRecall(ctx context.Context, req Request) (Reply, error) {
 	if name := req.Command.Bot; name != "" && name != b.cfg.Name {
-		return b.delegate(ctx, req, name)
+		return b.delegate(ctx, req, name, (*Bot).runRecall)
 	}
 	cmd := req.Command
 	if cmd.Sub == SubConfirm {

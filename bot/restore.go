@@ -14,12 +14,16 @@ import (
 )
 
 // The restore command: "restore" here or, for a recall admin writing
-// one-to-one, "restore in <chat>".
+// one-to-one, "restore in <chat>"; an admin adds "for <bot>" to undo what
+// "recall ... for <bot>" took.
 
 // runRestore re-sends, in their original order, the messages the chat's
 // last recall took, if it ran within RestoreWindow and was not restored yet.
 // The failure reports about the chat may go then.
 func (b *Bot) runRestore(ctx context.Context, req Request) (Reply, error) {
+	if name := req.Command.Bot; name != "" && name != b.cfg.Name {
+		return b.delegate(ctx, req, name, (*Bot).runRestore)
+	}
 	t, err := b.target(ctx, req, false)
 	if err != nil {
 		return Reply{}, err
