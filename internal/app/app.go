@@ -40,21 +40,32 @@ const (
 	idleTimeout       = 2 * time.Minute
 )
 
-// workBudget is how long an admitted API send or recall may run, detached
-// from its caller (bot.Config.WorkBudget): the longest one is a recall of
-// RECALL_MAX keys in batches of 20 at DINGTALK_QPS calls a second, doubled
-// for retries, plus a margin for the ledger, the checks of lapsed claims
-// and a send.
-func workBudget(cfg config) time.Duration {
+// workBudget is how long an admitted API send or recall of a bot allowed
+// qps calls a second may run, detached from its caller
+// (bot.Config.WorkBudget): the longest one is a recall of RECALL_MAX keys
+// in batches of 20 at qps calls a second, doubled for retries, plus a
+// margin for the ledger, the checks of lapsed claims and a send.
+func workBudget(cfg config, qps int) time.Duration {
 	batches := (cfg.RecallMax + dingtalk.MaxKeysPerCall - 1) / dingtalk.MaxKeysPerCall
-	seconds := (batches + cfg.QPS - 1) / cfg.QPS
+	qps = max(qps, 1)
+	seconds := (batches + qps - 1) / qps
 	return 2*time.Duration(seconds)*time.Second + 45*time.Second
 }
 
 // writeTimeout is the HTTP write deadline: the work budget of the longest
-// synchronous API call, and time to write its answer.
+// synchronous API call, that of the slowest bot, and time to write its
+// answer.
 func writeTimeout(cfg config) time.Duration {
-	return workBudget(cfg) + 15*time.Second
+	slowest := 0
+	for _, b := range cfg.bots() {
+		if slowest == 0 || b.QPS < slowest {
+			slowest = b.QPS
+		}
+	}
+	if slowest == 0 { // the sandbox
+		slowest = cfg.QPS
+	}
+	return workBudget(cfg, slowest) + 15*time.Second
 }
 
 // Option changes how Run runs; tests use it.

@@ -126,7 +126,7 @@ func startBot(ctx context.Context, d fleetDeps, fleet *bot.Fleet, spec botsfile.
 		CardButtons:     cfg.cardButtons(spec),
 		RecallMode:      cfg.RecallMode,
 		Lease:           d.o.lease,
-		WorkBudget:      workBudget(cfg),
+		WorkBudget:      workBudget(cfg, spec.QPS),
 	})
 	if err != nil {
 		return botRun{}, err
