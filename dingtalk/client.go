@@ -314,6 +314,11 @@ func (c *Client) call(ctx context.Context, api string, in, out any, mode retryMo
 				return err
 			}
 		}
+		// Asked again: a ban page (or the spent quota) may have come while
+		// this call waited for its turn or its token.
+		if err := c.refuseLocally(api); err != nil {
+			return err
+		}
 		err := c.do(ctx, api, tok, in, out)
 		if err == nil {
 			return nil

@@ -468,3 +468,51 @@ func TestBanGateIsSharedByItsClients(t *testing.T) {
 	_, err = dingtalk.NewClient("k", "s", dingtalk.WithBanGate(nil))
 	require.Error(t, err)
 }
+
+// gateLimiter holds every call to one API in Wait until released, and
+// says on entered when one is waiting; other APIs pass at once.
+type gateLimiter struct {
+	api      string
+	entered  chan struct{}
+	released chan struct{}
+}
+
+func (l *gateLimiter) Wait(ctx context.Context, api string) error {
+	if api != l.api {
+		return nil
+	}
+	l.entered <- struct{}{}
+	select {
+	case <-l.released:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestBanHoldsBackCallsAlreadyWaiting: a call waiting for its turn under the
+// rate limit when the ban page comes is held back too; it is not sent once
+// its turn comes.
+func TestBanHoldsBackCallsAlreadyWaiting(t *testing.T) {
+	fake := dingtalktest.NewTest(t)
+	gate := &gateLimiter{api: dingtalktest.PathGroupSend, entered: make(chan struct{}), released: make(chan struct{})}
+	c := newClient(t, fake, dingtalk.WithLimiter(gate))
+	ctx := context.Background()
+	_, err := c.RecallGroup(ctx, "cid", []string{"k"}) // the token is fetched
+	require.NoError(t, err)
+	waiting := make(chan error, 1)
+	go func() {
+		_, err := c.SendGroup(ctx, "cid", dingtalk.Text("queued"))
+		waiting <- err
+	}()
+	<-gate.entered
+	// Another API is not held: this call goes at once and meets the ban
+	// page while the send waits for its turn.
+	fake.ServeBanPage(1)
+	res, err := c.RecallGroup(ctx, "cid", []string{"k"})
+	require.NoError(t, err)
+	require.Equal(t, dingtalk.CodeBanPage, res.Failed["k"].Code)
+	close(gate.released)
+	require.ErrorIs(t, <-waiting, dingtalk.ErrBanned)
+	assert.Zero(t, fake.CallCount(dingtalktest.PathGroupSend), "the waiting send never went out")
+}
