@@ -45,7 +45,7 @@ func TestWarnQuota(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, withAdmins("alerts", tt.admins))
-			h.bot.WarnQuota(h.ctx, tt.used, tt.limit)
+			require.NoError(t, h.bot.WarnQuota(h.ctx, tt.used, tt.limit))
 			sent := h.fake.Sent()
 			var to []string
 			for _, m := range sent {
@@ -74,19 +74,31 @@ func TestWarnQuota(t *testing.T) {
 }
 
 // A warning that cannot be sent to one admin is logged, and the others
-// still get theirs; WarnQuota never fails, even on a cancelled context.
+// still get theirs: WarnQuota succeeds, even on a cancelled context.
 func TestWarnQuotaSendFails(t *testing.T) {
 	h := newHarness(t, withAdmins("alerts", "staff-a staff-b"))
 	h.fake.FailNextOn(dingtalktest.PathOTOSend, 1, dingtalktest.FaultOrgQuota)
 	ctx, cancel := context.WithCancel(h.ctx)
 	cancel()
-	h.bot.WarnQuota(ctx, 9000, 10000)
+	require.NoError(t, h.bot.WarnQuota(ctx, 9000, 10000))
 	sent := h.fake.Sent()
 	require.Len(t, sent, 1)
 	assert.Equal(t, []string{"staff-b"}, sent[0].UserIDs)
 	failed := logsWith(h, "could not send the quota warning")
 	require.Len(t, failed, 1)
 	assert.Equal(t, "staff-a", failed[0].Data["admin"])
+}
+
+// WarnQuota fails when no admin got the warning, so that the governor
+// tries again.
+func TestWarnQuotaNobodyGotIt(t *testing.T) {
+	h := newHarness(t, withAdmins("alerts", "staff-a staff-b"))
+	h.fake.FailNextOn(dingtalktest.PathOTOSend, 2, dingtalktest.FaultOrgQuota)
+	err := h.bot.WarnQuota(h.ctx, 9000, 10000)
+	require.Error(t, err)
+	assert.True(t, dingtalk.IsQuotaExhausted(err), "%v", err)
+	assert.Empty(t, h.fake.Sent())
+	require.Len(t, logsWith(h, "could not send the quota warning"), 2)
 }
 
 // logsWith is the harness's log entries with message msg.

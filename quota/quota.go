@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +47,12 @@ const (
 	// Retries is how many times Flush tries to add to a counter that other
 	// replicas keep changing before it keeps the count for the next flush.
 	Retries = 8
+	// WarnRetry is how long a replica waits before it tries again a
+	// warning Warn could not give, and WarnAttempts how many times in a
+	// month it tries at most: a warning that cannot reach any admin must
+	// not spend the quota it warns of.
+	WarnRetry    = time.Minute
+	WarnAttempts = 5
 	// lastFlushTimeout bounds the flush Run makes when it stops.
 	lastFlushTimeout = 5 * time.Second
 )
@@ -78,10 +85,13 @@ type Config struct {
 	States store.States
 	// Now is the clock (time.Now).
 	Now func() time.Time
-	// Warn is called, at most once per bot and month across replicas, when
-	// the month's total reaches WarnPercent of Limit; nil warns nobody
-	// (the Observer still hears of it).
-	Warn func(ctx context.Context, used, limit int64)
+	// Warn is called when the month's total reaches WarnPercent of Limit:
+	// once per bot and month across replicas when it returns nil (given,
+	// or nobody to give it to). An error means nobody got the warning: the
+	// month's mark is taken back, so that a replica tries again after
+	// WarnRetry, up to WarnAttempts times a month on each replica. nil
+	// warns nobody (the Observer still hears of it).
+	Warn func(ctx context.Context, used, limit int64) error
 	// Observer is told the figures; nil for none.
 	Observer Observer
 	// Log receives store failures (logrus.StandardLogger() when nil).
@@ -108,8 +118,17 @@ type Governor struct {
 	// failing is set while flushes fail, so that a failure is logged once.
 	failing bool
 	// refused is the month in which DingTalk itself refused for the spent
-	// quota (Refused); "" when it has not.
-	refused string
+	// quota (Refused, or another replica's, read from the shared counter);
+	// "" when it has not. refusedShared is whether the shared counter
+	// says so already.
+	refused       string
+	refusedShared bool
+	// warnMonth, warnTries and warnAfter pace the tries of a warning Warn
+	// could not give: the month, how many tries failed in it, and when the
+	// next may be.
+	warnMonth string
+	warnTries int
+	warnAfter time.Time
 }
 
 // New returns the governor of cfg.Bot.
@@ -179,11 +198,15 @@ func (g *Governor) Exhausted() bool {
 }
 
 // Refused records that DingTalk refused a call for the organisation's
-// spent monthly quota: the governor is exhausted until the month ends.
+// spent monthly quota: the governor is exhausted until the month ends, and
+// the next flush marks the month's shared counter so, which makes the
+// other replicas' governors exhausted too.
 func (g *Governor) Refused() {
 	m := monthOf(g.cfg.Now())
 	g.mu.Lock()
-	g.refused = m
+	if g.refused != m {
+		g.refused, g.refusedShared = m, false
+	}
 	g.mu.Unlock()
 }
 
@@ -203,6 +226,7 @@ func (g *Governor) Flush(ctx context.Context) error {
 	for m, d := range deltas {
 		g.flushing[m] += d
 	}
+	share := g.refused == now && !g.refusedShared
 	g.mu.Unlock()
 	if _, ok := deltas[now]; !ok {
 		deltas[now] = 0 // read this month's total even with nothing to add
@@ -212,9 +236,10 @@ func (g *Governor) Flush(ctx context.Context) error {
 	known := false
 	for month, d := range deltas {
 		var t int64
+		var refused bool
 		var err error
 		if g.cfg.States != nil {
-			t, err = g.add(ctx, month, d)
+			t, refused, err = g.add(ctx, month, d, share && month == now)
 		}
 		g.mu.Lock()
 		g.flushing[month] -= d
@@ -237,6 +262,9 @@ func (g *Governor) Flush(ctx context.Context) error {
 			known = known || month == now
 		case month == now:
 			known = true
+			if refused {
+				g.refused, g.refusedShared = now, true
+			}
 			// Another flush may have read a newer total meanwhile: keep
 			// the larger, as a month's total only grows.
 			if g.month != now || t > g.shared {
@@ -276,35 +304,51 @@ func (g *Governor) logResult(err error) {
 	}
 }
 
-// add adds d to the month's shared counter in States and returns its new
-// total. A value that is not a number (never written so) counts as zero.
-func (g *Governor) add(ctx context.Context, month string, d int64) (int64, error) {
+// refusedMark follows the count in a shared counter whose month DingTalk
+// refused a call in for the spent quota: "1234 refused".
+const refusedMark = " refused"
+
+// counterValue is a shared counter's value: the count, and the mark when
+// DingTalk refused.
+func counterValue(n int64, refused bool) string {
+	v := strconv.FormatInt(n, 10)
+	if refused {
+		v += refusedMark
+	}
+	return v
+}
+
+// add adds d to the month's shared counter in States, marking it refused
+// when refuse is set, and returns its new total and whether it is marked.
+// A value that is not a number (never written so) counts as zero.
+func (g *Governor) add(ctx context.Context, month string, d int64, refuse bool) (int64, bool, error) {
 	key := CounterKey(g.cfg.Bot, month)
 	for range Retries {
-		cur, stored, err := g.cfg.States.PutStateIfAbsent(ctx, key, strconv.FormatInt(d, 10), KeyTTL)
+		cur, stored, err := g.cfg.States.PutStateIfAbsent(ctx, key, counterValue(d, refuse), KeyTTL)
 		if err != nil {
-			return 0, fmt.Errorf("quota %s: read %s: %w", g.cfg.Bot, month, err)
+			return 0, false, fmt.Errorf("quota %s: read %s: %w", g.cfg.Bot, month, err)
 		}
 		if stored {
-			return d, nil
+			return d, refuse, nil
 		}
-		n, perr := strconv.ParseInt(cur, 10, 64)
+		count, marked := strings.CutSuffix(cur, refusedMark)
+		n, perr := strconv.ParseInt(count, 10, 64)
 		if perr != nil || n < 0 {
 			g.cfg.Log.WithField("month", month).Warn("quota: the shared count is not a number; counting from zero")
 			n = 0
 		}
-		if d == 0 {
-			return n, nil
+		if d == 0 && (marked || !refuse) {
+			return n, marked, nil
 		}
-		swapped, err := g.cfg.States.CompareAndSwapState(ctx, key, cur, strconv.FormatInt(n+d, 10), KeyTTL)
+		swapped, err := g.cfg.States.CompareAndSwapState(ctx, key, cur, counterValue(n+d, marked || refuse), KeyTTL)
 		if err != nil {
-			return 0, fmt.Errorf("quota %s: add to %s: %w", g.cfg.Bot, month, err)
+			return 0, false, fmt.Errorf("quota %s: add to %s: %w", g.cfg.Bot, month, err)
 		}
 		if swapped {
-			return n + d, nil
+			return n + d, marked || refuse, nil
 		}
 	}
-	return 0, fmt.Errorf("quota %s: add to %s: %w", g.cfg.Bot, month, ErrContended)
+	return 0, false, fmt.Errorf("quota %s: add to %s: %w", g.cfg.Bot, month, ErrContended)
 }
 
 // maybeWarn warns of the month's quota when total reached WarnPercent of
@@ -316,7 +360,7 @@ func (g *Governor) maybeWarn(ctx context.Context, month string, total int64) err
 		return nil
 	}
 	g.mu.Lock()
-	decided := g.warned == month
+	decided := g.warned == month || (g.warnMonth == month && (g.warnTries >= WarnAttempts || g.cfg.Now().Before(g.warnAfter)))
 	g.mu.Unlock()
 	if decided {
 		return nil
@@ -340,12 +384,42 @@ func (g *Governor) maybeWarn(ctx context.Context, month string, total int64) err
 	}
 	g.cfg.Log.WithFields(logrus.Fields{"used": total, "limit": limit}).Warn("quota: most of the month's DingTalk API quota is used")
 	if g.cfg.Warn != nil {
-		g.cfg.Warn(ctx, total, limit)
+		if err := g.cfg.Warn(ctx, total, limit); err != nil {
+			g.warnFailed(ctx, month, err)
+			return nil
+		}
 	}
 	if g.cfg.Observer != nil {
 		g.cfg.Observer.QuotaWarned()
 	}
 	return nil
+}
+
+// warnFailed takes back the month's warning mark after Warn failed, so
+// that it is tried again after WarnRetry (by whichever replica marks it
+// first then), unless this replica has tried WarnAttempts times.
+func (g *Governor) warnFailed(ctx context.Context, month string, err error) {
+	g.mu.Lock()
+	if g.warnMonth != month {
+		g.warnMonth, g.warnTries = month, 0
+	}
+	g.warnTries++
+	tries := g.warnTries
+	g.warnAfter = g.cfg.Now().Add(WarnRetry)
+	g.warned = ""
+	g.mu.Unlock()
+	log := g.cfg.Log.WithError(err).WithField("tries", tries)
+	if tries >= WarnAttempts {
+		log.Error("quota: nobody could be warned of the quota; giving up for this month")
+		return
+	}
+	if g.cfg.States != nil {
+		if derr := g.cfg.States.DeleteState(context.WithoutCancel(ctx), WarnedKey(g.cfg.Bot, month)); derr != nil {
+			log.WithField("unmark_error", derr.Error()).Warn("quota: nobody could be warned of the quota, and the mark stays: no replica tries again")
+			return
+		}
+	}
+	log.Warn("quota: nobody could be warned of the quota; trying again in " + WarnRetry.String())
 }
 
 // Run flushes every Interval until ctx ends, then flushes once more (with

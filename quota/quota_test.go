@@ -2,6 +2,7 @@ package quota_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -36,14 +37,37 @@ func (o *observer) QuotaWarned()       { o.warned.Add(1) }
 type warnings struct {
 	mu  sync.Mutex
 	got []string
+	// fail is how many of the next warnings nobody gets; tries counts
+	// every warning tried.
+	fail, tries int
 }
 
-func (w *warnings) warn(bot string) func(context.Context, int64, int64) {
-	return func(_ context.Context, used, limit int64) {
+var errNobody = errors.New("no admin could be reached")
+
+func (w *warnings) warn(bot string) func(context.Context, int64, int64) error {
+	return func(_ context.Context, used, limit int64) error {
 		w.mu.Lock()
 		defer w.mu.Unlock()
+		w.tries++
+		if w.fail > 0 {
+			w.fail--
+			return errNobody
+		}
 		w.got = append(w.got, fmt.Sprintf("%s %d/%d", bot, used, limit))
+		return nil
 	}
+}
+
+func (w *warnings) failNext(n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.fail = n
+}
+
+func (w *warnings) tried() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.tries
 }
 
 func (w *warnings) list() []string {
@@ -416,5 +440,113 @@ func TestRefusedExhaustsUntilTheMonthEnds(t *testing.T) {
 		assert.True(t, g.Exhausted(), "DingTalk refused: limit %d", limit)
 		now = time.Date(2026, 12, 1, 0, 0, 0, 0, quota.Zone)
 		assert.False(t, g.Exhausted(), "a new month: limit %d", limit)
+	}
+}
+
+// TestWarningNobodyGotIsTriedAgain: when Warn could not give the warning,
+// the month is not marked as warned: the replica tries again after
+// WarnRetry, and the observer counts only the warning given.
+func TestWarningNobodyGotIsTriedAgain(t *testing.T) {
+	ctx := t.Context()
+	e := newEnv(t, jan31.Add(-time.Hour))
+	obs := &observer{}
+	g := e.replica("alerts", 10, obs)
+	e.warns.failNext(2)
+	meter(g, 8)
+	require.NoError(t, g.Flush(ctx))
+	assert.Equal(t, 1, e.warns.tried())
+	assert.Empty(t, e.warns.list())
+	assert.Zero(t, obs.warned.Load(), "no warning was given")
+	require.NoError(t, g.Flush(ctx))
+	assert.Equal(t, 1, e.warns.tried(), "not again within WarnRetry")
+
+	e.clock.Advance(quota.WarnRetry)
+	require.NoError(t, g.Flush(ctx))
+	assert.Equal(t, 2, e.warns.tried())
+	e.clock.Advance(quota.WarnRetry)
+	require.NoError(t, g.Flush(ctx))
+	assert.Equal(t, []string{"alerts 8/10"}, e.warns.list(), "the third try reached someone")
+	assert.Equal(t, int32(1), obs.warned.Load())
+	e.clock.Advance(quota.WarnRetry)
+	require.NoError(t, g.Flush(ctx))
+	assert.Equal(t, 3, e.warns.tried(), "given once: never again this month")
+}
+
+// TestWarningTakenBackReachesAnotherReplica: a replica that could not warn
+// takes the month's mark back, so another replica, flushing first after
+// it, warns.
+func TestWarningTakenBackReachesAnotherReplica(t *testing.T) {
+	ctx := t.Context()
+	e := newEnv(t, jan31.Add(-time.Hour))
+	a, b := e.replica("alerts", 10, nil), e.replica("alerts", 10, nil)
+	e.warns.failNext(1)
+	meter(a, 8)
+	require.NoError(t, a.Flush(ctx))
+	assert.Empty(t, e.warns.list())
+	require.NoError(t, b.Flush(ctx))
+	assert.Equal(t, []string{"alerts 8/10"}, e.warns.list())
+	e.clock.Advance(quota.WarnRetry)
+	require.NoError(t, a.Flush(ctx))
+	assert.Equal(t, 2, e.warns.tried(), "b's warning marked the month for a too")
+}
+
+// TestWarningGivesUp: a warning nobody can get is tried WarnAttempts times
+// in a month, then no more: it must not spend the quota it warns of. A new
+// month starts afresh.
+func TestWarningGivesUp(t *testing.T) {
+	ctx := t.Context()
+	e := newEnv(t, time.Date(2026, 1, 10, 0, 0, 0, 0, quota.Zone))
+	g := e.replica("alerts", 10, nil)
+	e.warns.failNext(1000)
+	meter(g, 9)
+	for range 2 * quota.WarnAttempts {
+		require.NoError(t, g.Flush(ctx))
+		e.clock.Advance(quota.WarnRetry)
+	}
+	assert.Equal(t, quota.WarnAttempts, e.warns.tried())
+	e.clock.Advance(30 * 24 * time.Hour) // February
+	meter(g, 9)
+	require.NoError(t, g.Flush(ctx))
+	assert.Equal(t, quota.WarnAttempts+1, e.warns.tried())
+}
+
+// TestRefusalIsShared: DingTalk's quota refusal met by one replica marks the
+// month's shared counter at the next flush, and every replica that flushes
+// after it stops its optional calls too, limit or none; the count stays
+// right, and the next month is clear.
+func TestRefusalIsShared(t *testing.T) {
+	for _, limit := range []int64{0, 1000} {
+		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
+			ctx := t.Context()
+			e := newEnv(t, jan31.Add(-time.Hour))
+			a, b := e.replica("alerts", limit, nil), e.replica("alerts", limit, nil)
+			other := e.replica("deploys", limit, nil)
+			meter(a, 3)
+			meter(b, 4)
+			require.NoError(t, a.Flush(ctx))
+			require.NoError(t, b.Flush(ctx))
+			a.Refused()
+			assert.False(t, b.Exhausted())
+			meter(a, 1)
+			require.NoError(t, a.Flush(ctx))
+			assert.Equal(t, "8 refused", e.shared("alerts", "2026-01"))
+			require.NoError(t, b.Flush(ctx))
+			assert.True(t, b.Exhausted(), "b learned of a's refusal")
+			assert.Equal(t, int64(8), b.Used())
+			meter(b, 2)
+			require.NoError(t, b.Flush(ctx))
+			assert.Equal(t, "10 refused", e.shared("alerts", "2026-01"), "counting goes on, marked")
+			require.NoError(t, other.Flush(ctx))
+			assert.False(t, other.Exhausted(), "another bot's count is its own")
+
+			// A restarted replica learns it at its first flush.
+			c := e.replica("alerts", limit, nil)
+			require.NoError(t, c.Flush(ctx))
+			assert.True(t, c.Exhausted())
+
+			e.clock.Advance(2 * time.Hour) // February
+			require.NoError(t, b.Flush(ctx))
+			assert.False(t, b.Exhausted(), "a new month")
+		})
 	}
 }

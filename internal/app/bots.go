@@ -79,10 +79,12 @@ func startBot(ctx context.Context, d fleetDeps, fleet *bot.Fleet, spec botsfile.
 	var built atomic.Pointer[bot.Bot]
 	gov := quota.New(quota.Config{
 		Bot: spec.Name, Limit: spec.MonthlyQuota, States: d.st.states, Now: d.o.now, Observer: obs, Log: log,
-		Warn: func(ctx context.Context, used, limit int64) {
-			if b := built.Load(); b != nil {
-				b.WarnQuota(ctx, used, limit)
+		Warn: func(ctx context.Context, used, limit int64) error {
+			b := built.Load()
+			if b == nil {
+				return errors.New("the bot is still starting") // tried again
 			}
+			return b.WarnQuota(ctx, used, limit)
 		},
 	})
 	// The count is flushed to the shared store every second. Registered
