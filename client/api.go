@@ -218,6 +218,10 @@ type RecallResult struct {
 	FailedCodes map[string]string `json:"failedCodes"`
 	// DryRun is true when nothing was recalled on purpose.
 	DryRun bool `json:"dryRun"`
+	// ResetsOn is set when a key failed for DingTalk's spent monthly API
+	// quota (see FailedCodes): the day the quota starts again, as
+	// "2006-01-02" (China time).
+	ResetsOn string `json:"resetsOn,omitempty"`
 }
 
 // Complete reports whether nothing failed.

@@ -509,6 +509,16 @@ func TestDingTalkRefusals(t *testing.T) {
 		require.Equal(t, 1, e.ResetsOn.Day())
 		require.Greater(t, e.RetryAfter, time.Duration(0))
 
+		// A recall's refusal is per key: the result names the code and
+		// the day.
+		res, err := alerts.Recall(ctx, client.Selection{ConversationID: "cidQ==", Last: 1})
+		require.NoError(t, err)
+		require.Len(t, res.Failed, 1)
+		for _, code := range res.FailedCodes {
+			require.Equal(t, dingtalk.CodeOrgQuota, code)
+		}
+		require.Contains(t, []string{dingtalk.QuotaResetDay(before), dingtalk.QuotaResetDay(after)}, res.ResetsOn)
+
 		_, err = c.Send(ctx, client.Message{ConversationID: "cidQ==", Text: "the default app still has quota"})
 		require.NoError(t, err)
 	})

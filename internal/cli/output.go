@@ -59,6 +59,9 @@ func printRecall(w io.Writer, res *client.RecallResult) error {
 	default:
 		fmt.Fprintf(&b, "%d selected, %d recalled, %d failed\n", len(res.Selected), len(res.Recalled), len(res.Failed))
 	}
+	if res.ResetsOn != "" {
+		fmt.Fprintf(&b, "DingTalk's monthly API quota is used up; it starts again on %s\n", res.ResetsOn)
+	}
 	_, err := io.WriteString(w, b.String())
 	return written(err)
 }

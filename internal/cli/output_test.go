@@ -193,3 +193,18 @@ func TestWriteErrorsExit1(t *testing.T) {
 		require.ErrorContains(t, err, "broken pipe", name)
 	}
 }
+
+// A recall DingTalk refused for the spent monthly quota says when the
+// quota starts again, after the counts.
+func TestPrintRecallQuota(t *testing.T) {
+	var b strings.Builder
+	res := &client.RecallResult{
+		Selected: []string{"k2", "k1"}, Recalled: []string{"k2"},
+		Failed:      map[string]string{"k1": "monthly API quota used up"},
+		FailedCodes: map[string]string{"k1": "Forbidden.AccessDenied.ApiCountLimitForOrg"},
+		ResetsOn:    "2026-12-01",
+	}
+	require.NoError(t, printRecall(&b, res))
+	require.Equal(t, "recalled k2\nfailed k1: monthly API quota used up\n2 selected, 1 recalled, 1 failed\n"+
+		"DingTalk's monthly API quota is used up; it starts again on 2026-12-01\n", b.String())
+}
