@@ -42,9 +42,10 @@ var ErrUntracked = errors.New("message sent but not tracked")
 // one-to-one message: it does not know the staff ID, or throttled it.
 var ErrRecipient = errors.New("DingTalk did not deliver to the recipient")
 
-// ErrNoCoolApp is returned, wrapped, for a private-chat message when no cool
-// app code (DINGTALK_COOL_APP_CODE) is configured: DingTalk requires one.
-var ErrNoCoolApp = errors.New("private chat messages need DINGTALK_COOL_APP_CODE")
+// ErrNoCoolApp is returned, wrapped, for a private-chat message when the
+// bot has no cool app code (DINGTALK_COOL_APP_CODE, or coolAppCode in
+// BOTS_FILE): DingTalk requires one.
+var ErrNoCoolApp = errors.New("private chat messages need the bot's cool app code (DINGTALK_COOL_APP_CODE, or coolAppCode in BOTS_FILE)")
 
 // ErrDingTalk is returned, wrapped together with the cause, when a send did
 // not go through DingTalk; the cause is an *dingtalk.APIError or a context
