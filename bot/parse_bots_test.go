@@ -48,7 +48,9 @@ func TestParseForBot(t *testing.T) {
 		{"no SetBots: the tag keeps it", nil, "recall tag x for alerts", bot.Command{Name: bot.CmdRecall, Sub: bot.SubTag, Tag: "x for alerts"}, ""},
 		{"confirm names no bot", bots, "recall confirm for alerts", bot.Command{}, "recall confirm"},
 		{"a bad count stays bad", bots, "recall 3 4 for alerts", bot.Command{}, ""},
-		{"restore takes no bot", bots, "restore for alerts", bot.Command{}, "restore"},
+		{"restore names a bot", bots, "restore for alerts", bot.Command{Name: bot.CmdRestore, Bot: "alerts"}, ""},
+		{"restore in a chat, for a bot", bots, "restore in ops-alerts for deploys", bot.Command{Name: bot.CmdRestore, Chat: "ops-alerts", Bot: "deploys"}, ""},
+		{"restore takes no other words", bots, "restore now for alerts", bot.Command{}, "restore"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

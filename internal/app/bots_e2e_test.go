@@ -347,7 +347,12 @@ func TestSeveralBotsBanPageBacksOff(t *testing.T) {
 	clk := &testClock{t: time.Now()}
 	fake := fleetFake(t, clk)
 	a := startAppAt(t, fake, map[string]string{"BOTS_FILE": botsFile(t, "", "")}, clk.Now)
-	a.sendAs("deploys", group, 1) // the token is fetched
+	// Every bot has its token cached (the start-up check fetches them in
+	// the background; a send waits for it): the ban page goes to deploys'
+	// send, not to a token call.
+	a.send(group, 1, nil)
+	a.sendAs("alerts", group, 1)
+	a.sendAs("deploys", group, 1)
 	fake.ServeBanPage(1)
 	send := func() (int, map[string]any) {
 		return a.api(http.MethodPost, "/messages", map[string]any{"conversationId": group, "text": "x", "bot": "deploys"})
