@@ -273,7 +273,7 @@ func (b *Bot) delegate(ctx context.Context, req Request, name string, run func(*
 		req.Command.Chat = b.peerChat(ctx, peer, req.Command.Chat)
 	}
 	req.Command.Bot = ""
-	req.Delegated = true
+	req.Delegated, req.Via = true, b.cfg.Name
 	req.Log = req.Log.WithField("for_bot", name)
 	return run(peer, ctx, req)
 }

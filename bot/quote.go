@@ -45,10 +45,17 @@ type quotePick struct {
 	Asked int      `json:"asked"`
 }
 
-// quotePickKey is where the list of a person in a chat is kept.
-func quotePickKey(ev Event) string {
+// quotePickKey is where the list of a person in a chat is kept: by the bot
+// that made it, and, for one made for a command typed to another bot (a
+// quoted "recall for <bot>"), marked with that bot's name (via), so that
+// only "recall <number>" typed to that bot picks from it.
+func quotePickKey(ev Event, via string) string {
 	_, here := ev.here()
-	return "quote-pick:" + here + ":" + ev.StaffID
+	key := "quote-pick:" + here + ":" + ev.StaffID
+	if via != "" {
+		key += ":via:" + via
+	}
+	return key
 }
 
 // quoting reports whether req is a recall of the message quoted with it:
@@ -59,10 +66,10 @@ func quoting(req Request) bool {
 }
 
 // picking reports whether req may pick from a list: "recall N" with N
-// typed, here, quoting nothing.
+// typed, here, quoting nothing and naming no bot.
 func picking(req Request) bool {
 	cmd := req.Command
-	return req.Event.Quote == nil && cmd.Name == CmdRecall && cmd.Sub == "" && cmd.Chat == "" && !cmd.DefaultN && req.Event.StaffID != ""
+	return req.Event.Quote == nil && cmd.Name == CmdRecall && cmd.Sub == "" && cmd.Chat == "" && cmd.Bot == "" && !cmd.DefaultN && req.Event.StaffID != ""
 }
 
 // cancelPick drops the sender's list in this chat unless req may pick from
@@ -71,9 +78,14 @@ func (b *Bot) cancelPick(ctx context.Context, req Request) {
 	if req.Event.StaffID == "" || picking(req) {
 		return
 	}
-	// A list a quote "for <bot>" made is kept with that bot.
-	for _, bb := range append([]*Bot{b}, b.peers()...) {
-		if err := bb.states.DeleteState(ctx, quotePickKey(req.Event)); err != nil {
+	// A list a quote "recall for <bot>" typed to b made is kept with that
+	// bot.
+	keys := map[*Bot]string{b: quotePickKey(req.Event, "")}
+	for _, peer := range b.peers() {
+		keys[peer] = quotePickKey(req.Event, b.cfg.Name)
+	}
+	for bb, key := range keys {
+		if err := bb.states.DeleteState(ctx, key); err != nil {
 			req.Log.WithError(err).Warn("could not cancel a list of quoted candidates")
 		}
 	}
@@ -105,7 +117,7 @@ func (b *Bot) recallQuoted(ctx context.Context, req Request, t target) (Reply, e
 	}
 	p := quotePick{Chat: t.id, Label: t.label, Keys: keysOf(found), Asked: req.Command.N}
 	raw, _ := json.Marshal(p)
-	if err := b.states.SetState(ctx, quotePickKey(req.Event), string(raw), ConfirmWindow); err != nil {
+	if err := b.states.SetState(ctx, quotePickKey(req.Event, req.Via), string(raw), ConfirmWindow); err != nil {
 		return Reply{}, fmt.Errorf("keep a list of quoted candidates: %w", err)
 	}
 	data.More, data.Within = more, b.span(ConfirmWindow)
@@ -232,18 +244,18 @@ func (b *Bot) recallFrom(ctx context.Context, req Request, t target, m store.Mes
 // it recalls the message with that number (and the N-1 before it, for a
 // list made by "recall N"). It reports false when there is no list.
 func (b *Bot) pick(ctx context.Context, req Request, t target) (Reply, bool, error) {
-	raw, ok, err := b.states.TakeState(ctx, quotePickKey(req.Event))
+	raw, ok, err := b.states.TakeState(ctx, quotePickKey(req.Event, ""))
 	if err != nil {
 		return Reply{}, false, fmt.Errorf("read a list of quoted candidates: %w", err)
 	}
 	if !ok {
-		// A quote "recall for <bot>" left its list with that bot, which
-		// picks from it and recalls its own message.
+		// A quote "recall for <bot>" typed to b left its list with that
+		// bot, which picks from it and recalls its own message.
 		for _, peer := range b.peers() {
-			if raw, ok, err = peer.states.TakeState(ctx, quotePickKey(req.Event)); err != nil {
+			if raw, ok, err = peer.states.TakeState(ctx, quotePickKey(req.Event, b.cfg.Name)); err != nil {
 				return Reply{}, false, fmt.Errorf("read a list of quoted candidates: %w", err)
 			} else if ok {
-				req.Delegated = true
+				req.Delegated, req.Via = true, b.cfg.Name
 				return peer.pickFrom(ctx, req, t, raw)
 			}
 		}
@@ -261,7 +273,7 @@ func (b *Bot) pickFrom(ctx context.Context, req Request, t target, raw string) (
 	n := req.Command.N
 	if n > len(p.Keys) {
 		// Kept for another try: a number that picks nothing cancels nothing.
-		if err := b.states.SetState(ctx, quotePickKey(req.Event), raw, ConfirmWindow); err != nil {
+		if err := b.states.SetState(ctx, quotePickKey(req.Event, req.Via), raw, ConfirmWindow); err != nil {
 			req.Log.WithError(err).Warn("could not keep a list of quoted candidates")
 		}
 		return failed(b.render(templates.QuotePick, templates.QuoteData{Count: len(p.Keys), Arg: fmt.Sprint(n)}, req.Log)), true, nil

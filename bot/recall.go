@@ -44,7 +44,7 @@ func (b *Bot) runRecall(ctx context.Context, req Request) (Reply, error) {
 	if quoting(req) {
 		return b.recallQuoted(ctx, req, t)
 	}
-	if picking(req) {
+	if picking(req) && !req.Delegated {
 		if reply, ok, err := b.pick(ctx, req, t); ok || err != nil {
 			return reply, err
 		}
@@ -233,7 +233,7 @@ func (b *Bot) confirm(ctx context.Context, req Request) (Reply, error) {
 				if err != nil {
 					return Reply{}, fmt.Errorf("read a pending recall: %w", err)
 				}
-				req.Delegated = true
+				req.Delegated, req.Via = true, b.cfg.Name
 				return peer.confirmPending(ctx, req, raw)
 			}
 		}

@@ -21,8 +21,10 @@ type Request struct {
 	Log     logrus.FieldLogger
 	// Delegated marks a command another bot of the fleet received and
 	// handed over ("for <bot>"): its reply goes out through that bot, so
-	// it carries no card whose buttons would come back to this one.
+	// it carries no card whose buttons would come back to this one. Via
+	// names that bot.
 	Delegated bool
+	Via       string
 }
 
 // Reply is a command's answer: its text and the template it came from.
