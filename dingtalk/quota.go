@@ -172,8 +172,8 @@ func WithBanGate(g *BanGate) Option {
 // client sharing its gate) refuses calls for BanBackoff from now, and
 // returns the error for the answer.
 func (c *Client) banned(api string, status int, requestID string) *APIError {
-	until := c.now().Add(BanBackoff)
-	c.ban.hold(until)
+	c.ban.hold(c.now().Add(BanBackoff))
+	until := c.ban.Until() // a later ban page of another call may hold longer
 	c.log.WithFields(logrus.Fields{"api": api, "status": status, "until": until.Format(time.RFC3339)}).
 		Warn("dingtalk answered with an HTML page (its IP ban): holding every call back")
 	if c.observer != nil {

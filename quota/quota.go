@@ -262,7 +262,7 @@ func (g *Governor) Flush(ctx context.Context) error {
 			known = known || month == now
 		case month == now:
 			known = true
-			if refused {
+			if refused && g.refused <= now { // a later month's refusal stays
 				g.refused, g.refusedShared = now, true
 			}
 			// Another flush may have read a newer total meanwhile: keep
@@ -396,16 +396,26 @@ func (g *Governor) maybeWarn(ctx context.Context, month string, total int64) err
 }
 
 // warnFailed takes back the month's warning mark after Warn failed, so
-// that it is tried again after WarnRetry (by whichever replica marks it
-// first then), unless this replica has tried WarnAttempts times.
+// that this replica tries again after WarnRetry (or another replica that
+// has not seen the mark yet), unless it has tried WarnAttempts times. A
+// try DingTalk's IP ban held back does not count: the next waits for the
+// ban to end.
 func (g *Governor) warnFailed(ctx context.Context, month string, err error) {
+	after := g.cfg.Now().Add(WarnRetry)
+	var apiErr *dingtalk.APIError
+	banned := errors.Is(err, dingtalk.ErrBanned)
+	if banned && errors.As(err, &apiErr) && apiErr.Until.After(after) {
+		after = apiErr.Until
+	}
 	g.mu.Lock()
 	if g.warnMonth != month {
 		g.warnMonth, g.warnTries = month, 0
 	}
-	g.warnTries++
+	if !banned {
+		g.warnTries++
+	}
 	tries := g.warnTries
-	g.warnAfter = g.cfg.Now().Add(WarnRetry)
+	g.warnAfter = after
 	g.warned = ""
 	g.mu.Unlock()
 	log := g.cfg.Log.WithError(err).WithField("tries", tries)
@@ -419,7 +429,7 @@ func (g *Governor) warnFailed(ctx context.Context, month string, err error) {
 			return
 		}
 	}
-	log.Warn("quota: nobody could be warned of the quota; trying again in " + WarnRetry.String())
+	log.WithField("next_try", after.Format(time.RFC3339)).Warn("quota: nobody could be warned of the quota; trying again later")
 }
 
 // Run flushes every Interval until ctx ends, then flushes once more (with

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dingrecall/dingrecall/dingtalk"
 	"github.com/dingrecall/dingrecall/quota"
 	"github.com/dingrecall/dingrecall/store"
 	"github.com/dingrecall/dingrecall/store/memory"
@@ -37,9 +38,10 @@ func (o *observer) QuotaWarned()       { o.warned.Add(1) }
 type warnings struct {
 	mu  sync.Mutex
 	got []string
-	// fail is how many of the next warnings nobody gets; tries counts
-	// every warning tried.
+	// fail is how many of the next warnings nobody gets, failing with
+	// failWith (errNobody when nil); tries counts every warning tried.
 	fail, tries int
+	failWith    func() error
 }
 
 var errNobody = errors.New("no admin could be reached")
@@ -51,6 +53,9 @@ func (w *warnings) warn(bot string) func(context.Context, int64, int64) error {
 		w.tries++
 		if w.fail > 0 {
 			w.fail--
+			if w.failWith != nil {
+				return w.failWith()
+			}
 			return errNobody
 		}
 		w.got = append(w.got, fmt.Sprintf("%s %d/%d", bot, used, limit))
@@ -549,4 +554,63 @@ func TestRefusalIsShared(t *testing.T) {
 			assert.False(t, b.Exhausted(), "a new month")
 		})
 	}
+}
+
+// TestWarningWaitsOutAnIPBan: a warning the IP ban held back is tried again
+// when the ban ends, not a minute later, and such tries do not count toward
+// WarnAttempts.
+func TestWarningWaitsOutAnIPBan(t *testing.T) {
+	ctx := t.Context()
+	e := newEnv(t, time.Date(2026, 1, 10, 0, 0, 0, 0, quota.Zone))
+	g := e.replica("alerts", 10, nil)
+	e.warns.mu.Lock()
+	e.warns.failWith = func() error {
+		ban := &dingtalk.APIError{Code: dingtalk.CodeBanPage, Err: dingtalk.ErrBanned, Until: e.clock.Now().Add(dingtalk.BanBackoff)}
+		return errors.Join(fmt.Errorf("warn staff-a: %w", ban), fmt.Errorf("warn staff-b: %w", ban))
+	}
+	e.warns.mu.Unlock()
+	bans := 2 * quota.WarnAttempts
+	e.warns.failNext(bans)
+	meter(g, 8)
+	for i := 1; i <= bans; i++ {
+		require.NoError(t, g.Flush(ctx))
+		require.Equal(t, i, e.warns.tried())
+		e.clock.Advance(dingtalk.BanBackoff - time.Second)
+		require.NoError(t, g.Flush(ctx))
+		require.Equal(t, i, e.warns.tried(), "not while the ban lasts")
+		e.clock.Advance(time.Second)
+	}
+	require.NoError(t, g.Flush(ctx))
+	assert.Equal(t, []string{"alerts 8/10"}, e.warns.list(), "given once the bans ended, past WarnAttempts tries")
+}
+
+// hooked is States that runs onPut (once) inside the next PutStateIfAbsent.
+type hooked struct {
+	store.States
+	onPut func()
+}
+
+func (h *hooked) PutStateIfAbsent(ctx context.Context, key, value string, ttl time.Duration) (string, bool, error) {
+	if f := h.onPut; f != nil {
+		h.onPut = nil
+		f()
+	}
+	return h.States.PutStateIfAbsent(ctx, key, value, ttl)
+}
+
+// TestRefusalOfANewMonthStays: a flush that began in January and marks
+// January's refusal must not, ending after midnight, undo a refusal met
+// in February meanwhile.
+func TestRefusalOfANewMonthStays(t *testing.T) {
+	e := newEnv(t, jan31)
+	st := &hooked{States: e.states}
+	var g *quota.Governor
+	g = quota.New(quota.Config{Bot: "alerts", States: st, Now: e.clock.Now, Log: nullLog()})
+	g.Refused() // in January
+	st.onPut = func() {
+		e.clock.Advance(2 * time.Minute) // February
+		g.Refused()
+	}
+	require.NoError(t, g.Flush(t.Context()))
+	assert.True(t, g.Exhausted(), "February's refusal stands")
 }
