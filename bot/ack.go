@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 
 	"github.com/sirupsen/logrus"
 
@@ -57,10 +58,22 @@ func (b *Bot) startAck(ctx context.Context, ev Event, log logrus.FieldLogger) bo
 		return false
 	}
 	if err := b.reactor.ReplyEmotion(ctx, ev.ConversationID, ev.MsgID, dingtalk.EmotionWorking); err != nil {
-		log.WithError(err).Warn("DingTalk refused the working reaction; answering with a reply instead")
+		reactionFailed(log, err, dingtalk.EmotionWorking)
 		return false
 	}
 	return true
+}
+
+// reactionFailed logs that reaction e was not made: DingTalk refused it,
+// or the quota governor stopped it (the monthly quota is spent, so
+// reactions, optional calls, stop; the one reply costs no more calls than
+// the reactions would have).
+func reactionFailed(log logrus.FieldLogger, err error, e dingtalk.Emotion) {
+	if errors.Is(err, dingtalk.ErrOptionalCallStopped) {
+		log.Info("no " + e.Text + " reaction: the monthly API quota is spent; answering with a reply instead")
+		return
+	}
+	log.WithError(err).Warn("DingTalk refused the " + e.Text + " reaction; answering with a reply instead")
 }
 
 // finishAck acknowledges the end of ev's command: with the working reaction
@@ -78,7 +91,7 @@ func (b *Bot) finishAck(ctx context.Context, ev Event, reacted bool, kind store.
 			e = dingtalk.EmotionFailed
 		}
 		if err := b.reactor.ReplyEmotion(ctx, ev.ConversationID, ev.MsgID, e); err != nil {
-			log.WithError(err).Warn("DingTalk refused the " + e.Text + " reaction; answering with a reply instead")
+			reactionFailed(log, err, e)
 			send = true
 		}
 	}

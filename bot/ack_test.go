@@ -164,6 +164,19 @@ func TestAckRefused(t *testing.T) {
 		require.Len(t, replies, 1, "a refusal is sent once")
 		assert.Contains(t, replies[0], "not allowed")
 	})
+	t.Run("the quota governor stopped it", func(t *testing.T) {
+		h := newHarnessWith(t, nil, []dingtalk.Option{dingtalk.WithMeter(&spentMeter{})}, withAck(bot.AckReaction))
+		h.post(ops, 2)
+		replies, shown := h.act(inGroup(user, "recall"))
+		require.Len(t, replies, 1)
+		assert.Contains(t, replies[0], "Recalled 1 message.")
+		assert.Empty(t, shown)
+		assert.Zero(t, h.fake.CallCount(dingtalk.PathEmotionReply), "DingTalk was never asked")
+		require.Len(t, logsWith(h, "no "+working+" reaction: the monthly API quota is spent; answering with a reply instead"), 1)
+		for _, e := range h.logs.AllEntries() {
+			assert.NotContains(t, e.Message, "DingTalk refused", "DingTalk refused nothing")
+		}
+	})
 	t.Run("taking the working reaction off", func(t *testing.T) {
 		h := newHarness(t, withAck(bot.AckReaction))
 		h.post(ops, 2)

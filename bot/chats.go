@@ -13,6 +13,9 @@ import (
 // runChats lists the chats with recallable messages and how many, for
 // recall admins.
 func (b *Bot) runChats(ctx context.Context, req Request) (Reply, error) {
+	if name := req.Command.Bot; name != "" && name != b.cfg.Name {
+		return b.delegate(ctx, req, name, (*Bot).runChats)
+	}
 	if !b.cfg.Policy.IsAdmin(req.Event.StaffID) {
 		return Reply{}, errAdminOnly
 	}
@@ -21,6 +24,9 @@ func (b *Bot) runChats(ctx context.Context, req Request) (Reply, error) {
 		return Reply{}, fmt.Errorf("list chats: %w", err)
 	}
 	var d templates.ChatsData
+	if req.Delegated {
+		d.Bot = b.cfg.Name
+	}
 	for _, c := range chats {
 		// Count what "recall N" could take: not the bot's own replies.
 		recallable, err := b.ledger.Newest(ctx, c.ID, c.Count)
@@ -32,7 +38,7 @@ func (b *Bot) runChats(ctx context.Context, req Request) (Reply, error) {
 		}
 	}
 	if len(d.Chats) == 0 {
-		return b.render(templates.ChatsEmpty, nil, req.Log), nil
+		return b.render(templates.ChatsEmpty, d, req.Log), nil
 	}
 	return b.render(templates.Chats, d, req.Log), nil
 }

@@ -92,8 +92,8 @@ func (f *Fleet) Bot(name string) (*Bot, bool) {
 	return b, ok
 }
 
-// Resolve returns the bot called name; for "", DefaultBot or the only
-// bot. It fails with a *BotError.
+// Resolve returns the bot called name, in any case; for "", DefaultBot or
+// the only bot. It fails with a *BotError.
 func (f *Fleet) Resolve(name string) (*Bot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
@@ -108,7 +108,8 @@ func (f *Fleet) Resolve(name string) (*Bot, error) {
 		}
 		return nil, &BotError{Known: f.names, Err: ErrBotRequired}
 	}
-	if b, ok := f.bots[name]; ok {
+	// Bot names are lower-case (botsfile.NameRE): "Alerts" is alerts.
+	if b, ok := f.bots[strings.ToLower(name)]; ok {
 		return b, nil
 	}
 	return nil, &BotError{Name: name, Known: f.names, Err: ErrUnknownBot}

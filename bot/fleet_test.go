@@ -202,7 +202,8 @@ func TestFleetResolve(t *testing.T) {
 		{"empty is the only bot", []string{"alerts"}, "", "alerts", nil, ""},
 		{"empty of several", []string{"alerts", "deploys"}, "", "", bot.ErrBotRequired, "name a bot: one of alerts, deploys"},
 		{"unknown", []string{"alerts", "deploys"}, "nope", "", bot.ErrUnknownBot, `no bot is called "nope": want one of alerts, deploys`},
-		{"names are exact", []string{"alerts"}, "Alerts", "", bot.ErrUnknownBot, `no bot is called "Alerts": want one of alerts`},
+		{"any case", []string{"alerts", "deploys"}, "Alerts", "alerts", nil, ""},
+		{"no near names", []string{"alerts"}, "alert", "", bot.ErrUnknownBot, `no bot is called "alert": want one of alerts`},
 		{"an empty fleet", nil, "", "", bot.ErrBotRequired, "name a bot"},
 	}
 	for _, tt := range tests {
@@ -657,4 +658,46 @@ func TestDelegatedRestore(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, entries)
 	assert.Equal(t, store.ActionRestore, entries[0].Action)
+}
+
+// TestDelegatedChats: "chats for deploys" said to alerts lists deploys'
+// chats, naming deploys; a non-admin is refused.
+func TestDelegatedChats(t *testing.T) {
+	h := newFleetHarness(t, "alerts", "deploys")
+	h.post("alerts", ops, 2)
+	h.post("deploys", ops, 5)
+	h.say("deploys", inGroup(user, "help")) // deploys learns the group's title
+	reply, robot := h.say("alerts", oneToOne(admin, "chats for deploys"))
+	assert.Contains(t, reply, "Chats with messages the bot deploys can recall:\n• ops-alerts ("+ops+"): 5")
+	assert.Equal(t, "robot-alerts", robot)
+	reply, _ = h.say("alerts", oneToOne(admin, "chats"))
+	assert.Contains(t, reply, "Chats with messages I can recall:\n• "+ops+": 2", "alerts never heard the title")
+	reply, _ = h.say("alerts", oneToOne(user, "chats for deploys"))
+	assert.Contains(t, reply, "only recall admins may do that")
+}
+
+// TestTitleKnownToAnotherBot: a group's title reaches only the bots its
+// commands were typed to, but names the same chat for every bot: an admin
+// may use it with a bot that never heard it.
+func TestTitleKnownToAnotherBot(t *testing.T) {
+	h := newFleetHarness(t, "alerts", "deploys")
+	mine := h.post("alerts", ops, 3)
+	theirs := h.post("deploys", ops, 3)
+	h.say("deploys", inGroup(user, "help")) // only deploys learns "ops-alerts"
+	reply, _ := h.say("alerts", oneToOne(admin, "recall 2 in ops-alerts"))
+	assert.Contains(t, reply, "Recalled 2 messages in ops-alerts.")
+	assert.ElementsMatch(t, keys(mine[1:]), h.recalledOf(mine))
+	assert.Empty(t, h.recalledOf(theirs))
+	reply, _ = h.say("alerts", oneToOne(admin, "recall 1 in no-such-chat"))
+	assert.Contains(t, reply, `I don't know a chat called "no-such-chat"`)
+}
+
+// TestHelpNamesTheOtherBots: with several bots, help says how to name one.
+func TestHelpNamesTheOtherBots(t *testing.T) {
+	h := newFleetHarness(t, "alerts", "deploys", "other")
+	reply, _ := h.say("alerts", inGroup(user, "help"))
+	assert.Contains(t, reply, `"for <bot>" to act on what another bot sent: deploys, other.`)
+	solo := newFleetHarness(t, "alerts")
+	reply, _ = solo.say("alerts", inGroup(user, "help"))
+	assert.NotContains(t, reply, "for <bot>")
 }

@@ -18,6 +18,9 @@ func (b *Bot) runHelp(_ context.Context, req Request) (Reply, error) {
 // what was typed, for the reply to an unknown command.
 func (b *Bot) helpData(typed string) templates.HelpData {
 	d := templates.HelpData{Max: b.cfg.RecallMax, Text: typed}
+	for _, peer := range b.peers() {
+		d.Bots = append(d.Bots, peer.cfg.Name)
+	}
 	for _, s := range b.reg.Specs() {
 		for _, u := range s.Usages {
 			d.Commands = append(d.Commands, templates.HelpLine{Usage: u.Text[b.tpl.Lang()], Summary: b.render(u.Summary, nil, b.log).Text})

@@ -186,6 +186,31 @@ func cutBot(args string, bots []string) (rest, botName string) {
 	return strings.TrimSpace(args[:word.at]), bots[i]
 }
 
+// nearBot is args with its trailing "for <name>" corrected, when there are
+// several bots and name is not one of them but near exactly one: one edit
+// away, or two from a name of six letters or more. "" otherwise, so that
+// a reason such as "for me" stays a reason.
+func nearBot(args string, bots []string) string {
+	f := fieldsAt(args)
+	if len(bots) < 2 || len(f) < 2 || fold(f[len(f)-2].text) != "for" {
+		return ""
+	}
+	typed := fold(f[len(f)-1].text)
+	match := ""
+	for _, b := range bots {
+		if d := distance(typed, b); d > 0 && (d == 1 || d == 2 && len([]rune(b)) >= 6) && len([]rune(typed)) >= 3 {
+			if match != "" {
+				return "" // near two bots: no guess
+			}
+			match = b
+		}
+	}
+	if match == "" {
+		return ""
+	}
+	return strings.TrimSpace(args[:f[len(f)-1].at]) + " " + match
+}
+
 // NewRegistry builds a registry, failing on a command without a name or
 // parser, or a name or alias used twice.
 func NewRegistry(specs ...Spec) (*Registry, error) {
@@ -233,6 +258,14 @@ func (r *Registry) Parse(text string, max int) (Command, error) {
 	botName := ""
 	if s.ForBot {
 		args, botName = cutBot(args, r.bots)
+		if botName == "" {
+			if near := nearBot(args, r.bots); near != "" {
+				// "for deploy" with a bot called deploys is a slip, not a
+				// reason: acting on the bot typed to would take the wrong
+				// bot's messages.
+				return Command{}, &UnknownError{Text: text, Suggestion: word + " " + near}
+			}
+		}
 	}
 	cmd, err := s.Parse(args, max)
 	if err == nil && botName != "" {
@@ -777,7 +810,7 @@ func DefaultRegistry() *Registry {
 		Spec{Name: CmdRestore, Aliases: []string{"恢复"}, Parse: parseRestore, ForBot: true, Usages: []Usage{
 			{Text: map[string]string{"en": "restore", "zh": "恢复"}, Summary: templates.CommandName("restore")},
 		}},
-		Spec{Name: CmdChats, Aliases: []string{"会话"}, Parse: parseNoArgs(CmdChats), Usages: []Usage{
+		Spec{Name: CmdChats, Aliases: []string{"会话"}, Parse: parseNoArgs(CmdChats), ForBot: true, Usages: []Usage{
 			{Text: map[string]string{"en": "chats", "zh": "会话"}, Summary: templates.CommandName("chats")},
 		}},
 		Spec{Name: CmdHelp, Aliases: []string{"帮助", "?"}, Parse: parseNoArgs(CmdHelp), Usages: []Usage{

@@ -39,6 +39,11 @@ func (b *Bot) target(ctx context.Context, req Request, adminOnly bool) (target, 
 		return target{}, errAdminElsewhere
 	}
 	chat, err := b.ledger.FindChat(ctx, cmd.Chat)
+	if errors.Is(err, store.ErrNotFound) && !req.Delegated { // a delegated one was resolved by the bot typed to
+		if c, ok := b.peerTitle(ctx, cmd.Chat); ok {
+			chat, err = c, nil
+		}
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAmbiguous):
 		return target{}, &chatError{chat: cmd.Chat, err: err, ledger: b.ledger}
@@ -50,4 +55,24 @@ func (b *Bot) target(ctx context.Context, req Request, adminOnly bool) (target, 
 		label = chat.ID
 	}
 	return target{id: chat.ID, label: label}, nil
+}
+
+// peerTitle finds the chat another bot of the fleet knows by name (a title
+// or an ID) when b does not: a group's title reaches only the bots its
+// commands were typed to, yet names the same chat for all. It reports
+// false unless exactly one chat is found.
+func (b *Bot) peerTitle(ctx context.Context, name string) (store.Chat, bool) {
+	var found store.Chat
+	for _, peer := range b.peers() {
+		c, err := peer.ledger.FindChat(ctx, name)
+		switch {
+		case err != nil:
+			continue
+		case found.ID != "" && found.ID != c.ID:
+			return store.Chat{}, false // two chats of that name
+		}
+		found = c
+	}
+	found.Bot = ""
+	return found, found.ID != ""
 }

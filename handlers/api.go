@@ -281,12 +281,12 @@ func (h *handler) sendMessage(c *gin.Context) {
 	}
 	m, err := h.d.Bot.Send(c.Request.Context(), o)
 	if errors.Is(err, bot.ErrUntracked) {
-		h.requestLogger(c).WithFields(logrus.Fields{"chat": o.ChatID, "api": "messages", "key": m.Key}).WithError(err).Error("api send: posted but not tracked")
+		h.requestLogger(c).WithFields(logrus.Fields{"chat": o.ChatID, "bot": o.Bot, "api": "messages", "key": m.Key}).WithError(err).Error("api send: posted but not tracked")
 		h.writeError(c, untracked(m.Key))
 		return
 	}
 	if err != nil {
-		h.requestLogger(c).WithFields(logrus.Fields{"chat": o.ChatID, "api": "messages"}).WithError(err).Warn("api send failed")
+		h.requestLogger(c).WithFields(logrus.Fields{"chat": o.ChatID, "bot": o.Bot, "api": "messages"}).WithError(err).Warn("api send failed")
 		h.writeError(c, err)
 		return
 	}
@@ -423,7 +423,7 @@ func (h *handler) recall(c *gin.Context) {
 	}
 	out, err := h.d.Bot.Recall(ctx, sel, bot.Actor{Source: store.SourceAPI, Request: req.summary(), Reason: req.Reason})
 	if err != nil {
-		h.requestLogger(c).WithFields(logrus.Fields{"chat": sel.ChatID, "tag": sel.Tag, "api": "recall"}).WithError(err).Warn("api recall failed")
+		h.requestLogger(c).WithFields(logrus.Fields{"chat": sel.ChatID, "bot": sel.Bot, "tag": sel.Tag, "api": "recall"}).WithError(err).Warn("api recall failed")
 		h.writeError(c, err)
 		return
 	}
@@ -443,7 +443,7 @@ func (h *handler) recall(c *gin.Context) {
 		resp.Failed[m.Key] = h.d.Bot.TooOldReason()
 		resp.FailedCodes[m.Key] = bot.CodeTooOld
 	}
-	h.requestLogger(c).WithFields(logrus.Fields{"chat": sel.ChatID, "tag": sel.Tag, "user": "api", "recalled": len(out.Recalled), "failed": len(out.Failed), "in_flight": len(out.InFlight)}).Info("recall")
+	h.requestLogger(c).WithFields(logrus.Fields{"chat": sel.ChatID, "bot": sel.Bot, "tag": sel.Tag, "user": "api", "recalled": len(out.Recalled), "failed": len(out.Failed), "in_flight": len(out.InFlight)}).Info("recall")
 	c.JSON(http.StatusOK, resp)
 }
 

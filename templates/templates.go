@@ -176,6 +176,9 @@ type HelpData struct {
 	Commands []HelpLine
 	Max      int
 	Text     string // what was typed, for UnknownCommand
+	// Bots are the fleet's other bots, which "for <bot>" may name; empty
+	// for a bot on its own.
+	Bots []string
 }
 
 // Failure is one message a recall could not take back.
@@ -290,6 +293,9 @@ type ChatLine struct {
 // ChatsData is the data of Chats.
 type ChatsData struct {
 	Chats []ChatLine
+	// Bot names the bot whose chats these are when it is not the one
+	// answering ("chats for <bot>"); empty otherwise.
+	Bot string
 }
 
 // ErrorData is the data of the refusal and error replies.

@@ -28,6 +28,7 @@ var cases = []struct {
 	data any
 }{
 	{"help", templates.Help, help},
+	{"help-several-bots", templates.Help, templates.HelpData{Max: 100, Commands: help.Commands, Bots: []string{"alerts", "deploys"}}},
 	{"recall-done-all", templates.RecallDone, templates.RecallData{Asked: 3, Found: 3, Recalled: 3}},
 	{"recall-done-one", templates.RecallDone, templates.RecallData{Asked: 1, Found: 1, Recalled: 1}},
 	{"recall-done-fewer", templates.RecallDone, templates.RecallData{Asked: 5, Found: 2, Recalled: 2}},
@@ -65,7 +66,9 @@ var cases = []struct {
 	{"bad-duration", templates.BadDuration, templates.ErrorData{Arg: "soon"}},
 	{"recall-nothing-in", templates.RecallNothing, templates.RecallData{Asked: 3, Chat: "ops-alerts"}},
 	{"chats", templates.Chats, templates.ChatsData{Chats: []templates.ChatLine{{ID: "cidA==", Title: "ops-alerts", Count: 12}, {ID: "staff-9", Count: 1}}}},
-	{"chats-empty", templates.ChatsEmpty, nil},
+	{"chats-empty", templates.ChatsEmpty, templates.ChatsData{}},
+	{"chats-for-bot", templates.Chats, templates.ChatsData{Bot: "deploys", Chats: []templates.ChatLine{{ID: "cidA==", Title: "ops-alerts", Count: 3}}}},
+	{"chats-empty-for-bot", templates.ChatsEmpty, templates.ChatsData{Bot: "deploys"}},
 	{"refuse-recall", templates.RefuseRecall, templates.ErrorData{Nick: "Guest", Command: "recall", GroupAdmins: true}},
 	{"refuse-recall-no-group-admins", templates.RefuseRecall, templates.ErrorData{Nick: "Guest"}},
 	{"missing-chat", templates.MissingChat, templates.ErrorData{Command: "recall"}},
