@@ -576,17 +576,25 @@ func (h *fleetHarness) sentBy(name, chat string) []string {
 // deploys' list (not alerts' newest). Anything else cancels the list
 // wherever it is kept.
 func TestDelegatedQuoteList(t *testing.T) {
-	quote := func(h *fleetHarness, m store.Message) *dingtalk.Quote {
+	// listed posts three messages of each bot into ops, then has admin
+	// quote the second of whose's and say text to the bot to: a list of
+	// three comes back.
+	listed := func(t *testing.T, to, text, whose string) (h *fleetHarness, mine, theirs []store.Message) {
+		h = newFleetHarness(t, "alerts", "deploys")
+		mine, theirs = h.post("alerts", ops, 3), h.post("deploys", ops, 3)
+		m := mine[1]
+		if whose == "deploys" {
+			m = theirs[1]
+		}
 		sent, ok := h.fake.Message(m.Key)
 		require.True(t, ok)
-		return &dingtalk.Quote{MsgID: "dt-" + m.Key, SenderID: "bot-id", BotID: "bot-id", MsgType: "text", CreatedAt: sent.SentAt}
+		q := &dingtalk.Quote{MsgID: "dt-" + m.Key, SenderID: "bot-id", BotID: "bot-id", MsgType: "text", CreatedAt: sent.SentAt}
+		reply, _ := h.say(to, quoting(inGroup(admin, text), q))
+		require.Contains(t, reply, "3 of my messages here were sent within 3s of the one you quoted")
+		return h, mine, theirs
 	}
 	t.Run("the number picks from the named bot's list", func(t *testing.T) {
-		h := newFleetHarness(t, "alerts", "deploys")
-		mine := h.post("alerts", ops, 3)
-		theirs := h.post("deploys", ops, 3)
-		reply, _ := h.say("alerts", quoting(inGroup(admin, "recall for deploys"), quote(h, theirs[1])))
-		require.Contains(t, reply, "3 of my messages here were sent within 3s of the one you quoted")
+		h, mine, theirs := listed(t, "alerts", "recall for deploys", "deploys")
 		assert.Empty(t, h.recalledOf(theirs))
 		reply, robot := h.say("alerts", inGroup(admin, "recall 2"))
 		assert.Contains(t, reply, "Recalled 1 message.")
@@ -595,23 +603,15 @@ func TestDelegatedQuoteList(t *testing.T) {
 		assert.Empty(t, h.recalledOf(mine), "alerts' newest stay")
 	})
 	t.Run("naming a bot never picks from a list", func(t *testing.T) {
-		h := newFleetHarness(t, "alerts", "deploys")
-		mine := h.post("alerts", ops, 3)
-		theirs := h.post("deploys", ops, 3)
-		reply, _ := h.say("alerts", quoting(inGroup(admin, "recall"), quote(h, mine[1])))
-		require.Contains(t, reply, "3 of my messages here")
-		reply, _ = h.say("alerts", inGroup(admin, "recall 2 for deploys"))
+		h, mine, theirs := listed(t, "alerts", "recall", "alerts")
+		reply, _ := h.say("alerts", inGroup(admin, "recall 2 for deploys"))
 		assert.Contains(t, reply, "Recalled 2 messages.")
 		assert.ElementsMatch(t, keys(theirs[1:]), h.recalledOf(theirs), "deploys' 2 newest")
 		assert.Empty(t, h.recalledOf(mine), "not alerts' second candidate")
 	})
 	t.Run("a list made with one bot is not picked through another", func(t *testing.T) {
-		h := newFleetHarness(t, "alerts", "deploys")
-		mine := h.post("alerts", ops, 3)
-		theirs := h.post("deploys", ops, 3)
-		reply, _ := h.say("deploys", quoting(inGroup(admin, "recall"), quote(h, theirs[1])))
-		require.Contains(t, reply, "3 of my messages here")
-		reply, _ = h.say("alerts", inGroup(admin, "recall 2"))
+		h, mine, theirs := listed(t, "deploys", "recall", "deploys")
+		reply, _ := h.say("alerts", inGroup(admin, "recall 2"))
 		assert.Contains(t, reply, "Recalled 2 messages.")
 		assert.ElementsMatch(t, keys(mine[1:]), h.recalledOf(mine), "alerts' own 2 newest")
 		assert.Empty(t, h.recalledOf(theirs))
@@ -620,13 +620,9 @@ func TestDelegatedQuoteList(t *testing.T) {
 		assert.Equal(t, []string{theirs[1].Key}, h.recalledOf(theirs))
 	})
 	t.Run("anything else cancels the named bot's list", func(t *testing.T) {
-		h := newFleetHarness(t, "alerts", "deploys")
-		mine := h.post("alerts", ops, 3)
-		theirs := h.post("deploys", ops, 3)
-		reply, _ := h.say("alerts", quoting(inGroup(admin, "recall for deploys"), quote(h, theirs[1])))
-		require.Contains(t, reply, "3 of my messages here")
+		h, mine, theirs := listed(t, "alerts", "recall for deploys", "deploys")
 		h.say("alerts", inGroup(admin, "help"))
-		reply, _ = h.say("alerts", inGroup(admin, "recall 2 for deploys"))
+		reply, _ := h.say("alerts", inGroup(admin, "recall 2 for deploys"))
 		assert.Contains(t, reply, "Recalled 2 messages.")
 		assert.ElementsMatch(t, keys(theirs[1:]), h.recalledOf(theirs), "deploys' 2 newest, not a pick from the cancelled list")
 		assert.Empty(t, h.recalledOf(mine))
