@@ -166,17 +166,22 @@ func DecodeCallback(body []byte) (*Callback, error) {
 	if err := json.Unmarshal(body, &cb); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidCallback, err)
 	}
-	var missing []string
-	if strings.TrimSpace(cb.ConversationID) == "" {
-		missing = append(missing, "conversationId")
-	}
-	if strings.TrimSpace(cb.MsgID) == "" {
-		missing = append(missing, "msgId")
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w: missing %s", ErrInvalidCallback, strings.Join(missing, ", "))
+	if missing := blank("conversationId", cb.ConversationID, "msgId", cb.MsgID); missing != "" {
+		return nil, fmt.Errorf("%w: missing %s", ErrInvalidCallback, missing)
 	}
 	return &cb, nil
+}
+
+// blank names, joined by ", ", the fields whose values are blank; fields
+// come as name, value pairs. It is "" when every field has a value.
+func blank(nameValues ...string) string {
+	var names []string
+	for i := 0; i+1 < len(nameValues); i += 2 {
+		if strings.TrimSpace(nameValues[i+1]) == "" {
+			names = append(names, nameValues[i])
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // Signature is the sign header value for a timestamp (epoch milliseconds, as

@@ -335,15 +335,8 @@ func DecodeCardCallback(data []byte) (*CardCallback, error) {
 	if err := json.Unmarshal(data, &cb); err != nil {
 		return nil, fmt.Errorf("%w: card callback: %v", ErrInvalidCallback, err)
 	}
-	var missing []string
-	if strings.TrimSpace(cb.OutTrackID) == "" {
-		missing = append(missing, "outTrackId")
-	}
-	if strings.TrimSpace(cb.UserID) == "" {
-		missing = append(missing, "userId")
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w: card callback: missing %s", ErrInvalidCallback, strings.Join(missing, ", "))
+	if missing := blank("outTrackId", cb.OutTrackID, "userId", cb.UserID); missing != "" {
+		return nil, fmt.Errorf("%w: card callback: missing %s", ErrInvalidCallback, missing)
 	}
 	raw := cb.Content
 	if strings.TrimSpace(raw) == "" {
