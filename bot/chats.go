@@ -13,9 +13,6 @@ import (
 // runChats lists the chats with recallable messages and how many, for
 // recall admins.
 func (b *Bot) runChats(ctx context.Context, req Request) (Reply, error) {
-	if name := req.Command.Bot; name != "" && name != b.cfg.Name {
-		return b.delegate(ctx, req, name, (*Bot).runChats)
-	}
 	if !b.cfg.Policy.IsAdmin(req.Event.StaffID) {
 		return Reply{}, errAdminOnly
 	}

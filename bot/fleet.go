@@ -242,6 +242,26 @@ func (f *Fleet) pick(name string) ([]*Bot, error) {
 	return []*Bot{b}, nil
 }
 
+// keeper is the bot whose States keep what req leaves for the person's next
+// command (a pending recall, a list of quoted candidates): the bot typed
+// to, which takes that next command, also when it handed req to b. What
+// it keeps names b (owner) when b is not the keeper.
+func (b *Bot) keeper(req Request) (keeper *Bot, owner string) {
+	if k, ok := b.fleetBot(req.Via); ok && k != b {
+		return k, b.cfg.Name
+	}
+	return b, ""
+}
+
+// fleetBot is the bot of b's fleet called name; false when there is none
+// (or no fleet, or no name).
+func (b *Bot) fleetBot(name string) (*Bot, bool) {
+	if b.fleet == nil || name == "" {
+		return nil, false
+	}
+	return b.fleet.Bot(name)
+}
+
 // peers are the other bots of b's fleet.
 func (b *Bot) peers() []*Bot {
 	if b.fleet == nil {
@@ -256,41 +276,19 @@ func (b *Bot) peers() []*Bot {
 	return out
 }
 
-// delegate hands an admin's "recall ... for <name>" or "restore for
-// <name>" to the bot called name, which runs it (run) on its own messages;
-// the reply goes out through b, which was asked.
-func (b *Bot) delegate(ctx context.Context, req Request, name string, run func(*Bot, context.Context, Request) (Reply, error)) (Reply, error) {
+// delegate hands an admin's command that ends "for <name>" (recall,
+// restore, chats) to the bot called name, which runs it on its own
+// messages; the reply goes out through b, which was asked.
+func (b *Bot) delegate(ctx context.Context, req Request, name string) (Reply, error) {
 	if !b.cfg.Policy.IsAdmin(req.Event.StaffID) {
 		return Reply{}, errAdminOtherBot
 	}
-	var peer *Bot
-	if b.fleet != nil {
-		peer, _ = b.fleet.Bot(name)
-	}
-	if peer == nil {
+	peer, ok := b.fleetBot(name)
+	if !ok {
 		return Reply{}, &BotError{Name: name, Err: ErrUnknownBot}
-	}
-	if req.Command.Chat != "" && !req.Event.Group {
-		req.Command.Chat = b.peerChat(ctx, peer, req.Command.Chat)
 	}
 	req.Command.Bot = ""
 	req.Delegated, req.Via = true, b.cfg.Name
 	req.Log = req.Log.WithField("for_bot", name)
-	return run(peer, ctx, req)
-}
-
-// peerChat is how to name chat (an "in <chat>", an ID or a title) to peer:
-// as given when peer finds it or cannot look, else by the ID of the chat b
-// knows by that name. A group's title reaches only the bots its commands
-// were typed to, so "recall 2 in ops-alerts for deploys" typed to alerts
-// finds the group by the title alerts knows.
-func (b *Bot) peerChat(ctx context.Context, peer *Bot, chat string) string {
-	if _, err := peer.ledger.FindChat(ctx, chat); !errors.Is(err, store.ErrNotFound) {
-		return chat
-	}
-	c, err := b.ledger.FindChat(ctx, chat)
-	if err != nil {
-		return chat
-	}
-	return c.ID
+	return peer.commands[req.Command.Name](ctx, req)
 }

@@ -43,19 +43,16 @@ type quotePick struct {
 	Label string   `json:"label"`
 	Keys  []string `json:"keys"` // as numbered in the list
 	Asked int      `json:"asked"`
+	// Bot is the bot whose messages these are, when it is not the one
+	// keeping the list (a quoted "recall for <bot>").
+	Bot string `json:"bot,omitempty"`
 }
 
-// quotePickKey is where the list of a person in a chat is kept: by the bot
-// that made it, and, for one made for a command typed to another bot (a
-// quoted "recall for <bot>"), marked with that bot's name (via), so that
-// only "recall <number>" typed to that bot picks from it.
-func quotePickKey(ev Event, via string) string {
+// quotePickKey is where the list of a person in a chat is kept, by the bot
+// typed to (Bot.keeper).
+func quotePickKey(ev Event) string {
 	_, here := ev.here()
-	key := "quote-pick:" + here + ":" + ev.StaffID
-	if via != "" {
-		key += ":via:" + via
-	}
-	return key
+	return "quote-pick:" + here + ":" + ev.StaffID
 }
 
 // quoting reports whether req is a recall of the message quoted with it:
@@ -78,16 +75,8 @@ func (b *Bot) cancelPick(ctx context.Context, req Request) {
 	if req.Event.StaffID == "" || picking(req) {
 		return
 	}
-	// A list a quote "recall for <bot>" typed to b made is kept with that
-	// bot.
-	keys := map[*Bot]string{b: quotePickKey(req.Event, "")}
-	for _, peer := range b.peers() {
-		keys[peer] = quotePickKey(req.Event, b.cfg.Name)
-	}
-	for bb, key := range keys {
-		if err := bb.states.DeleteState(ctx, key); err != nil {
-			req.Log.WithError(err).Warn("could not cancel a list of quoted candidates")
-		}
+	if err := b.states.DeleteState(ctx, quotePickKey(req.Event)); err != nil {
+		req.Log.WithError(err).Warn("could not cancel a list of quoted candidates")
 	}
 }
 
@@ -115,9 +104,10 @@ func (b *Bot) recallQuoted(ctx context.Context, req Request, t target) (Reply, e
 	case 1:
 		return b.recallFrom(ctx, req, t, found[0], req.Command.N, req.Command.Sub == SubPreview)
 	}
-	p := quotePick{Chat: t.id, Label: t.label, Keys: keysOf(found), Asked: req.Command.N}
+	keeper, owner := b.keeper(req)
+	p := quotePick{Chat: t.id, Label: t.label, Keys: keysOf(found), Asked: req.Command.N, Bot: owner}
 	raw, _ := json.Marshal(p)
-	if err := b.states.SetState(ctx, quotePickKey(req.Event, req.Via), string(raw), ConfirmWindow); err != nil {
+	if err := keeper.states.SetState(ctx, quotePickKey(req.Event), string(raw), ConfirmWindow); err != nil {
 		return Reply{}, fmt.Errorf("keep a list of quoted candidates: %w", err)
 	}
 	data.More, data.Within = more, b.span(ConfirmWindow)
@@ -244,36 +234,35 @@ func (b *Bot) recallFrom(ctx context.Context, req Request, t target, m store.Mes
 // it recalls the message with that number (and the N-1 before it, for a
 // list made by "recall N"). It reports false when there is no list.
 func (b *Bot) pick(ctx context.Context, req Request, t target) (Reply, bool, error) {
-	raw, ok, err := b.states.TakeState(ctx, quotePickKey(req.Event, ""))
+	raw, ok, err := b.states.TakeState(ctx, quotePickKey(req.Event))
 	if err != nil {
 		return Reply{}, false, fmt.Errorf("read a list of quoted candidates: %w", err)
 	}
-	if !ok {
-		// A quote "recall for <bot>" typed to b left its list with that
-		// bot, which picks from it and recalls its own message.
-		for _, peer := range b.peers() {
-			if raw, ok, err = peer.states.TakeState(ctx, quotePickKey(req.Event, b.cfg.Name)); err != nil {
-				return Reply{}, false, fmt.Errorf("read a list of quoted candidates: %w", err)
-			} else if ok {
-				req.Delegated, req.Via = true, b.cfg.Name
-				return peer.pickFrom(ctx, req, t, raw)
-			}
-		}
-	}
-	return b.pickFrom(ctx, req, t, raw)
-}
-
-// pickFrom recalls the candidate req's number picks from the list raw (none
-// when empty), kept by b; it reports false when the list is not for t.
-func (b *Bot) pickFrom(ctx context.Context, req Request, t target, raw string) (Reply, bool, error) {
 	var p quotePick
-	if raw == "" || json.Unmarshal([]byte(raw), &p) != nil || len(p.Keys) == 0 || p.Chat != t.id {
+	if !ok || json.Unmarshal([]byte(raw), &p) != nil || len(p.Keys) == 0 || p.Chat != t.id {
 		return Reply{}, false, nil
 	}
+	if p.Bot != "" {
+		// A quoted "recall for <bot>": that bot recalls its own message.
+		owner, ok := b.fleetBot(p.Bot)
+		if !ok {
+			return Reply{}, false, nil
+		}
+		req.Delegated, req.Via = true, b.cfg.Name
+		return owner.pickFrom(ctx, req, p)
+	}
+	return b.pickFrom(ctx, req, p)
+}
+
+// pickFrom recalls the candidate req's number picks from the list p of
+// b's messages.
+func (b *Bot) pickFrom(ctx context.Context, req Request, p quotePick) (Reply, bool, error) {
 	n := req.Command.N
 	if n > len(p.Keys) {
 		// Kept for another try: a number that picks nothing cancels nothing.
-		if err := b.states.SetState(ctx, quotePickKey(req.Event, req.Via), raw, ConfirmWindow); err != nil {
+		keeper, _ := b.keeper(req)
+		raw, _ := json.Marshal(p)
+		if err := keeper.states.SetState(ctx, quotePickKey(req.Event), string(raw), ConfirmWindow); err != nil {
 			req.Log.WithError(err).Warn("could not keep a list of quoted candidates")
 		}
 		return failed(b.render(templates.QuotePick, templates.QuoteData{Count: len(p.Keys), Arg: fmt.Sprint(n)}, req.Log)), true, nil

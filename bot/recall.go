@@ -30,9 +30,6 @@ const auditShown = 10
 
 // runRecall runs recall and its subcommands.
 func (b *Bot) runRecall(ctx context.Context, req Request) (Reply, error) {
-	if name := req.Command.Bot; name != "" && name != b.cfg.Name {
-		return b.delegate(ctx, req, name, (*Bot).runRecall)
-	}
 	cmd := req.Command
 	if cmd.Sub == SubConfirm {
 		return b.confirm(ctx, req)
@@ -138,6 +135,9 @@ type pending struct {
 	Asked int      `json:"asked"`
 	Tag   string   `json:"tag,omitempty"`
 	Keys  []string `json:"keys"`
+	// Bot is the bot whose messages these are, when it is not the one
+	// keeping the pending recall ("recall ... for <bot>").
+	Bot string `json:"bot,omitempty"`
 }
 
 // pendingKey is where the pending recall of a person in a chat is kept.
@@ -151,10 +151,8 @@ func (b *Bot) cancelPending(ctx context.Context, ev Event, log logrus.FieldLogge
 	if ev.StaffID == "" {
 		return
 	}
-	for _, bb := range append([]*Bot{b}, b.peers()...) {
-		if err := bb.states.DeleteState(ctx, pendingKey(ev)); err != nil {
-			log.WithError(err).Warn("could not cancel a pending recall")
-		}
+	if err := b.states.DeleteState(ctx, pendingKey(ev)); err != nil {
+		log.WithError(err).Warn("could not cancel a pending recall")
 	}
 }
 
@@ -184,9 +182,10 @@ func (b *Bot) recallOrAsk(ctx context.Context, req Request, t target, sel Select
 	if len(msgs) <= b.cfg.ConfirmOver {
 		return b.recall(ctx, req, t, sel, asked)
 	}
-	p := pending{ID: newID(), Chat: t.id, Label: t.label, Asked: asked, Tag: sel.Tag, Keys: keysOf(msgs)}
+	keeper, owner := b.keeper(req)
+	p := pending{ID: newID(), Chat: t.id, Label: t.label, Asked: asked, Tag: sel.Tag, Keys: keysOf(msgs), Bot: owner}
 	raw, _ := json.Marshal(p)
-	if err := b.states.SetState(ctx, pendingKey(req.Event), string(raw), ConfirmWindow); err != nil {
+	if err := keeper.states.SetState(ctx, pendingKey(req.Event), string(raw), ConfirmWindow); err != nil {
 		return Reply{}, fmt.Errorf("keep a recall pending: %w", err)
 	}
 	data := b.previewData(msgs, t, sel, asked)
@@ -226,28 +225,24 @@ func (b *Bot) confirm(ctx context.Context, req Request) (Reply, error) {
 	if err != nil {
 		return Reply{}, fmt.Errorf("read a pending recall: %w", err)
 	}
-	if !ok {
-		// A recall asked "for <bot>" is pending with that bot.
-		for _, peer := range b.peers() {
-			if raw, ok, err = peer.states.TakeState(ctx, pendingKey(req.Event)); err != nil || ok {
-				if err != nil {
-					return Reply{}, fmt.Errorf("read a pending recall: %w", err)
-				}
-				req.Delegated, req.Via = true, b.cfg.Name
-				return peer.confirmPending(ctx, req, raw)
-			}
-		}
-	}
-	return b.confirmPending(ctx, req, raw)
-}
-
-// confirmPending recalls what the pending recall raw (empty for none)
-// previewed.
-func (b *Bot) confirmPending(ctx context.Context, req Request, raw string) (Reply, error) {
 	var p pending
-	if raw == "" || json.Unmarshal([]byte(raw), &p) != nil || len(p.Keys) == 0 {
+	if !ok || json.Unmarshal([]byte(raw), &p) != nil || len(p.Keys) == 0 {
 		return failed(b.render(templates.NothingToConfirm, nil, req.Log)), nil
 	}
+	if p.Bot != "" {
+		// Asked "for <bot>": that bot recalls its own messages.
+		owner, ok := b.fleetBot(p.Bot)
+		if !ok {
+			return failed(b.render(templates.NothingToConfirm, nil, req.Log)), nil
+		}
+		req.Delegated, req.Via = true, b.cfg.Name
+		return owner.confirmPending(ctx, req, p)
+	}
+	return b.confirmPending(ctx, req, p)
+}
+
+// confirmPending recalls what the pending recall p previewed.
+func (b *Bot) confirmPending(ctx context.Context, req Request, p pending) (Reply, error) {
 	// Exactly what the preview showed: messages sent since are not taken.
 	reply, err := b.recall(ctx, req, target{id: p.Chat, label: p.Label}, Selection{ChatID: p.Chat, Keys: p.Keys}, len(p.Keys))
 	if err == nil {

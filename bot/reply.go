@@ -166,7 +166,11 @@ func (b *Bot) respond(ctx context.Context, ev Event, log logrus.FieldLogger) (st
 		}
 		req.Log = log.WithField("command", req.Command.Name)
 		var reply Reply
-		if reply, err = b.commands[req.Command.Name](ctx, req); err == nil {
+		run := b.commands[req.Command.Name]
+		if name := req.Command.Bot; name != "" && name != b.cfg.Name {
+			run = func(ctx context.Context, req Request) (Reply, error) { return b.delegate(ctx, req, name) }
+		}
+		if reply, err = run(ctx, req); err == nil {
 			return name, reply
 		}
 	}

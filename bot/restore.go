@@ -21,9 +21,6 @@ import (
 // last recall took, if it ran within RestoreWindow and was not restored yet.
 // The failure reports about the chat may go then.
 func (b *Bot) runRestore(ctx context.Context, req Request) (Reply, error) {
-	if name := req.Command.Bot; name != "" && name != b.cfg.Name {
-		return b.delegate(ctx, req, name, (*Bot).runRestore)
-	}
 	t, err := b.target(ctx, req, false)
 	if err != nil {
 		return Reply{}, err

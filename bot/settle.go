@@ -15,7 +15,7 @@ import (
 // ledger never learnt.
 const (
 	// ActionSend is the audit action of a send settlement reports.
-	ActionSend = "send"
+	ActionSend = store.ActionSend
 	// SourceSettlement is the audit source of settlement (RunSettler).
 	SourceSettlement = "settlement"
 	// ResultUnknown is the audit result of a send whose outcome is unknown:

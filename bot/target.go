@@ -39,8 +39,8 @@ func (b *Bot) target(ctx context.Context, req Request, adminOnly bool) (target, 
 		return target{}, errAdminElsewhere
 	}
 	chat, err := b.ledger.FindChat(ctx, cmd.Chat)
-	if errors.Is(err, store.ErrNotFound) && !req.Delegated { // a delegated one was resolved by the bot typed to
-		if c, ok := b.peerTitle(ctx, cmd.Chat); ok {
+	if errors.Is(err, store.ErrNotFound) {
+		if c, ok := b.peerTitle(ctx, cmd.Chat, req.Via); ok {
 			chat, err = c, nil
 		}
 	}
@@ -59,9 +59,16 @@ func (b *Bot) target(ctx context.Context, req Request, adminOnly bool) (target, 
 
 // peerTitle finds the chat another bot of the fleet knows by name (a title
 // or an ID) when b does not: a group's title reaches only the bots its
-// commands were typed to, yet names the same chat for all. It reports
-// false unless exactly one chat is found.
-func (b *Bot) peerTitle(ctx context.Context, name string) (store.Chat, bool) {
+// commands were typed to, yet names the same chat for all. The bot typed to
+// (via, for a delegated command) is asked first; else the others, and it
+// reports false unless exactly one chat is found.
+func (b *Bot) peerTitle(ctx context.Context, name, via string) (store.Chat, bool) {
+	if asked, ok := b.fleetBot(via); ok {
+		if c, err := asked.ledger.FindChat(ctx, name); err == nil {
+			c.Bot = ""
+			return c, true
+		}
+	}
 	var found store.Chat
 	for _, peer := range b.peers() {
 		c, err := peer.ledger.FindChat(ctx, name)
