@@ -175,6 +175,11 @@ func (g *Governor) Used() int64 {
 	m := monthOf(g.cfg.Now())
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.used(m)
+}
+
+// used is month m's count; g.mu is held.
+func (g *Governor) used(m string) int64 {
 	used := g.deltas[m] + g.flushing[m]
 	if g.month == m {
 		used += g.shared
@@ -192,9 +197,8 @@ func (g *Governor) Limit() int64 { return g.cfg.Limit }
 func (g *Governor) Exhausted() bool {
 	m := monthOf(g.cfg.Now())
 	g.mu.Lock()
-	refused := g.refused == m
-	g.mu.Unlock()
-	return refused || (g.cfg.Limit > 0 && g.Used() >= g.cfg.Limit)
+	defer g.mu.Unlock()
+	return g.refused == m || (g.cfg.Limit > 0 && g.used(m) >= g.cfg.Limit)
 }
 
 // Refused records that DingTalk refused a call for the organisation's

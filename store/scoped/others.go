@@ -98,14 +98,10 @@ func (v *Audit) AuditLog(ctx context.Context, chatID string, limit int) ([]store
 		}
 		return v.s.entry(e), true
 	}
-	if chatID != "" {
-		// The chat's own list holds only entries about it, the bot's.
-		return collect(ctx, limit, func(ctx context.Context, n int) ([]store.AuditEntry, error) {
-			return v.a.AuditLog(ctx, v.s.in(chatID), n)
-		}, keep)
-	}
+	// A chat's own list holds only entries about it, the bot's; the whole
+	// log ("") is filtered.
 	return collect(ctx, limit, func(ctx context.Context, n int) ([]store.AuditEntry, error) {
-		return v.a.AuditLog(ctx, "", n)
+		return v.a.AuditLog(ctx, v.s.in(chatID), n)
 	}, keep)
 }
 
